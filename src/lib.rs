@@ -1,0 +1,13 @@
+//! ferrosoup: mediasoup v3's API on native worker threads.
+//!
+//! The media core (`ortc`, `router`, `worker`, ...) is plain Rust and knows nothing of Node;
+//! `napi` is the one module that converts values and owns threadsafe functions.
+
+pub mod channel;
+pub mod js;
+pub mod ortc;
+pub mod router;
+pub mod scalability;
+pub mod worker;
+
+mod napi;

@@ -1,0 +1,103 @@
+//! The Node binding: converts values, owns the threadsafe functions. Nothing else in the crate
+//! knows about Node.
+//!
+//! Workers talk to JS through one threadsafe function each, which carries JSON strings (see
+//! `channel::Outgoing`). It is held by the worker thread, so it keeps Node's event loop alive
+//! exactly as long as the worker runs, like mediasoup's worker subprocess does.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+use crate::channel::{Outgoing, Request, Sink};
+use crate::worker::{self, Settings, WorkerHandle};
+
+type Callback = ThreadsafeFunction<String, (), String, Status, false>;
+
+fn parse_json(s: &str, what: &str) -> Result<Value> {
+    serde_json::from_str(s).map_err(|e| Error::new(Status::InvalidArg, format!("invalid {what} JSON: {e}")))
+}
+
+/// Synchronous results go back as JSON `{ "value": ... }` or `{ "error": class, "reason": ... }`
+/// so the facade can throw mediasoup's error classes.
+fn sync_result(r: std::result::Result<Value, crate::ortc::OrtcError>) -> String {
+    match r {
+        Ok(v) => json!({ "value": v }).to_string(),
+        Err(e) => json!({ "error": e.class(), "reason": e.message() }).to_string(),
+    }
+}
+
+#[napi]
+pub struct NativeWorker {
+    handle: Option<WorkerHandle>,
+}
+
+#[napi]
+impl NativeWorker {
+    /// Validates the settings and starts the worker thread. Messages arrive in `callback` as
+    /// JSON strings; the first is `running` (or a thrown TypeError for bad settings).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(settings_json: String, callback: Function<'_, String, ()>) -> Result<Self> {
+        let settings_value = parse_json(&settings_json, "settings")?;
+        let settings = Settings::from_json(&settings_value)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("TypeError:{}", e.reason)))?;
+        let tsfn: Callback =
+            callback.build_threadsafe_function::<String>().callee_handled::<false>().build()?;
+        let tsfn = Arc::new(tsfn);
+        let sink: Sink = Arc::new(move |msg: Outgoing| {
+            // NonBlocking on an unbounded queue: never waits. Fails only while Node shuts down.
+            tsfn.call(msg.to_json(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let test_hooks = std::env::var("FERROSOUP_TEST_HOOKS").map(|v| v == "1").unwrap_or(false);
+        let handle = worker::spawn(settings, sink, test_hooks)
+            .map_err(|e| Error::from_reason(format!("cannot start worker thread: {e}")))?;
+        Ok(NativeWorker { handle: Some(handle) })
+    }
+
+    /// Queues a request. Returns false if the worker is closed or gone.
+    #[napi(catch_unwind)]
+    pub fn request(&self, id: u32, method: String, handler_id: String, data: String) -> Result<bool> {
+        let Some(handle) = &self.handle else { return Ok(false) };
+        let data = if data.is_empty() { Value::Null } else { parse_json(&data, "request")? };
+        Ok(handle.request(Request { id, method, handler_id, data }))
+    }
+
+    /// Asks the worker thread to finish; it reports `exited` when done.
+    #[napi(catch_unwind)]
+    pub fn close(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.close();
+        }
+    }
+
+    #[napi(getter)]
+    pub fn number(&self) -> u32 {
+        self.handle.as_ref().map(|h| h.number).unwrap_or(0)
+    }
+}
+
+/// `ortc.generateRouterRtpCapabilities()` on the calling thread (for `updateMediaCodecs()`).
+#[napi(catch_unwind)]
+pub fn generate_router_rtp_capabilities(media_codecs_json: Option<String>) -> Result<String> {
+    let codecs = match media_codecs_json.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(parse_json(s, "mediaCodecs")?),
+    };
+    Ok(sync_result(crate::ortc::generate_router_rtp_capabilities(codecs.as_ref())))
+}
+
+/// `ortc.canConsume()` over the consumable parameters the facade holds.
+#[napi(catch_unwind)]
+pub fn can_consume(consumable_json: String, rtp_capabilities_json: String) -> Result<String> {
+    let consumable = parse_json(&consumable_json, "consumable parameters")?;
+    let mut caps = parse_json(&rtp_capabilities_json, "rtpCapabilities")?;
+    Ok(sync_result(crate::ortc::can_consume(&consumable, &mut caps).map(Value::Bool)))
+}
+
+#[napi(catch_unwind)]
+pub fn supported_rtp_capabilities() -> String {
+    crate::ortc::SUPPORTED_RTP_CAPABILITIES_JSON.to_string()
+}
