@@ -101,3 +101,32 @@ pub fn can_consume(consumable_json: String, rtp_capabilities_json: String) -> Re
 pub fn supported_rtp_capabilities() -> String {
     crate::ortc::SUPPORTED_RTP_CAPABILITIES_JSON.to_string()
 }
+
+/// `ortc.validateAndNormalizeRtp{Capabilities,Parameters}()`: returns the normalized value.
+#[napi(catch_unwind)]
+pub fn validate_and_normalize(kind: String, value_json: String) -> Result<String> {
+    let mut value = parse_json(&value_json, &kind)?;
+    let r = match kind.as_str() {
+        "capabilities" => crate::ortc::validate_rtp_capabilities(&mut value),
+        "parameters" => crate::ortc::validate_rtp_parameters(&mut value),
+        _ => return Err(Error::new(Status::InvalidArg, format!("unknown kind {kind}"))),
+    };
+    // mediasoup normalizes in place up to the first error: hand back the value either way.
+    Ok(match r {
+        Ok(()) => json!({ "value": value }).to_string(),
+        Err(e) => json!({ "error": e.class(), "reason": e.message(), "value": value }).to_string(),
+    })
+}
+
+#[napi(object)]
+pub struct ScalabilityMode {
+    pub spatial_layers: u32,
+    pub temporal_layers: u32,
+    pub ksvc: bool,
+}
+
+#[napi(catch_unwind)]
+pub fn parse_scalability_mode(mode: Option<String>) -> ScalabilityMode {
+    let m = crate::scalability::parse(mode.as_deref());
+    ScalabilityMode { spatial_layers: m.spatial_layers, temporal_layers: m.temporal_layers, ksvc: m.ksvc }
+}

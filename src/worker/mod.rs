@@ -118,7 +118,7 @@ impl Worker {
                 panic!("panic requested by a test")
             }
             m if m.starts_with("router.") => {
-                let Some(router) = self.routers.get(&req.handler_id) else {
+                let Some(router) = self.routers.get_mut(&req.handler_id) else {
                     return Err(RequestError::error(format!(
                         "Channel request handler with ID {} not found",
                         req.handler_id
@@ -126,6 +126,11 @@ impl Worker {
                 };
                 match m {
                     "router.dump" => Ok(router.dump()),
+                    "router.updateRtpCapabilities" => {
+                        router.rtp_capabilities =
+                            req.data.get("rtpCapabilities").cloned().unwrap_or(Value::Null);
+                        Ok(Value::Null)
+                    }
                     _ => Err(unknown_method(m)),
                 }
             }

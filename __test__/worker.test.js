@@ -1,0 +1,170 @@
+'use strict';
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('node:events');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+
+// Enables the worker's test-only panic request for workers created from here on.
+process.env.FERROSOUP_TEST_HOOKS = '1';
+const ferrosoup = require('..');
+const { WorkerClosedError, UnsupportedError } = ferrosoup.errors;
+
+test('createWorker() with defaults', async () => {
+	const worker = await ferrosoup.createWorker();
+	assert.equal(worker.pid, process.pid);
+	assert.equal(worker.closed, false);
+	assert.equal(worker.died, false);
+	assert.equal(worker.subprocessClosed, false);
+	assert.deepStrictEqual(worker.appData, {});
+	worker.appData = { foo: 1 };
+	assert.deepStrictEqual(worker.appData, { foo: 1 });
+	worker.close();
+});
+
+test('createWorker() settings are validated like mediasoup\'s', async () => {
+	const bad = [
+		{ logLevel: 'chatty' },
+		{ rtcMinPort: 2000, rtcMaxPort: 1000 },
+		{ rtcMinPort: 0 },
+		{ rtcMaxPort: 70000 },
+		{ rtcMinPort: 1000.5 },
+		{ dtlsCertificateFile: '/nonexistent/cert.pem', dtlsPrivateKeyFile: '/nonexistent/key.pem' },
+		{ dtlsCertificateFile: __filename },
+		{ appData: 'x' },
+	];
+	for (const settings of bad) {
+		await assert.rejects(ferrosoup.createWorker(settings), TypeError, JSON.stringify(settings));
+	}
+	// Wrong types are ignored (mediasoup never passes them to its worker); unknown tags too.
+	const worker = await ferrosoup.createWorker({
+		logLevel: 3, logTags: ['info', 'nope', 5], rtcMinPort: 'x', appData: { a: 1 },
+	});
+	assert.deepStrictEqual(worker.appData, { a: 1 });
+	worker.close();
+	// Readable certificate files pass the settings check.
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrosoup-'));
+	fs.writeFileSync(path.join(dir, 'c.pem'), 'x');
+	fs.writeFileSync(path.join(dir, 'k.pem'), 'x');
+	const w2 = await ferrosoup.createWorker({
+		dtlsCertificateFile: path.join(dir, 'c.pem'), dtlsPrivateKeyFile: path.join(dir, 'k.pem'),
+	});
+	w2.close();
+});
+
+test('dump(), getResourceUsage(), updateSettings()', async () => {
+	const worker = await ferrosoup.createWorker();
+	const router = await worker.createRouter();
+	const dump = await worker.dump();
+	assert.deepStrictEqual(dump, {
+		pid: process.pid,
+		webRtcServerIds: [],
+		routerIds: [router.id],
+		channelMessageHandlers: { channelRequestHandlers: [router.id], channelNotificationHandlers: [] },
+	});
+	const usage = await worker.getResourceUsage();
+	const keys = ['ru_utime', 'ru_stime', 'ru_maxrss', 'ru_ixrss', 'ru_idrss', 'ru_isrss', 'ru_minflt',
+		'ru_majflt', 'ru_nswap', 'ru_inblock', 'ru_oublock', 'ru_msgsnd', 'ru_msgrcv', 'ru_nsignals',
+		'ru_nvcsw', 'ru_nivcsw'];
+	assert.deepStrictEqual(Object.keys(usage), keys);
+	for (const k of keys) assert.equal(typeof usage[k], 'number', k);
+	assert.ok(usage.ru_maxrss > 0);
+	await worker.updateSettings({ logLevel: 'debug', logTags: ['ice'] });
+	await worker.updateSettings();
+	await assert.rejects(worker.updateSettings({ logLevel: 'loud' }), TypeError);
+	await assert.rejects(worker.createWebRtcServer({ listenInfos: [] }), UnsupportedError);
+	worker.close();
+});
+
+test('close(): closed, observer close, routers workerclose, subprocessclose, requests rejected', async () => {
+	const worker = await ferrosoup.createWorker();
+	const router = await worker.createRouter();
+	const events = [];
+	worker.observer.on('close', () => events.push('worker.observer:close'));
+	router.on('workerclose', () => events.push('router:workerclose'));
+	router.observer.on('close', () => events.push('router.observer:close'));
+	const pending = worker.dump();
+	const subprocessclose = once(worker, 'subprocessclose');
+	worker.close();
+	worker.close(); // idempotent
+	assert.equal(worker.closed, true);
+	assert.equal(router.closed, true);
+	assert.deepStrictEqual(events, ['router:workerclose', 'router.observer:close', 'worker.observer:close']);
+	await assert.rejects(pending, WorkerClosedError);
+	await assert.rejects(worker.dump(), WorkerClosedError);
+	await assert.rejects(worker.createRouter(), WorkerClosedError);
+	await subprocessclose;
+	assert.equal(worker.subprocessClosed, true);
+	assert.equal(worker.died, false);
+});
+
+test('a panicking worker thread emits died then subprocessclose; Node and other workers go on', async () => {
+	const victim = await ferrosoup.createWorker();
+	const survivor = await ferrosoup.createWorker();
+	const router = await victim.createRouter();
+	const events = [];
+	router.on('workerclose', () => events.push('router:workerclose'));
+	victim.on('subprocessclose', () => events.push('subprocessclose'));
+	victim.observer.on('close', () => events.push('observer:close'));
+	const died = once(victim, 'died');
+	victim.on('died', () => events.push('died'));
+	const request = victim.panicForTesting();
+	const [error] = await died;
+	assert.ok(error instanceof Error);
+	assert.match(error.message, /panic requested by a test/);
+	assert.deepStrictEqual(events, ['router:workerclose', 'died', 'subprocessclose', 'observer:close']);
+	assert.equal(victim.died, true);
+	assert.equal(victim.closed, true);
+	assert.equal(victim.subprocessClosed, true);
+	await assert.rejects(request, WorkerClosedError);
+	// The other worker still answers.
+	const r2 = await survivor.createRouter();
+	assert.equal(typeof r2.id, 'string');
+	survivor.close();
+});
+
+function runNode(script, timeoutMs) {
+	return new Promise((resolve) => {
+		const child = spawn(process.execPath, ['-e', script], {
+			cwd: path.join(__dirname, '..'),
+			env: { ...process.env, FERROSOUP_TEST_HOOKS: '1' },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		let out = '';
+		child.stdout.on('data', (d) => (out += d));
+		child.stderr.on('data', (d) => (out += d));
+		const timer = setTimeout(() => {
+			child.kill('SIGKILL');
+			resolve({ exited: false, out });
+		}, timeoutMs);
+		child.on('exit', (code) => {
+			clearTimeout(timer);
+			resolve({ exited: true, code, out });
+		});
+	});
+}
+
+test('a live worker keeps the process alive; after close() or death nothing does', async () => {
+	const alive = await runNode(
+		"require('./').createWorker().then(() => console.log('up'))",
+		1500
+	);
+	assert.equal(alive.exited, false, 'process with an open worker must stay up');
+	assert.match(alive.out, /up/);
+	const closed = await runNode(
+		"require('./').createWorker().then(async (w) => { await w.createRouter(); w.close(); console.log('closed') })",
+		10000
+	);
+	assert.equal(closed.exited, true, closed.out);
+	assert.equal(closed.code, 0);
+	const died = await runNode(
+		"require('./').createWorker().then((w) => { w.on('died', (e) => console.log('died', e.message)); w.panicForTesting().catch(() => {}) })",
+		10000
+	);
+	assert.equal(died.exited, true, died.out);
+	assert.equal(died.code, 0, died.out);
+	assert.match(died.out, /died worker thread panicked/);
+});

@@ -1,0 +1,5 @@
+'use strict';
+
+const { EnhancedEventEmitter, enhancedOnce } = require('./lib/enhancedEvents');
+
+module.exports = { EnhancedEventEmitter, enhancedOnce };

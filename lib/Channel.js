@@ -1,0 +1,134 @@
+'use strict';
+
+const { EnhancedEventEmitter } = require('./enhancedEvents');
+const { Logger } = require('./Logger');
+const { WorkerClosedError } = require('../errors');
+const { makeError } = require('./ortc');
+const native = require('./native');
+
+const logger = new Logger('Channel');
+
+/**
+ * The JS end of a worker thread: requests go down a native channel (never blocking), answers
+ * and notifications come back through a threadsafe function as JSON messages.
+ *
+ * Events:
+ * - '@running', '@died' (reason), '@exited'
+ * - <targetId> (event, data): a notification for the object with that id.
+ */
+class Channel extends EnhancedEventEmitter {
+	#native;
+	#pid = process.pid;
+	#closed = false;
+	#nextId = 0;
+	#sents = new Map();
+
+	/** Throws TypeError for invalid settings (checked natively before the thread starts). */
+	constructor(settings) {
+		super();
+		try {
+			this.#native = new native.NativeWorker(JSON.stringify(settings), (json) => this.#onMessage(json));
+		} catch (error) {
+			const match = /^TypeError:(.*)$/s.exec(error.message);
+			if (match) {
+				throw new TypeError(match[1]);
+			}
+			throw error;
+		}
+	}
+
+	get closed() {
+		return this.#closed;
+	}
+
+	/** Worker thread number (for logs). */
+	get number() {
+		return this.#native.number;
+	}
+
+	close() {
+		if (this.#closed) {
+			return;
+		}
+		this.#closed = true;
+		for (const sent of this.#sents.values()) {
+			sent.reject(
+				new WorkerClosedError(`Channel closed, pending request aborted [method:${sent.method}, id:${sent.id}]`)
+			);
+		}
+		this.#sents.clear();
+		this.#native.close();
+	}
+
+	/** Sends a request; resolves with the worker's answer or rejects with its error class. */
+	request(method, handlerId = '', data = undefined) {
+		if (this.#closed) {
+			return Promise.reject(new WorkerClosedError(`Channel closed, cannot send request [method:${method}]`));
+		}
+		this.#nextId = this.#nextId < 4294967295 ? this.#nextId + 1 : 1;
+		const id = this.#nextId;
+		const payload = data === undefined ? '' : JSON.stringify(data);
+		return new Promise((resolve, reject) => {
+			if (!this.#native.request(id, method, handlerId, payload)) {
+				reject(new WorkerClosedError(`Channel closed, cannot send request [method:${method}]`));
+				return;
+			}
+			this.#sents.set(id, { id, method, resolve, reject });
+		});
+	}
+
+	#onMessage(json) {
+		let msg;
+		try {
+			msg = JSON.parse(json);
+		} catch (error) {
+			logger.error(`invalid message from the worker: ${error}`);
+			return;
+		}
+		switch (msg.type) {
+			case 'response': {
+				const sent = this.#sents.get(msg.id);
+				if (!sent) {
+					// Answer to a request aborted by close().
+					return;
+				}
+				this.#sents.delete(msg.id);
+				if (msg.error) {
+					sent.reject(makeError(msg.error, msg.reason));
+				} else {
+					sent.resolve(msg.data);
+				}
+				break;
+			}
+			case 'event': {
+				// After the answer that may have created the target, as mediasoup does.
+				setImmediate(() => this.safeEmit(msg.target, msg.event, msg.data));
+				break;
+			}
+			case 'log': {
+				const text = `[pid:${this.#pid}, worker:${this.#native.number}] ${msg.text}`;
+				if (msg.level === 'D') {
+					logger.debug(text);
+				} else if (msg.level === 'W') {
+					logger.warn(text);
+				} else {
+					logger.error(text);
+				}
+				break;
+			}
+			case 'running':
+				this.safeEmit('@running');
+				break;
+			case 'died':
+				this.safeEmit('@died', msg.reason);
+				break;
+			case 'exited':
+				this.safeEmit('@exited');
+				break;
+			default:
+				logger.error(`unknown message type from the worker: ${msg.type}`);
+		}
+	}
+}
+
+module.exports = { Channel };

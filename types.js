@@ -1,0 +1,4 @@
+'use strict';
+
+// Types live in index.d.ts (`import { types } from 'ferrosoup'`); nothing at run time.
+module.exports = {};
