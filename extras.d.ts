@@ -1,0 +1,2 @@
+import { extras } from './index';
+export = extras;

@@ -1,0 +1,2 @@
+import { types } from './index';
+export = types;
