@@ -4,10 +4,15 @@
 //! `napi` is the one module that converts values and owns threadsafe functions.
 
 pub mod channel;
+pub mod certificate;
+pub mod dtls;
+pub mod ice;
+pub mod srtp;
 pub mod js;
 pub mod ortc;
 pub mod router;
 pub mod scalability;
 pub mod worker;
 
+#[cfg_attr(test, allow(dead_code))]
 mod napi;
