@@ -8,6 +8,7 @@ pub mod certificate;
 pub mod dtls;
 pub mod ice;
 pub mod srtp;
+pub mod transport;
 pub mod js;
 pub mod ortc;
 pub mod router;

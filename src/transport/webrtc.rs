@@ -1,0 +1,515 @@
+//! mediasoup's WebRtcTransport, sans-IO: ICE-lite + DTLS + SRTP for one peer.
+//!
+//! The worker feeds it datagrams (with the tuple they came on) and timer ticks; it answers with
+//! datagrams to send ([`Transmit`]) and notifications for JS. Nothing here touches a socket.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::rate::RateCalculator;
+use super::{tuple_json, LocalSocket};
+use crate::certificate::LocalCertificate;
+use crate::channel::{ErrorClass, RequestError};
+use crate::dtls::{DtlsState, DtlsTransport, Fingerprint, Role};
+use crate::ice::{demux, Demux, IceEvent, IceServer, IceState, Protocol, StunOutcome, Tuple};
+use crate::srtp::SrtpSession;
+
+/// How long a DTLS handshake may take once started (rtc-dtls can stall its own timers).
+const DTLS_HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Candidate priority as mediasoup computes it: type preference 64 (host), local preference
+/// 10000 minus 100 per listen entry, component 1.
+fn candidate_priority(index: usize) -> u32 {
+    let local_pref = 10000u32.saturating_sub(100 * index as u32);
+    (1 << 24) * 64 + (1 << 8) * local_pref + (256 - 1)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub tuple: Tuple,
+    pub data: Vec<u8>,
+}
+
+/// Why datagrams were dropped (for dumps and tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Drops {
+    pub stun: u64,
+    pub invalid_tuple: u64,
+    pub not_connected: u64,
+    pub srtp: u64,
+    pub unknown: u64,
+}
+
+pub struct WebRtcTransport {
+    pub id: String,
+    cert: Arc<LocalCertificate>,
+    ice: IceServer,
+    dtls: DtlsTransport,
+    dtls_deadline: Option<Instant>,
+    srtp: Option<SrtpSession>,
+    /// Local DTLS role: `auto` until `connect()` (or ICE connects first, then `server`).
+    dtls_role: Role,
+    connect_called: bool,
+    remote_fingerprints: Option<Vec<Fingerprint>>,
+    sockets: Vec<LocalSocket>,
+    candidates: Value,
+    outbox: VecDeque<Transmit>,
+    notifications: VecDeque<(&'static str, Value)>,
+    recv: RateCalculator,
+    send: RateCalculator,
+    rtp_recv: RateCalculator,
+    rtp_send: RateCalculator,
+    max_incoming_bitrate: Option<u64>,
+    max_outgoing_bitrate: Option<u64>,
+    min_outgoing_bitrate: Option<u64>,
+    available_outgoing_bitrate: u64,
+    trace_event_types: Vec<String>,
+    pub drops: Drops,
+    /// RTP and RTCP packets decrypted (the media layers consume them later).
+    pub rtp_packets_received: u64,
+    pub rtcp_packets_received: u64,
+    closed: bool,
+}
+
+impl WebRtcTransport {
+    pub fn new(
+        id: String,
+        cert: Arc<LocalCertificate>,
+        sockets: Vec<LocalSocket>,
+        consent_timeout_secs: u8,
+        initial_available_outgoing_bitrate: u64,
+    ) -> Self {
+        let candidates = sockets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let address =
+                    s.announced_address.clone().unwrap_or_else(|| s.local.ip().to_string());
+                let mut c = json!({
+                    "foundation": if s.protocol == Protocol::Udp { "udpcandidate" } else { "tcpcandidate" },
+                    "priority": candidate_priority(i),
+                    "ip": address,
+                    "address": address,
+                    "protocol": s.protocol.name(),
+                    "port": s.local.port(),
+                    "type": "host",
+                });
+                if s.protocol == Protocol::Tcp {
+                    c["tcpType"] = json!("passive");
+                }
+                c
+            })
+            .collect();
+        WebRtcTransport {
+            id,
+            dtls: DtlsTransport::new(cert.clone()),
+            cert,
+            ice: IceServer::new(consent_timeout_secs),
+            dtls_deadline: None,
+            srtp: None,
+            dtls_role: Role::Auto,
+            connect_called: false,
+            remote_fingerprints: None,
+            sockets,
+            candidates: Value::Array(candidates),
+            outbox: VecDeque::new(),
+            notifications: VecDeque::new(),
+            recv: RateCalculator::default(),
+            send: RateCalculator::default(),
+            rtp_recv: RateCalculator::default(),
+            rtp_send: RateCalculator::default(),
+            max_incoming_bitrate: None,
+            max_outgoing_bitrate: None,
+            min_outgoing_bitrate: None,
+            available_outgoing_bitrate: initial_available_outgoing_bitrate,
+            trace_event_types: Vec::new(),
+            drops: Drops::default(),
+            rtp_packets_received: 0,
+            rtcp_packets_received: 0,
+            closed: false,
+        }
+    }
+
+    pub fn sockets(&self) -> &[LocalSocket] {
+        &self.sockets
+    }
+    pub fn ice_state(&self) -> IceState {
+        self.ice.state()
+    }
+    pub fn dtls_state(&self) -> DtlsState {
+        self.dtls.state()
+    }
+
+    fn announced_for(&self, t: &Tuple) -> Option<&str> {
+        self.sockets
+            .iter()
+            .find(|s| s.protocol == t.protocol && s.local == t.local)
+            .and_then(|s| s.announced_address.as_deref())
+    }
+
+    fn selected_tuple_json(&self) -> Value {
+        match self.ice.selected_tuple() {
+            Some(t) => tuple_json(&t, self.announced_for(&t)),
+            None => Value::Null,
+        }
+    }
+
+    fn ice_parameters(&self) -> Value {
+        json!({
+            "usernameFragment": self.ice.username_fragment(),
+            "password": self.ice.password(),
+            "iceLite": true,
+        })
+    }
+
+    fn dtls_parameters(&self) -> Value {
+        json!({ "fingerprints": self.cert.fingerprints, "role": self.dtls_role.name() })
+    }
+
+    /// What `createWebRtcTransport()` answers with (mediasoup's data for the JS object).
+    pub fn data_json(&self) -> Value {
+        let mut v = json!({
+            "iceRole": "controlled",
+            "iceParameters": self.ice_parameters(),
+            "iceCandidates": self.candidates,
+            "iceState": if self.closed { "closed" } else { self.ice.state().name() },
+            "dtlsParameters": self.dtls_parameters(),
+            "dtlsState": if self.closed { "closed" } else { self.dtls.state().name() },
+        });
+        if let Some(t) = self.ice.selected_tuple() {
+            v["iceSelectedTuple"] = tuple_json(&t, self.announced_for(&t));
+        }
+        v
+    }
+
+    pub fn dump_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "producerIds": [],
+            "consumerIds": [],
+            "mapSsrcConsumerId": [],
+            "mapRtxSsrcConsumerId": [],
+            "dataProducerIds": [],
+            "dataConsumerIds": [],
+            "recvRtpHeaderExtensions": {},
+            "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
+            "maxSendMessageSize": 262144,
+            "maxReceiveMessageSize": 262144,
+            "traceEventTypes": self.trace_event_types,
+        });
+        let data = self.data_json();
+        for (k, val) in data.as_object().expect("object") {
+            if k != "iceSelectedTuple" {
+                v[k] = val.clone();
+            }
+        }
+        v
+    }
+
+    pub fn stats_json(&mut self, now: Instant) -> Value {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let mut s = json!({
+            "type": "webrtc-transport",
+            "transportId": self.id,
+            "timestamp": timestamp,
+            "bytesReceived": self.recv.total_bytes,
+            "recvBitrate": self.recv.rate(now),
+            "bytesSent": self.send.total_bytes,
+            "sendBitrate": self.send.rate(now),
+            "rtpBytesReceived": self.rtp_recv.total_bytes,
+            "rtpRecvBitrate": self.rtp_recv.rate(now),
+            "rtpBytesSent": self.rtp_send.total_bytes,
+            "rtpSendBitrate": self.rtp_send.rate(now),
+            "rtxBytesReceived": 0,
+            "rtxRecvBitrate": 0,
+            "rtxBytesSent": 0,
+            "rtxSendBitrate": 0,
+            "probationBytesSent": 0,
+            "probationSendBitrate": 0,
+            "availableOutgoingBitrate": self.available_outgoing_bitrate,
+            "iceRole": "controlled",
+            "iceState": self.ice.state().name(),
+            "dtlsState": self.dtls.state().name(),
+        });
+        for (key, value) in [
+            ("maxIncomingBitrate", self.max_incoming_bitrate),
+            ("maxOutgoingBitrate", self.max_outgoing_bitrate),
+            ("minOutgoingBitrate", self.min_outgoing_bitrate),
+        ] {
+            if let Some(b) = value {
+                s[key] = json!(b);
+            }
+        }
+        if self.ice.selected_tuple().is_some() {
+            s["iceSelectedTuple"] = self.selected_tuple_json();
+        }
+        json!([s])
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    pub fn poll_notification(&mut self) -> Option<(&'static str, Value)> {
+        self.notifications.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        [self.ice.poll_timeout(), self.dtls.poll_timeout(), self.dtls_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        self.dtls.handle_timeout(now);
+        if self.dtls_deadline.is_some_and(|d| now >= d) {
+            self.dtls_deadline = None;
+            if self.dtls.state() == DtlsState::Connecting {
+                // Give up: behave as a failed handshake.
+                self.dtls.close(now);
+                self.notifications.push_back(("dtlsstatechange", json!({ "dtlsState": "failed" })));
+            }
+        }
+        self.process_events(now);
+    }
+
+    /// One datagram from the network on `tuple`.
+    pub fn handle_datagram(&mut self, now: Instant, tuple: Tuple, data: &[u8]) {
+        if self.closed {
+            return;
+        }
+        self.recv.update(data.len(), now);
+        match demux(data) {
+            Demux::Stun => match self.ice.handle_stun(now, tuple, data) {
+                StunOutcome::Reply(bytes) => self.push_transmit(now, tuple, bytes),
+                StunOutcome::Ignored => {}
+                StunOutcome::Dropped(_) => self.drops.stun += 1,
+            },
+            Demux::Dtls => {
+                if !self.ice.is_valid_tuple(&tuple) {
+                    self.drops.invalid_tuple += 1;
+                    return;
+                }
+                // Peers nominating aggressively may switch tuples by sending DTLS on another.
+                self.ice.may_force_selected_tuple(&tuple);
+                self.dtls.handle_datagram(now, data);
+            }
+            Demux::Rtp | Demux::Rtcp if !self.ice.is_valid_tuple(&tuple) => {
+                self.drops.invalid_tuple += 1;
+            }
+            Demux::Rtp => {
+                let Some(srtp) = self.srtp.as_mut() else {
+                    self.drops.not_connected += 1;
+                    return;
+                };
+                match srtp.decrypt_rtp(data) {
+                    Ok(plain) => {
+                        self.rtp_recv.update(plain.len(), now);
+                        self.rtp_packets_received += 1;
+                    }
+                    Err(_) => self.drops.srtp += 1,
+                }
+            }
+            Demux::Rtcp => {
+                let Some(srtp) = self.srtp.as_mut() else {
+                    self.drops.not_connected += 1;
+                    return;
+                };
+                match srtp.decrypt_rtcp(data) {
+                    Ok(_) => self.rtcp_packets_received += 1,
+                    Err(_) => self.drops.srtp += 1,
+                }
+            }
+            Demux::Unknown => self.drops.unknown += 1,
+        }
+        self.process_events(now);
+    }
+
+    fn push_transmit(&mut self, now: Instant, tuple: Tuple, data: Vec<u8>) {
+        self.send.update(data.len(), now);
+        self.outbox.push_back(Transmit { tuple, data });
+    }
+
+    /// Applies ICE and DTLS events: notifications, DTLS start, SRTP keys, DTLS output.
+    fn process_events(&mut self, now: Instant) {
+        let mut ice_changed = false;
+        while let Some(e) = self.ice.poll_event() {
+            match e {
+                IceEvent::State(s) => {
+                    ice_changed = true;
+                    self.notifications.push_back(("icestatechange", json!({ "iceState": s.name() })));
+                }
+                IceEvent::SelectedTuple(t) => {
+                    let tuple = tuple_json(&t, self.announced_for(&t));
+                    self.notifications.push_back(("iceselectedtuplechange", json!({ "tuple": tuple })));
+                }
+                IceEvent::TupleRemoved(_) => {}
+            }
+        }
+        if ice_changed {
+            self.may_run_dtls(now);
+        }
+        while let Some(s) = self.dtls.poll_state() {
+            let mut data = json!({ "dtlsState": s.name() });
+            match s {
+                DtlsState::Connected => {
+                    self.dtls_deadline = None;
+                    self.srtp = self.dtls.take_srtp();
+                    data["remoteCert"] = json!(self.dtls.remote_cert_pem());
+                }
+                DtlsState::Failed | DtlsState::Closed => {
+                    self.dtls_deadline = None;
+                    self.srtp = None;
+                }
+                _ => {}
+            }
+            self.notifications.push_back(("dtlsstatechange", data));
+        }
+        // DTLS flights go to the selected tuple.
+        while let Some(d) = self.dtls.poll_transmit() {
+            if let Some(t) = self.ice.selected_tuple() {
+                self.push_transmit(now, t, d.to_vec());
+            }
+        }
+    }
+
+    /// Starts DTLS once ICE is up and the local role is known (mediasoup's MayRunDtlsTransport).
+    fn may_run_dtls(&mut self, now: Instant) {
+        if !self.ice.state().is_connected() {
+            return;
+        }
+        let role = match self.dtls_role {
+            // Not connected yet by the app: the ICE-lite side acts as DTLS server.
+            Role::Auto => Role::Server,
+            r => r,
+        };
+        match self.dtls.running_role() {
+            Some(r) if r == role => return,
+            Some(_) => {
+                // connect() settled a different role than the one started: start over.
+                let fps = self.remote_fingerprints.clone();
+                self.dtls = DtlsTransport::new(self.cert.clone());
+                if let Some(fps) = fps {
+                    self.dtls.set_remote_fingerprints(now, fps);
+                }
+            }
+            None => {}
+        }
+        if self.dtls_role == Role::Auto {
+            self.dtls_role = Role::Server;
+        }
+        self.dtls.run(now, role);
+        self.dtls_deadline = Some(now + DTLS_HANDSHAKE_DEADLINE);
+    }
+
+    /// `webRtcTransport.connect({ dtlsParameters })`: returns the local DTLS role.
+    pub fn connect(&mut self, now: Instant, data: &Value) -> Result<Value, RequestError> {
+        if self.connect_called {
+            return Err(RequestError::new(ErrorClass::InvalidStateError, "connect() already called"));
+        }
+        let params = data.get("dtlsParameters").ok_or_else(|| RequestError::type_error("missing dtlsParameters"))?;
+        let fps: Vec<Fingerprint> = params
+            .get("fingerprints")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|f| {
+                        Some(Fingerprint {
+                            algorithm: f.get("algorithm")?.as_str()?.to_string(),
+                            value: f.get("value")?.as_str()?.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if fps.is_empty() {
+            return Err(RequestError::type_error("empty dtlsParameters.fingerprints array"));
+        }
+        let remote_role = params.get("role").and_then(Value::as_str).and_then(Role::parse).unwrap_or(Role::Auto);
+        // We are ICE-controlled: a remote 'auto' makes us the DTLS client, as mediasoup does.
+        self.dtls_role = match remote_role {
+            Role::Client => Role::Server,
+            Role::Server | Role::Auto => Role::Client,
+        };
+        self.connect_called = true;
+        self.remote_fingerprints = Some(fps.clone());
+        self.dtls.set_remote_fingerprints(now, fps);
+        self.may_run_dtls(now);
+        self.process_events(now);
+        Ok(json!({ "dtlsLocalRole": self.dtls_role.name() }))
+    }
+
+    pub fn restart_ice(&mut self) -> Value {
+        self.ice.restart();
+        self.ice_parameters()
+    }
+
+    /// A TCP connection of ours closed.
+    pub fn tcp_closed(&mut self, now: Instant, tuple: &Tuple) {
+        self.ice.remove_tuple(tuple);
+        self.process_events(now);
+    }
+
+    pub fn set_bitrate(&mut self, which: &str, bitrate: u64) -> Result<(), RequestError> {
+        let value = if bitrate == 0 { None } else { Some(bitrate) };
+        match which {
+            "max_incoming" => self.max_incoming_bitrate = value,
+            "max_outgoing" => {
+                if let (Some(max), Some(min)) = (value, self.min_outgoing_bitrate) {
+                    if max < min {
+                        return Err(RequestError::type_error("maxOutgoingBitrate must be >= minOutgoingBitrate"));
+                    }
+                }
+                self.max_outgoing_bitrate = value
+            }
+            "min_outgoing" => {
+                if let (Some(min), Some(max)) = (value, self.max_outgoing_bitrate) {
+                    if min > max {
+                        return Err(RequestError::type_error("minOutgoingBitrate must be <= maxOutgoingBitrate"));
+                    }
+                }
+                self.min_outgoing_bitrate = value
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub fn enable_trace_event(&mut self, types: Vec<String>) {
+        self.trace_event_types = types;
+    }
+
+    /// Closes DTLS (close_notify to the peer) and stops everything.
+    pub fn close(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if self.dtls.state() == DtlsState::Connected {
+            self.dtls.close(now);
+            while let Some(d) = self.dtls.poll_transmit() {
+                if let Some(t) = self.ice.selected_tuple() {
+                    self.push_transmit(now, t, d.to_vec());
+                }
+            }
+        }
+        self.srtp = None;
+        self.closed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests;
