@@ -108,7 +108,7 @@ test('updateMediaCodecs() recomputes capabilities synchronously, throwing like c
 test('parts not built yet reject with UnsupportedError naming the feature', async () => {
 	const router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
 	const calls = {
-		WebRtcTransport: () => router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] }),
+		WebRtcServer: () => router.createWebRtcTransport({ webRtcServer: {}, listenInfos: undefined }),
 		PlainTransport: () => router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
 		PipeTransport: () => router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
 		DirectTransport: () => router.createDirectTransport(),

@@ -1,12 +1,55 @@
 'use strict';
 
+const net = require('node:net');
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
 const { UnsupportedError } = require('../errors');
 const ortc = require('./ortc');
 const utils = require('./utils');
 
+const { WebRtcTransport } = require('./WebRtcTransport');
+
 const logger = new Logger('Router');
+
+/** Checks a TransportListenInfo the way mediasoup's worker does, in its JSON form. */
+function normalizeListenInfo(info) {
+	if (!info || typeof info !== 'object') {
+		throw new TypeError('invalid listenInfo');
+	}
+	if (info.protocol !== 'udp' && info.protocol !== 'tcp') {
+		throw new TypeError(`invalid listenInfo.protocol ${info.protocol}`);
+	}
+	if (typeof info.ip !== 'string' || !info.ip) {
+		throw new TypeError('missing listenInfo.ip');
+	}
+	if (net.isIP(info.ip) === 0) {
+		throw new TypeError(`invalid IP '${info.ip}'`);
+	}
+	const announcedAddress = info.announcedAddress ?? info.announcedIp;
+	if (announcedAddress !== undefined && typeof announcedAddress !== 'string') {
+		throw new TypeError('invalid listenInfo.announcedAddress');
+	}
+	if (info.port !== undefined && info.port !== null && (!Number.isInteger(info.port) || info.port < 0 || info.port > 65535)) {
+		throw new TypeError(`invalid listenInfo.port ${info.port}`);
+	}
+	let portRange;
+	if (info.portRange !== undefined) {
+		const { min, max } = info.portRange ?? {};
+		if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
+			throw new TypeError('invalid listenInfo.portRange');
+		}
+		portRange = { min, max };
+	}
+	return {
+		protocol: info.protocol,
+		ip: info.ip,
+		announcedAddress: announcedAddress || undefined,
+		port: info.port || undefined,
+		portRange,
+		sendBufferSize: info.sendBufferSize,
+		recvBufferSize: info.recvBufferSize,
+	};
+}
 
 function notYet(feature) {
 	return Promise.reject(new UnsupportedError(`${feature} is not implemented in ferrosoup yet`));
@@ -102,8 +145,86 @@ class Router extends EnhancedEventEmitter {
 		return this.#channel.request('router.dump', this.id);
 	}
 
-	createWebRtcTransport() {
-		return notYet('WebRtcTransport');
+	async createWebRtcTransport({
+		webRtcServer,
+		listenInfos,
+		listenIps,
+		port,
+		enableUdp,
+		enableTcp,
+		preferUdp = false,
+		preferTcp = false,
+		initialAvailableOutgoingBitrate = 600000,
+		enableSctp = false,
+		iceConsentTimeout = 30,
+		appData,
+	} = {}) {
+		logger.debug('createWebRtcTransport()');
+		if (!webRtcServer && !Array.isArray(listenInfos) && !Array.isArray(listenIps)) {
+			throw new TypeError('missing webRtcServer, listenInfos and listenIps (one of them is mandatory)');
+		} else if (webRtcServer && listenInfos && listenIps) {
+			throw new TypeError('only one of webRtcServer, listenInfos and listenIps must be given');
+		}
+		utils.checkAppData(appData);
+		if (webRtcServer) {
+			throw new UnsupportedError('WebRtcServer is not implemented in ferrosoup yet');
+		}
+		if (enableSctp) {
+			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet');
+		}
+		enableUdp ??= true;
+		enableTcp ??= false;
+		// The older listenIps form becomes listenInfos, protocols in preference order.
+		if (listenIps) {
+			const ips = listenIps.map((listenIp) => (typeof listenIp === 'string' ? { ip: listenIp } : listenIp));
+			const protocols = [];
+			if (enableUdp && (preferUdp || !enableTcp || !preferTcp)) {
+				protocols.push('udp');
+				if (enableTcp) protocols.push('tcp');
+			} else if (enableTcp && ((preferTcp && !preferUdp) || !enableUdp)) {
+				protocols.push('tcp');
+				if (enableUdp) protocols.push('udp');
+			}
+			listenInfos = [];
+			for (const listenIp of ips) {
+				for (const protocol of protocols) {
+					listenInfos.push({ protocol, ip: listenIp.ip, announcedAddress: listenIp.announcedIp, port });
+				}
+			}
+		}
+		if (listenInfos.length === 0) {
+			throw new TypeError('empty listenInfos');
+		}
+		const infos = listenInfos.map(normalizeListenInfo);
+		if (typeof iceConsentTimeout !== 'number' || iceConsentTimeout < 0 || iceConsentTimeout > 255) {
+			throw new TypeError('invalid iceConsentTimeout');
+		}
+		const transportId = utils.generateUUIDv4();
+		const data = await this.#channel.request('router.createWebRtcTransport', this.id, {
+			transportId,
+			listenInfos: infos,
+			enableUdp,
+			enableTcp,
+			preferUdp,
+			preferTcp,
+			initialAvailableOutgoingBitrate,
+			iceConsentTimeout: Math.floor(iceConsentTimeout),
+		});
+		const transport = new WebRtcTransport({
+			internal: { routerId: this.id, transportId },
+			data,
+			channel: this.#channel,
+			appData,
+			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
+			getProducerById: (producerId) => this.#producers.get(producerId),
+		});
+		this.#transports.set(transport.id, transport);
+		transport.on('@close', () => this.#transports.delete(transport.id));
+		transport.on('@listenserverclose', () => this.#transports.delete(transport.id));
+		transport.on('@newproducer', (producer) => this.#producers.set(producer.id, producer));
+		transport.on('@producerclose', (producer) => this.#producers.delete(producer.id));
+		this.#observer.safeEmit('newtransport', transport);
+		return transport;
 	}
 
 	createPlainTransport() {

@@ -52,8 +52,13 @@ impl NativeWorker {
             tsfn.call(msg.to_json(), ThreadsafeFunctionCallMode::NonBlocking);
         });
         let test_hooks = std::env::var("FERROSOUP_TEST_HOOKS").map(|v| v == "1").unwrap_or(false);
-        let handle = worker::spawn(settings, sink, test_hooks)
-            .map_err(|e| Error::from_reason(format!("cannot start worker thread: {e}")))?;
+        let handle = worker::spawn(settings, sink, test_hooks).map_err(|e| {
+            if e.class == crate::channel::ErrorClass::TypeError {
+                Error::new(Status::InvalidArg, format!("TypeError:{}", e.reason))
+            } else {
+                Error::from_reason(e.reason)
+            }
+        })?;
         Ok(NativeWorker { handle: Some(handle) })
     }
 

@@ -2,18 +2,29 @@
 //! (and, in later layers, their sockets), answers requests from JS and reports back through
 //! its [`Sink`]. A panic anywhere in the loop ends only this worker: it reports `Died`.
 
+pub mod io;
 pub mod logger;
 pub mod settings;
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::panic::AssertUnwindSafe;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::AbortHandle;
 
+use crate::certificate::LocalCertificate;
 use crate::channel::{ErrorClass, Outgoing, Request, RequestError, Sink, ToWorker};
+use crate::ice::Tuple;
 use crate::router::Router;
+use crate::transport::webrtc::WebRtcTransport;
+use crate::transport::ListenInfo;
 use logger::Logger;
 pub use settings::Settings;
 
@@ -37,103 +48,263 @@ impl WorkerHandle {
     }
 }
 
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// Starts a worker thread. `test_hooks` enables requests that exist only for tests (a
-/// deliberate panic).
-pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> std::io::Result<WorkerHandle> {
+/// deliberate panic). Certificate files are loaded here so that bad ones reject at once.
+pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerHandle, RequestError> {
+    let cert = match (&settings.dtls_certificate_file, &settings.dtls_private_key_file) {
+        (Some(c), Some(k)) => Some(LocalCertificate::load(c, k).map_err(RequestError::type_error)?),
+        _ => None,
+    };
     let (tx, rx) = mpsc::unbounded_channel();
     let number = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
-    std::thread::Builder::new().name(format!("ferrosoup-w{number}")).spawn(move || {
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let mut worker = Worker::new(settings, sink.clone(), test_hooks);
-            rt.block_on(worker.run(rx));
-            Ok::<(), std::io::Error>(())
-        }));
-        match outcome {
-            Ok(Ok(())) => sink(Outgoing::Exited),
-            Ok(Err(e)) => sink(Outgoing::Died { reason: format!("worker event loop failed: {e}") }),
-            Err(payload) => {
-                let reason = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                sink(Outgoing::Died { reason: format!("worker thread panicked: {reason}") });
+    std::thread::Builder::new()
+        .name(format!("ferrosoup-w{number}"))
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let cert = match cert {
+                    Some(c) => c,
+                    None => LocalCertificate::generate().map_err(std::io::Error::other)?,
+                };
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let local = tokio::task::LocalSet::new();
+                let worker = Worker::new(settings, sink.clone(), cert, test_hooks);
+                local.block_on(&rt, Worker::run(worker, rx));
+                Ok::<(), std::io::Error>(())
+            }));
+            match outcome {
+                Ok(Ok(())) => sink(Outgoing::Exited),
+                Ok(Err(e)) => sink(Outgoing::Died { reason: format!("worker event loop failed: {e}") }),
+                Err(payload) => sink(Outgoing::Died {
+                    reason: format!("worker thread panicked: {}", panic_message(payload.as_ref())),
+                }),
             }
-        }
-        // Dropping the sink here releases what kept Node alive for this worker.
-    })?;
+            // Dropping the sink here releases what kept Node alive for this worker.
+        })
+        .map_err(|e| RequestError::error(format!("cannot start worker thread: {e}")))?;
     Ok(WorkerHandle { tx, number })
 }
 
-struct Worker {
+struct TransportEntry {
+    router_id: String,
+    transport: WebRtcTransport,
+    io: io::TransportIo,
+    /// The deadline queued in the timer heap for this transport.
+    deadline: Option<Instant>,
+}
+
+pub struct Worker {
     sink: Sink,
     logger: Logger,
+    settings: Settings,
+    cert: Arc<LocalCertificate>,
     routers: HashMap<String, Router>,
     /// Router ids in creation order, for dumps.
     router_order: Vec<String>,
+    transports: HashMap<String, TransportEntry>,
+    timers: BinaryHeap<Reverse<(Instant, String)>>,
+    /// The deadline the event loop sleeps until; earlier ones must wake it.
+    armed: Option<Instant>,
+    wake: Rc<Notify>,
+    /// A panic caught in a socket task: the event loop re-raises it so the worker dies.
+    poisoned: Option<String>,
+    self_ref: Weak<RefCell<Worker>>,
     test_hooks: bool,
 }
 
 type Reply = Result<Value, RequestError>;
 
 impl Worker {
-    fn new(settings: Settings, sink: Sink, test_hooks: bool) -> Self {
+    fn new(settings: Settings, sink: Sink, cert: Arc<LocalCertificate>, test_hooks: bool) -> Rc<RefCell<Self>> {
         let logger = Logger::new(sink.clone(), &settings);
-        Worker { sink, logger, routers: HashMap::new(), router_order: Vec::new(), test_hooks }
+        Rc::new_cyclic(|me| {
+            RefCell::new(Worker {
+                sink,
+                logger,
+                settings,
+                cert,
+                routers: HashMap::new(),
+                router_order: Vec::new(),
+                transports: HashMap::new(),
+                timers: BinaryHeap::new(),
+                armed: None,
+                wake: Rc::new(Notify::new()),
+                poisoned: None,
+                self_ref: me.clone(),
+                test_hooks,
+            })
+        })
     }
 
-    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
-        (self.sink)(Outgoing::Running);
-        self.logger.debug("info", format_args!("Worker::run() | worker running"));
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                ToWorker::Request(req) => {
-                    let id = req.id;
-                    let result = self.handle(req);
-                    (self.sink)(Outgoing::Response { id, result });
+    /// Runs `f` on the worker from a socket task. A panic there is recorded and re-raised by
+    /// the event loop, so it kills the worker as a panic anywhere else would.
+    pub(crate) fn guarded(me: &Rc<RefCell<Worker>>, f: impl FnOnce(&mut Worker)) {
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut me.borrow_mut())));
+        if let Err(payload) = r {
+            let mut w = me.borrow_mut();
+            w.poisoned = Some(panic_message(payload.as_ref()));
+            w.wake.notify_one();
+        }
+    }
+
+    async fn run(me: Rc<RefCell<Worker>>, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
+        let (sink, wake) = {
+            let w = me.borrow();
+            (w.sink.clone(), w.wake.clone())
+        };
+        sink(Outgoing::Running);
+        me.borrow().logger.debug("info", format_args!("Worker::run() | worker running"));
+        loop {
+            let next = {
+                let mut w = me.borrow_mut();
+                if let Some(reason) = w.poisoned.take() {
+                    panic!("{reason}");
                 }
-                ToWorker::Close => break,
+                let next = w.timers.peek().map(|Reverse((t, _))| *t);
+                w.armed = next;
+                next
+            };
+            let sleep = async move {
+                match next {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                msg = rx.recv() => match msg {
+                    Some(ToWorker::Request(req)) => {
+                        let id = req.id;
+                        let result = me.borrow_mut().handle(req);
+                        sink(Outgoing::Response { id, result });
+                        // Let aborted socket tasks drop now, so closed ports are free at once.
+                        tokio::task::yield_now().await;
+                    }
+                    Some(ToWorker::Close) | None => break,
+                },
+                _ = wake.notified() => {}
+                _ = sleep => me.borrow_mut().fire_timers(Instant::now()),
             }
         }
-        self.logger.debug("info", format_args!("Worker::run() | worker closing"));
+        let mut w = me.borrow_mut();
+        w.logger.debug("info", format_args!("Worker::run() | worker closing"));
+        let ids: Vec<String> = w.transports.keys().cloned().collect();
+        for id in ids {
+            w.close_transport(&id);
+        }
     }
+
+    // ----- network and timers ---------------------------------------------------------------
+
+    pub(crate) fn on_datagram(&mut self, id: &str, tuple: Tuple, data: &[u8]) {
+        let Some(entry) = self.transports.get_mut(id) else { return };
+        entry.transport.handle_datagram(Instant::now(), tuple, data);
+        self.flush(id);
+    }
+
+    pub(crate) fn on_tcp_closed(&mut self, id: &str, tuple: Tuple) {
+        let Some(entry) = self.transports.get_mut(id) else { return };
+        entry.io.remove_tcp_conn(tuple.local, tuple.remote);
+        entry.transport.tcp_closed(Instant::now(), &tuple);
+        self.flush(id);
+    }
+
+    pub(crate) fn register_tcp_conn(
+        &mut self,
+        id: &str,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+        tx: mpsc::UnboundedSender<Vec<u8>>,
+        tasks: [AbortHandle; 2],
+    ) -> bool {
+        let Some(entry) = self.transports.get_mut(id) else { return false };
+        entry.io.add_tcp_conn(local, remote, tx);
+        for t in tasks {
+            entry.io.add_task(t);
+        }
+        true
+    }
+
+    /// Sends what the transport produced, forwards its notifications, re-arms its timer.
+    fn flush(&mut self, id: &str) {
+        let Some(entry) = self.transports.get_mut(id) else { return };
+        while let Some(tx) = entry.transport.poll_transmit() {
+            entry.io.send(&tx.tuple, &tx.data);
+        }
+        while let Some((event, data)) = entry.transport.poll_notification() {
+            (self.sink)(Outgoing::Event { target: id.to_string(), event: event.to_string(), data });
+        }
+        let next = entry.transport.poll_timeout();
+        if next != entry.deadline {
+            entry.deadline = next;
+            if let Some(d) = next {
+                self.timers.push(Reverse((d, id.to_string())));
+                if self.armed.is_none_or(|a| d < a) {
+                    self.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(Reverse((t, _))) = self.timers.peek() {
+            if *t > now {
+                break;
+            }
+            let Some(Reverse((t, id))) = self.timers.pop() else { break };
+            let Some(entry) = self.transports.get_mut(&id) else { continue };
+            // Stale entries (re-armed since) are skipped.
+            if entry.deadline != Some(t) {
+                continue;
+            }
+            entry.deadline = None;
+            entry.transport.handle_timeout(now);
+            self.flush(&id);
+        }
+    }
+
+    fn close_transport(&mut self, id: &str) {
+        let Some(mut entry) = self.transports.remove(id) else { return };
+        entry.transport.close(Instant::now());
+        while let Some(tx) = entry.transport.poll_transmit() {
+            entry.io.send(&tx.tuple, &tx.data);
+        }
+        entry.io.abort();
+        if let Some(router) = self.routers.get_mut(&entry.router_id) {
+            router.transport_ids.retain(|t| t != id);
+        }
+    }
+
+    // ----- requests -------------------------------------------------------------------------
 
     fn handle(&mut self, req: Request) -> Reply {
         self.logger.debug(
             "info",
             format_args!("Worker::HandleRequest() | [method:{}, id:{}]", req.method, req.id),
         );
-        match req.method.as_str() {
+        let method = req.method.as_str();
+        match method {
             "worker.dump" => Ok(self.dump()),
             "worker.getResourceUsage" => Ok(resource_usage()),
             "worker.updateSettings" => self.update_settings(&req.data),
             "worker.createRouter" => self.create_router(&req.data),
             "worker.closeRouter" => {
-                let id = req.data.get("routerId").and_then(Value::as_str).unwrap_or_default();
-                self.close_router(id);
+                let id = req.data.get("routerId").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.close_router(&id);
                 Ok(Value::Null)
             }
             "worker.panicForTesting" if self.test_hooks => {
                 panic!("panic requested by a test")
             }
-            m if m.starts_with("router.") => {
-                let Some(router) = self.routers.get_mut(&req.handler_id) else {
-                    return Err(RequestError::error(format!(
-                        "Channel request handler with ID {} not found",
-                        req.handler_id
-                    )));
-                };
-                match m {
-                    "router.dump" => Ok(router.dump()),
-                    "router.updateRtpCapabilities" => {
-                        router.rtp_capabilities =
-                            req.data.get("rtpCapabilities").cloned().unwrap_or(Value::Null);
-                        Ok(Value::Null)
-                    }
-                    _ => Err(unknown_method(m)),
-                }
-            }
+            m if m.starts_with("router.") => self.handle_router(&req),
+            m if m.starts_with("transport.") || m.starts_with("webRtcTransport.") => self.handle_transport(&req),
             m => {
                 self.logger.warn("info", format_args!("unknown method '{m}'"));
                 Err(unknown_method(m))
@@ -141,13 +312,68 @@ impl Worker {
         }
     }
 
+    fn handle_router(&mut self, req: &Request) -> Reply {
+        if !self.routers.contains_key(&req.handler_id) {
+            return Err(not_found(&req.handler_id));
+        }
+        match req.method.as_str() {
+            "router.dump" => Ok(self.routers[&req.handler_id].dump()),
+            "router.updateRtpCapabilities" => {
+                let router = self.routers.get_mut(&req.handler_id).expect("checked");
+                router.rtp_capabilities = req.data.get("rtpCapabilities").cloned().unwrap_or(Value::Null);
+                Ok(Value::Null)
+            }
+            "router.createWebRtcTransport" => self.create_webrtc_transport(&req.handler_id, &req.data),
+            "router.closeTransport" => {
+                let id = req.data.get("transportId").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.close_transport(&id);
+                Ok(Value::Null)
+            }
+            m => Err(unknown_method(m)),
+        }
+    }
+
+    fn handle_transport(&mut self, req: &Request) -> Reply {
+        let id = req.handler_id.as_str();
+        let Some(entry) = self.transports.get_mut(id) else {
+            return Err(not_found(id));
+        };
+        let t = &mut entry.transport;
+        let now = Instant::now();
+        let bitrate = || req.data.get("bitrate").and_then(Value::as_u64).unwrap_or(0);
+        let result = match req.method.as_str() {
+            "transport.dump" => Ok(t.dump_json()),
+            "transport.getStats" => Ok(t.stats_json(now)),
+            "transport.restartIce" => Ok(t.restart_ice()),
+            "transport.setMaxIncomingBitrate" => t.set_bitrate("max_incoming", bitrate()).map(|()| Value::Null),
+            "transport.setMaxOutgoingBitrate" => t.set_bitrate("max_outgoing", bitrate()).map(|()| Value::Null),
+            "transport.setMinOutgoingBitrate" => t.set_bitrate("min_outgoing", bitrate()).map(|()| Value::Null),
+            "transport.enableTraceEvent" => {
+                let types = req
+                    .data
+                    .get("types")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
+                t.enable_trace_event(types);
+                Ok(Value::Null)
+            }
+            "webRtcTransport.connect" => t.connect(now, &req.data),
+            m => Err(unknown_method(m)),
+        };
+        self.flush(id);
+        result
+    }
+
     fn dump(&self) -> Value {
+        let mut handlers: Vec<&String> = self.router_order.iter().collect();
+        handlers.extend(self.transports.keys());
         json!({
             "pid": std::process::id(),
             "webRtcServerIds": [],
             "routerIds": self.router_order,
             "channelMessageHandlers": {
-                "channelRequestHandlers": self.router_order,
+                "channelRequestHandlers": handlers,
                 "channelNotificationHandlers": [],
             },
         })
@@ -184,10 +410,53 @@ impl Worker {
     }
 
     fn close_router(&mut self, id: &str) {
-        if self.routers.remove(id).is_some() {
+        if let Some(router) = self.routers.remove(id) {
             self.router_order.retain(|r| r != id);
+            for t in router.transport_ids {
+                self.close_transport(&t);
+            }
         }
     }
+
+    fn create_webrtc_transport(&mut self, router_id: &str, data: &Value) -> Reply {
+        let id = data
+            .get("transportId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RequestError::type_error("missing transportId"))?
+            .to_string();
+        if self.transports.contains_key(&id) {
+            return Err(RequestError::error(format!("a Transport with id {id} already exists")));
+        }
+        let infos = data
+            .get("listenInfos")
+            .and_then(Value::as_array)
+            .ok_or_else(|| RequestError::type_error("missing listenInfos"))?
+            .iter()
+            .map(ListenInfo::from_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        if infos.is_empty() {
+            return Err(RequestError::type_error("empty listenInfos"));
+        }
+        let consent = data.get("iceConsentTimeout").and_then(Value::as_u64).unwrap_or(30).min(255) as u8;
+        let bitrate = data.get("initialAvailableOutgoingBitrate").and_then(Value::as_u64).unwrap_or(600_000);
+        let rc_id: Rc<str> = Rc::from(id.as_str());
+        let range = (self.settings.rtc_min_port, self.settings.rtc_max_port);
+        let (sockets, io) = io::open(&self.self_ref, &rc_id, &infos, range)
+            .map_err(|e| RequestError::error(format!("cannot bind transport sockets: {e}")))?;
+        let transport = WebRtcTransport::new(id.clone(), self.cert.clone(), sockets, consent, bitrate);
+        let reply = transport.data_json();
+        self.logger.debug("info", format_args!("Router::createWebRtcTransport() | [transportId:{id}]"));
+        self.transports.insert(
+            id.clone(),
+            TransportEntry { router_id: router_id.to_string(), transport, io, deadline: None },
+        );
+        self.routers.get_mut(router_id).expect("checked").transport_ids.push(id);
+        Ok(reply)
+    }
+}
+
+fn not_found(id: &str) -> RequestError {
+    RequestError::error(format!("Channel request handler with ID {id} not found"))
 }
 
 fn unknown_method(m: &str) -> RequestError {

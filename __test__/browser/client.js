@@ -1,0 +1,72 @@
+// Runs in Chromium: mediasoup-client driven by the tests through window.ferrosoupTest. Server
+// calls go through window.serverRequest(method, data), which the test exposes from Node.
+import { Device } from 'mediasoup-client';
+
+const state = { device: undefined, transports: new Map(), producers: new Map(), consumers: new Map(), streams: [] };
+
+async function request(method, data) {
+	const reply = await window.serverRequest(method, data);
+	if (reply && reply.error) {
+		throw new Error(reply.error);
+	}
+	return reply;
+}
+
+function wireTransport(transport) {
+	transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+		request('connect', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+	});
+	transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+		request('produce', { transportId: transport.id, kind, rtpParameters, appData }).then(({ id }) => callback({ id }), errback);
+	});
+	transport.on('connectionstatechange', (s) => {
+		transport.appData.states = [...(transport.appData.states ?? []), s];
+	});
+	state.transports.set(transport.id, transport);
+	return transport.id;
+}
+
+window.ferrosoupTest = {
+	async loadDevice(routerRtpCapabilities) {
+		state.device = new Device();
+		await state.device.load({ routerRtpCapabilities });
+		return state.device.rtpCapabilities;
+	},
+	rtpCapabilities() {
+		return state.device.rtpCapabilities;
+	},
+	createSendTransport(params) {
+		return wireTransport(state.device.createSendTransport(params));
+	},
+	createRecvTransport(params) {
+		return wireTransport(state.device.createRecvTransport(params));
+	},
+	connectionStates(transportId) {
+		return state.transports.get(transportId).appData.states ?? [];
+	},
+	/** Produces the fake camera ('video') or microphone ('audio'); returns the producer id. */
+	async produce(transportId, kind, options = {}) {
+		const stream = await navigator.mediaDevices.getUserMedia(
+			kind === 'video' ? { video: { width: 640, height: 360, frameRate: 30 } } : { audio: true }
+		);
+		state.streams.push(stream);
+		const track = kind === 'video' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
+		const producer = await state.transports.get(transportId).produce({ track, ...options });
+		state.producers.set(producer.id, producer);
+		return producer.id;
+	},
+	async consume(transportId, params) {
+		const consumer = await state.transports.get(transportId).consume(params);
+		state.consumers.set(consumer.id, consumer);
+		return consumer.id;
+	},
+	async stats(kind, id) {
+		const map = kind === 'producer' ? state.producers : kind === 'consumer' ? state.consumers : state.transports;
+		const report = await map.get(id).getStats();
+		return [...report.values()];
+	},
+	closeAll() {
+		for (const t of state.transports.values()) t.close();
+		for (const s of state.streams) for (const track of s.getTracks()) track.stop();
+	},
+};
