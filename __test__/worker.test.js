@@ -3,7 +3,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -45,13 +45,23 @@ test('createWorker() settings are validated like mediasoup\'s', async () => {
 	});
 	assert.deepStrictEqual(worker.appData, { a: 1 });
 	worker.close();
-	// Readable certificate files pass the settings check.
+	// Unparsable certificate files are a TypeError; a real ECDSA P-256 pair is used.
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrosoup-'));
-	fs.writeFileSync(path.join(dir, 'c.pem'), 'x');
-	fs.writeFileSync(path.join(dir, 'k.pem'), 'x');
-	const w2 = await ferrosoup.createWorker({
-		dtlsCertificateFile: path.join(dir, 'c.pem'), dtlsPrivateKeyFile: path.join(dir, 'k.pem'),
-	});
+	fs.writeFileSync(path.join(dir, 'junk.pem'), 'x');
+	await assert.rejects(
+		ferrosoup.createWorker({ dtlsCertificateFile: path.join(dir, 'junk.pem'), dtlsPrivateKeyFile: path.join(dir, 'junk.pem') }),
+		TypeError
+	);
+	const cert = path.join(dir, 'c.pem');
+	const key = path.join(dir, 'k.pem');
+	execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+		'-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=ferrosoup-test'], { stdio: 'ignore' });
+	const w2 = await ferrosoup.createWorker({ dtlsCertificateFile: cert, dtlsPrivateKeyFile: key });
+	const r = await w2.createRouter();
+	const t = await r.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+	// The announced fingerprint is the file's certificate's.
+	const expected = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256']).toString().trim().split('=')[1];
+	assert.equal(t.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256').value, expected);
 	w2.close();
 });
 
