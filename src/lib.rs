@@ -4,6 +4,11 @@
 //! `napi` is the one module that converts values and owns threadsafe functions.
 
 pub mod channel;
+pub mod consumer;
+pub mod producer;
+pub mod rtcp;
+pub mod rtp;
+pub mod twcc;
 pub mod certificate;
 pub mod dtls;
 pub mod ice;

@@ -27,6 +27,13 @@ fn candidate_priority(index: usize) -> u32 {
     (1 << 24) * 64 + (1 << 8) * local_pref + (256 - 1)
 }
 
+/// Decrypted media handed to the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Rtp(Vec<u8>),
+    Rtcp(Vec<u8>),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub tuple: Tuple,
@@ -57,6 +64,7 @@ pub struct WebRtcTransport {
     sockets: Vec<LocalSocket>,
     candidates: Value,
     outbox: VecDeque<Transmit>,
+    inbox: VecDeque<Received>,
     notifications: VecDeque<(&'static str, Value)>,
     recv: RateCalculator,
     send: RateCalculator,
@@ -116,6 +124,7 @@ impl WebRtcTransport {
             sockets,
             candidates: Value::Array(candidates),
             outbox: VecDeque::new(),
+            inbox: VecDeque::new(),
             notifications: VecDeque::new(),
             recv: RateCalculator::default(),
             send: RateCalculator::default(),
@@ -256,6 +265,33 @@ impl WebRtcTransport {
         self.outbox.pop_front()
     }
 
+    pub fn poll_received(&mut self) -> Option<Received> {
+        self.inbox.pop_front()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.srtp.is_some() && self.ice.selected_tuple().is_some()
+    }
+
+    /// Protects and sends plain RTP (`rtcp` false) or RTCP on the selected tuple; dropped if
+    /// DTLS is not connected.
+    pub fn send_media(&mut self, now: Instant, data: &[u8], rtcp: bool) -> bool {
+        let (Some(srtp), Some(tuple)) = (self.srtp.as_mut(), self.ice.selected_tuple()) else {
+            return false;
+        };
+        let protected = if rtcp { srtp.encrypt_rtcp(data) } else { srtp.encrypt_rtp(data) };
+        match protected {
+            Ok(bytes) => {
+                if !rtcp {
+                    self.rtp_send.update(data.len(), now);
+                }
+                self.push_transmit(now, tuple, bytes.to_vec());
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     pub fn poll_notification(&mut self) -> Option<(&'static str, Value)> {
         self.notifications.pop_front()
     }
@@ -320,6 +356,7 @@ impl WebRtcTransport {
                     Ok(plain) => {
                         self.rtp_recv.update(plain.len(), now);
                         self.rtp_packets_received += 1;
+                        self.inbox.push_back(Received::Rtp(plain.to_vec()));
                     }
                     Err(_) => self.drops.srtp += 1,
                 }
@@ -330,7 +367,10 @@ impl WebRtcTransport {
                     return;
                 };
                 match srtp.decrypt_rtcp(data) {
-                    Ok(_) => self.rtcp_packets_received += 1,
+                    Ok(plain) => {
+                        self.rtcp_packets_received += 1;
+                        self.inbox.push_back(Received::Rtcp(plain.to_vec()));
+                    }
                     Err(_) => self.drops.srtp += 1,
                 }
             }

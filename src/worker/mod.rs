@@ -23,7 +23,8 @@ use crate::certificate::LocalCertificate;
 use crate::channel::{ErrorClass, Outgoing, Request, RequestError, Sink, ToWorker};
 use crate::ice::Tuple;
 use crate::router::Router;
-use crate::transport::webrtc::WebRtcTransport;
+use crate::router::Output;
+use crate::transport::webrtc::{Received, WebRtcTransport};
 use crate::transport::ListenInfo;
 use logger::Logger;
 pub use settings::Settings;
@@ -110,6 +111,8 @@ pub struct Worker {
     router_order: Vec<String>,
     transports: HashMap<String, TransportEntry>,
     timers: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Router tick deadlines queued in `timers` (key `r:<router id>`).
+    router_deadlines: HashMap<String, Instant>,
     /// The deadline the event loop sleeps until; earlier ones must wake it.
     armed: Option<Instant>,
     wake: Rc<Notify>,
@@ -134,6 +137,7 @@ impl Worker {
                 router_order: Vec::new(),
                 transports: HashMap::new(),
                 timers: BinaryHeap::new(),
+                router_deadlines: HashMap::new(),
                 armed: None,
                 wake: Rc::new(Notify::new()),
                 poisoned: None,
@@ -232,24 +236,96 @@ impl Worker {
         true
     }
 
-    /// Sends what the transport produced, forwards its notifications, re-arms its timer.
+    /// Sends what the transport produced, forwards its notifications, hands received media
+    /// to its router (and sends what the router outputs), re-arms timers.
     fn flush(&mut self, id: &str) {
+        let Some(entry) = self.transports.get_mut(id) else { return };
+        let now = Instant::now();
+        let router_id = entry.router_id.clone();
+        let mut connected = false;
+        while let Some((event, data)) = entry.transport.poll_notification() {
+            connected |= event == "dtlsstatechange" && data["dtlsState"] == "connected";
+            (self.sink)(Outgoing::Event { target: id.to_string(), event: event.to_string(), data });
+        }
+        let mut received = Vec::new();
+        while let Some(r) = entry.transport.poll_received() {
+            received.push(r);
+        }
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            if connected {
+                router.transport_connected(now, id);
+            }
+            for r in received {
+                match r {
+                    Received::Rtp(data) => router.on_rtp(now, id, &data),
+                    Received::Rtcp(data) => router.on_rtcp(now, id, &data),
+                }
+            }
+        }
+        self.drain_router(&router_id);
+        self.send_transmits(id);
+        self.arm_transport(id);
+    }
+
+    fn send_transmits(&mut self, id: &str) {
         let Some(entry) = self.transports.get_mut(id) else { return };
         while let Some(tx) = entry.transport.poll_transmit() {
             entry.io.send(&tx.tuple, &tx.data);
         }
-        while let Some((event, data)) = entry.transport.poll_notification() {
-            (self.sink)(Outgoing::Event { target: id.to_string(), event: event.to_string(), data });
+    }
+
+    /// Sends the router's media and notifications, and re-arms its timer.
+    fn drain_router(&mut self, router_id: &str) {
+        let now = Instant::now();
+        let Some(router) = self.routers.get_mut(router_id) else { return };
+        while let Some(out) = router.poll_output() {
+            match out {
+                Output::Rtp { transport_id, data } => {
+                    if let Some(e) = self.transports.get_mut(&transport_id) {
+                        e.transport.send_media(now, &data, false);
+                        while let Some(tx) = e.transport.poll_transmit() {
+                            e.io.send(&tx.tuple, &tx.data);
+                        }
+                    }
+                }
+                Output::Rtcp { transport_id, data } => {
+                    if let Some(e) = self.transports.get_mut(&transport_id) {
+                        e.transport.send_media(now, &data, true);
+                        while let Some(tx) = e.transport.poll_transmit() {
+                            e.io.send(&tx.tuple, &tx.data);
+                        }
+                    }
+                }
+                Output::Notify { target, event, data } => {
+                    (self.sink)(Outgoing::Event { target, event: event.to_string(), data });
+                }
+            }
         }
+        let next = router.poll_timeout();
+        let key = format!("r:{router_id}");
+        let current = self.router_deadlines.get(&key).copied();
+        if next.is_some() && current.is_none() {
+            let d = next.expect("some");
+            self.router_deadlines.insert(key.clone(), d);
+            self.push_timer(d, key);
+        }
+    }
+
+    fn arm_transport(&mut self, id: &str) {
+        let Some(entry) = self.transports.get_mut(id) else { return };
         let next = entry.transport.poll_timeout();
         if next != entry.deadline {
             entry.deadline = next;
             if let Some(d) = next {
-                self.timers.push(Reverse((d, id.to_string())));
-                if self.armed.is_none_or(|a| d < a) {
-                    self.wake.notify_one();
-                }
+                self.push_timer(d, id.to_string());
             }
+        }
+    }
+
+    fn push_timer(&mut self, d: Instant, key: String) {
+        self.timers.push(Reverse((d, key)));
+        if self.armed.is_none_or(|a| d < a) {
+            self.wake.notify_one();
         }
     }
 
@@ -259,6 +335,18 @@ impl Worker {
                 break;
             }
             let Some(Reverse((t, id))) = self.timers.pop() else { break };
+            if let Some(router_id) = id.strip_prefix("r:") {
+                if self.router_deadlines.get(&id) != Some(&t) {
+                    continue;
+                }
+                self.router_deadlines.remove(&id);
+                let router_id = router_id.to_string();
+                if let Some(router) = self.routers.get_mut(&router_id) {
+                    router.tick(now);
+                }
+                self.drain_router(&router_id);
+                continue;
+            }
             let Some(entry) = self.transports.get_mut(&id) else { continue };
             // Stale entries (re-armed since) are skipped.
             if entry.deadline != Some(t) {
@@ -278,8 +366,9 @@ impl Worker {
         }
         entry.io.abort();
         if let Some(router) = self.routers.get_mut(&entry.router_id) {
-            router.transport_ids.retain(|t| t != id);
+            router.close_transport(id);
         }
+        self.drain_router(&entry.router_id);
     }
 
     // ----- requests -------------------------------------------------------------------------
@@ -305,6 +394,7 @@ impl Worker {
             }
             m if m.starts_with("router.") => self.handle_router(&req),
             m if m.starts_with("transport.") || m.starts_with("webRtcTransport.") => self.handle_transport(&req),
+            m if m.starts_with("producer.") || m.starts_with("consumer.") => self.handle_media(&req),
             m => {
                 self.logger.warn("info", format_args!("unknown method '{m}'"));
                 Err(unknown_method(m))
@@ -338,11 +428,40 @@ impl Worker {
         let Some(entry) = self.transports.get_mut(id) else {
             return Err(not_found(id));
         };
-        let t = &mut entry.transport;
         let now = Instant::now();
+        let router_id = entry.router_id.clone();
+        match req.method.as_str() {
+            "transport.produce" | "transport.consume" | "transport.closeProducer" | "transport.closeConsumer" => {
+                let router = self.routers.get_mut(&router_id).ok_or_else(|| not_found(&router_id))?;
+                let result = match req.method.as_str() {
+                    "transport.produce" => router.produce(id, &req.data),
+                    "transport.consume" => router.consume(now, id, &req.data),
+                    "transport.closeProducer" => {
+                        router.close_producer(req.data["producerId"].as_str().unwrap_or_default());
+                        Ok(Value::Null)
+                    }
+                    _ => {
+                        router.close_consumer(req.data["consumerId"].as_str().unwrap_or_default());
+                        Ok(Value::Null)
+                    }
+                };
+                self.drain_router(&router_id);
+                return result;
+            }
+            _ => {}
+        }
+        let (producer_ids, consumer_ids) =
+            self.routers.get(&router_id).map(|r| r.transport_dump_ids(id)).unwrap_or_default();
+        let entry = self.transports.get_mut(id).expect("checked");
+        let t = &mut entry.transport;
         let bitrate = || req.data.get("bitrate").and_then(Value::as_u64).unwrap_or(0);
         let result = match req.method.as_str() {
-            "transport.dump" => Ok(t.dump_json()),
+            "transport.dump" => {
+                let mut d = t.dump_json();
+                d["producerIds"] = json!(producer_ids);
+                d["consumerIds"] = json!(consumer_ids);
+                Ok(d)
+            }
             "transport.getStats" => Ok(t.stats_json(now)),
             "transport.restartIce" => Ok(t.restart_ice()),
             "transport.setMaxIncomingBitrate" => t.set_bitrate("max_incoming", bitrate()).map(|()| Value::Null),
@@ -362,6 +481,26 @@ impl Worker {
             m => Err(unknown_method(m)),
         };
         self.flush(id);
+        result
+    }
+
+    fn handle_media(&mut self, req: &Request) -> Reply {
+        let id = req.handler_id.as_str();
+        let is_producer = req.method.starts_with("producer.");
+        let router_id = self
+            .routers
+            .iter()
+            .find(|(_, r)| if is_producer { r.has_producer(id) } else { r.has_consumer(id) })
+            .map(|(rid, _)| rid.clone())
+            .ok_or_else(|| not_found(id))?;
+        let now = Instant::now();
+        let router = self.routers.get_mut(&router_id).expect("found");
+        let result = if is_producer {
+            router.producer_request(now, &req.method, id, &req.data)
+        } else {
+            router.consumer_request(now, &req.method, id, &req.data)
+        };
+        self.drain_router(&router_id);
         result
     }
 
@@ -450,7 +589,7 @@ impl Worker {
             id.clone(),
             TransportEntry { router_id: router_id.to_string(), transport, io, deadline: None },
         );
-        self.routers.get_mut(router_id).expect("checked").transport_ids.push(id);
+        self.routers.get_mut(router_id).expect("checked").add_transport(&id);
         Ok(reply)
     }
 }

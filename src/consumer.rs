@@ -1,0 +1,442 @@
+//! Consumer: one producer's media sent to one transport, rewritten into the consumer's own SSRC,
+//! sequence and payload-type space. Video starts (and restarts after a pause) on a key frame;
+//! sequence numbers stay continuous across pauses; NACKs are answered from a retransmission
+//! buffer, as RTX when negotiated.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rtc_rtp::packet::Packet;
+use serde_json::{json, Value};
+
+use crate::rtp::{self, ExtIds, Rewrite, VideoCodec};
+use crate::transport::rate::RateCalculator;
+
+/// Packets kept for retransmission (and how long).
+const RTX_BUFFER_PACKETS: usize = 1200;
+const RTX_BUFFER_AGE: Duration = Duration::from_secs(2);
+
+pub struct Consumer {
+    pub id: String,
+    pub producer_id: String,
+    pub transport_id: String,
+    pub kind: String,
+    pub ctype: String,
+    pub rtp_parameters: Value,
+    pub paused: bool,
+    pub producer_paused: bool,
+    pub priority: u32,
+    pub preferred_layers: Option<(u32, Option<u32>)>,
+    pub ssrc: u32,
+    rtx: Option<(u32, u8)>,
+    pub ext: ExtIds,
+    pub mid: Option<String>,
+    pub codec: VideoCodec,
+    pub clock_rate: u32,
+    pub cname: String,
+    /// Router payload types this consumer accepts.
+    payload_types: Vec<u8>,
+    /// Waiting for the next (key) frame to (re)start.
+    sync_required: bool,
+    seq_offset: u16,
+    /// Input sequence number at the last sync: older input is not forwarded.
+    sync_in_seq: Option<u16>,
+    last_out_seq: u16,
+    rtx_seq: u16,
+    /// Which producer stream (by mapped SSRC) is forwarded; simulcast forwards one.
+    pub source_ssrc: Option<u32>,
+    source_last_at: Option<Instant>,
+    ts_offset: u32,
+    last_ts: Option<(u32, Instant)>,
+    buffer: VecDeque<(u16, Instant, Vec<u8>)>,
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    pub rate: RateCalculator,
+    pub retransmitted: u64,
+    pub nack_count: u64,
+    pub nack_packet_count: u64,
+    pub pli_count: u64,
+    pub fir_count: u64,
+    /// From the receiver's reports.
+    pub fraction_lost: u8,
+    pub packets_lost: u32,
+    pub score: u8,
+    pub last_score_sent: Option<(u8, Vec<u8>)>,
+    pub trace_event_types: Vec<String>,
+    pub ignore_dtx: bool,
+    pub layers_sent: Option<Option<usize>>,
+}
+
+pub struct NewConsumer {
+    pub id: String,
+    pub producer_id: String,
+    pub transport_id: String,
+    pub kind: String,
+    pub ctype: String,
+    pub rtp_parameters: Value,
+    pub paused: bool,
+    pub producer_paused: bool,
+    pub preferred_layers: Option<(u32, Option<u32>)>,
+    pub ignore_dtx: bool,
+    pub cname: String,
+}
+
+impl Consumer {
+    pub fn new(n: NewConsumer) -> Self {
+        let p = &n.rtp_parameters;
+        let empty = Vec::new();
+        let codecs = p["codecs"].as_array().unwrap_or(&empty);
+        let media = codecs.iter().find(|c| !crate::ortc::is_rtx_codec(c));
+        let mime = media.and_then(|c| c["mimeType"].as_str()).unwrap_or_default();
+        let media_pt = media.and_then(|c| c["payloadType"].as_u64()).unwrap_or(0) as u8;
+        let rtx_pt = codecs
+            .iter()
+            .find(|c| crate::ortc::is_rtx_codec(c) && c["parameters"]["apt"].as_u64() == Some(u64::from(media_pt)))
+            .and_then(|c| c["payloadType"].as_u64())
+            .map(|pt| pt as u8);
+        let enc = &p["encodings"][0];
+        let ssrc = enc["ssrc"].as_u64().unwrap_or(0) as u32;
+        let rtx = match (enc["rtx"]["ssrc"].as_u64(), rtx_pt) {
+            (Some(s), Some(pt)) => Some((s as u32, pt)),
+            _ => None,
+        };
+        Consumer {
+            ext: ExtIds::from_parameters(p),
+            mid: p["mid"].as_str().map(String::from),
+            codec: VideoCodec::from_mime(mime),
+            clock_rate: media.and_then(|c| c["clockRate"].as_u64()).unwrap_or(90000) as u32,
+            payload_types: codecs
+                .iter()
+                .filter(|c| !crate::ortc::is_rtx_codec(c))
+                .filter_map(|c| c["payloadType"].as_u64().map(|v| v as u8))
+                .collect(),
+            ssrc,
+            rtx,
+            id: n.id,
+            producer_id: n.producer_id,
+            transport_id: n.transport_id,
+            kind: n.kind,
+            ctype: n.ctype,
+            rtp_parameters: n.rtp_parameters,
+            paused: n.paused,
+            producer_paused: n.producer_paused,
+            priority: 1,
+            preferred_layers: n.preferred_layers,
+            cname: n.cname,
+            sync_required: true,
+            seq_offset: 0,
+            sync_in_seq: None,
+            last_out_seq: random_u16(),
+            rtx_seq: random_u16(),
+            source_ssrc: None,
+            source_last_at: None,
+            ts_offset: 0,
+            last_ts: None,
+            buffer: VecDeque::new(),
+            packets_sent: 0,
+            bytes_sent: 0,
+            rate: RateCalculator::default(),
+            retransmitted: 0,
+            nack_count: 0,
+            nack_packet_count: 0,
+            pli_count: 0,
+            fir_count: 0,
+            fraction_lost: 0,
+            packets_lost: 0,
+            score: 10,
+            last_score_sent: None,
+            trace_event_types: Vec::new(),
+            ignore_dtx: n.ignore_dtx,
+            layers_sent: None,
+        }
+    }
+
+    pub fn is_video(&self) -> bool {
+        self.kind == "video"
+    }
+
+    pub fn active(&self) -> bool {
+        !self.paused && !self.producer_paused
+    }
+
+    pub fn rtx_ssrc(&self) -> Option<u32> {
+        self.rtx.map(|(s, _)| s)
+    }
+
+    /// Start again from the next key frame (after resume, a new source, or a request).
+    pub fn require_sync(&mut self) {
+        self.sync_required = true;
+    }
+
+    /// Whether the consumer waits for a key frame to start.
+    pub fn needs_key_frame(&self) -> bool {
+        self.active() && self.sync_required && self.is_video()
+    }
+
+    /// Picks which producer stream to forward (simulcast: the highest recently active one up
+    /// to the preferred spatial layer). `active` lists (stream index, mapped SSRC, recently
+    /// active) for the producer's streams.
+    pub fn choose_source(&mut self, now: Instant, active: &[(usize, u32, bool)]) -> bool {
+        let limit = self.preferred_layers.map(|(s, _)| s as usize).unwrap_or(usize::MAX);
+        let stale = self.source_last_at.is_none_or(|t| now.saturating_duration_since(t) > Duration::from_secs(2));
+        if self.source_ssrc.is_some() && !stale {
+            return false;
+        }
+        let best = active.iter().filter(|(i, _, a)| *a && *i <= limit).max_by_key(|(i, _, _)| *i)
+            .or_else(|| active.iter().filter(|(_, _, a)| *a).min_by_key(|(i, _, _)| *i));
+        match best {
+            Some((_, ssrc, _)) if Some(*ssrc) != self.source_ssrc => {
+                self.source_ssrc = Some(*ssrc);
+                self.source_last_at = Some(now);
+                self.sync_required = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn current_spatial_layer(&self, streams: &[(usize, u32, bool)]) -> Option<usize> {
+        let src = self.source_ssrc?;
+        streams.iter().find(|(_, s, _)| *s == src).map(|(i, _, _)| *i)
+    }
+
+    /// The packet as this consumer sends it (plain RTP), or `None` if it is not forwarded.
+    /// `twcc_seq` hands out the transport's next transport-wide sequence number.
+    pub fn forward(
+        &mut self,
+        now: Instant,
+        p: &Packet,
+        is_key: bool,
+        producer_ext: &ExtIds,
+        twcc_seq: &mut u16,
+    ) -> Option<Vec<u8>> {
+        if !self.active() || !self.payload_types.contains(&p.header.payload_type) {
+            return None;
+        }
+        if let Some(src) = self.source_ssrc {
+            if p.header.ssrc != src {
+                return None;
+            }
+        }
+        self.source_last_at = Some(now);
+        let in_seq = p.header.sequence_number;
+        if self.sync_required {
+            if self.is_video() && !is_key {
+                return None;
+            }
+            self.seq_offset = self.last_out_seq.wrapping_add(1).wrapping_sub(in_seq);
+            // Keep timestamps moving forward across a change of source stream.
+            if let Some((last_ts, at)) = self.last_ts {
+                let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+                let target = last_ts.wrapping_add(elapsed.max(1.0) as u32);
+                let candidate = p.header.timestamp.wrapping_add(self.ts_offset);
+                if (candidate.wrapping_sub(last_ts) as i32) <= 0 {
+                    self.ts_offset = target.wrapping_sub(p.header.timestamp);
+                }
+            }
+            self.sync_in_seq = Some(in_seq);
+            self.sync_required = false;
+        } else if let Some(base) = self.sync_in_seq {
+            // Older than the sync point: the receiver never knew these.
+            if (in_seq.wrapping_sub(base) as i16) < 0 {
+                return None;
+            }
+        }
+        let out_seq = in_seq.wrapping_add(self.seq_offset);
+        let ts = p.header.timestamp.wrapping_add(self.ts_offset);
+        let twcc = self.ext.id(rtp::URI_TRANSPORT_CC).map(|_| {
+            let s = *twcc_seq;
+            *twcc_seq = twcc_seq.wrapping_add(1);
+            s
+        });
+        let bytes = rtp::rewrite(
+            p,
+            producer_ext,
+            &self.ext,
+            &Rewrite { ssrc: self.ssrc, seq: out_seq, timestamp: ts, payload_type: p.header.payload_type, mid: self.mid.as_deref(), transport_cc_seq: twcc },
+        )?;
+        if (out_seq.wrapping_sub(self.last_out_seq) as i16) > 0 {
+            self.last_out_seq = out_seq;
+            self.last_ts = Some((ts, now));
+        }
+        self.packets_sent += 1;
+        self.bytes_sent += bytes.len() as u64;
+        self.rate.update(bytes.len(), now);
+        if self.is_video() || self.rtx.is_some() {
+            self.buffer.push_back((out_seq, now, bytes.clone()));
+            while self.buffer.len() > RTX_BUFFER_PACKETS
+                || self.buffer.front().is_some_and(|(_, t, _)| now.saturating_duration_since(*t) > RTX_BUFFER_AGE)
+            {
+                self.buffer.pop_front();
+            }
+        }
+        Some(bytes)
+    }
+
+    /// Answers a NACK: the packets still buffered, as RTX when negotiated.
+    pub fn on_nack(&mut self, seqs: &[u16]) -> Vec<Vec<u8>> {
+        self.nack_count += 1;
+        self.nack_packet_count += seqs.len() as u64;
+        let mut out = Vec::new();
+        for seq in seqs {
+            let Some((_, _, bytes)) = self.buffer.iter().find(|(s, _, _)| s == seq) else { continue };
+            let packet = match self.rtx {
+                Some((rtx_ssrc, rtx_pt)) => {
+                    self.rtx_seq = self.rtx_seq.wrapping_add(1);
+                    match rtp::to_rtx(bytes, rtx_ssrc, rtx_pt, self.rtx_seq) {
+                        Some(p) => p,
+                        None => continue,
+                    }
+                }
+                None => bytes.clone(),
+            };
+            self.retransmitted += 1;
+            out.push(packet);
+        }
+        out
+    }
+
+    pub fn on_receiver_report(&mut self, fraction_lost: u8, total_lost: u32) {
+        self.fraction_lost = fraction_lost;
+        self.packets_lost = total_lost;
+        let loss_pct = f64::from(fraction_lost) * 100.0 / 256.0;
+        self.score = (10.0 - loss_pct / 2.0).round().clamp(0.0, 10.0) as u8;
+    }
+
+    /// The RTP timestamp "now" for a sender report.
+    pub fn sr_rtp_time(&self, now: Instant) -> Option<u32> {
+        let (ts, at) = self.last_ts?;
+        let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+        Some(ts.wrapping_add(elapsed as u32))
+    }
+
+    pub fn stats_json(&mut self, now: Instant, timestamp: u64) -> Value {
+        let mut s = json!({
+            "type": "outbound-rtp",
+            "timestamp": timestamp,
+            "ssrc": self.ssrc,
+            "kind": self.kind,
+            "mimeType": self.rtp_parameters["codecs"][0]["mimeType"],
+            "packetsLost": self.packets_lost,
+            "fractionLost": self.fraction_lost,
+            "packetsDiscarded": 0,
+            "packetsRetransmitted": self.retransmitted,
+            "packetsRepaired": 0,
+            "nackCount": self.nack_count,
+            "nackPacketCount": self.nack_packet_count,
+            "pliCount": self.pli_count,
+            "firCount": self.fir_count,
+            "score": self.score,
+            "packetCount": self.packets_sent,
+            "byteCount": self.bytes_sent,
+            "bitrate": self.rate.rate(now),
+        });
+        if let Some(r) = self.rtx_ssrc() {
+            s["rtxSsrc"] = json!(r);
+        }
+        s
+    }
+}
+
+fn random_u16() -> u16 {
+    let mut b = [0u8; 2];
+    let _ = crate::ice::crypto().random().fill(&mut b);
+    u16::from_be_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use rtc_rtp::header::Header;
+
+    fn consumer(kind: &str, rtx: bool) -> Consumer {
+        let mut codecs = vec![json!({ "mimeType": if kind == "video" { "video/VP8" } else { "audio/opus" }, "payloadType": 101, "clockRate": 90000 })];
+        let mut enc = json!({ "ssrc": 5000 });
+        if rtx {
+            codecs.push(json!({ "mimeType": "video/rtx", "payloadType": 102, "clockRate": 90000, "parameters": { "apt": 101 } }));
+            enc["rtx"] = json!({ "ssrc": 5001 });
+        }
+        Consumer::new(NewConsumer {
+            id: "c".into(),
+            producer_id: "p".into(),
+            transport_id: "t".into(),
+            kind: kind.into(),
+            ctype: "simple".into(),
+            rtp_parameters: json!({ "mid": "1", "codecs": codecs, "encodings": [enc], "headerExtensions": [{ "uri": rtp::URI_MID, "id": 1 }, { "uri": rtp::URI_TRANSPORT_CC, "id": 5 }] }),
+            paused: false,
+            producer_paused: false,
+            preferred_layers: None,
+            ignore_dtx: false,
+            cname: "x".into(),
+        })
+    }
+
+    fn pkt(seq: u16, ts: u32, key: bool) -> Packet {
+        Packet {
+            header: Header { version: 2, payload_type: 101, sequence_number: seq, timestamp: ts, ssrc: 777, ..Default::default() },
+            payload: Bytes::from(if key { vec![0x10, 0x00, 0x9d] } else { vec![0x10, 0x01, 0x9d] }),
+        }
+    }
+
+    fn fwd(c: &mut Consumer, p: &Packet, twcc: &mut u16) -> Option<Packet> {
+        let key = rtp::is_key_frame(VideoCodec::Vp8, &p.payload);
+        c.forward(Instant::now(), p, key, &ExtIds::default(), twcc).map(|b| rtp::parse(&b).unwrap())
+    }
+
+    #[test]
+    fn video_starts_on_a_key_frame_with_continuous_sequence_across_pause() {
+        let mut c = consumer("video", true);
+        let mut twcc = 0u16;
+        assert!(fwd(&mut c, &pkt(10, 0, false), &mut twcc).is_none());
+        assert!(c.needs_key_frame());
+        let first = fwd(&mut c, &pkt(11, 3000, true), &mut twcc).unwrap();
+        assert_eq!(first.header.ssrc, 5000);
+        assert_eq!(rtp::ext_string(&first, Some(1)).as_deref(), Some("1"));
+        assert_eq!(rtp::ext_value(&first, Some(5)).unwrap().as_ref(), &[0, 0]);
+        let second = fwd(&mut c, &pkt(12, 3000, false), &mut twcc).unwrap();
+        assert_eq!(second.header.sequence_number, first.header.sequence_number.wrapping_add(1));
+        assert_eq!(twcc, 2);
+        // Older than the sync point: dropped.
+        assert!(fwd(&mut c, &pkt(9, 0, false), &mut twcc).is_none());
+        // Pause, producer moves on, resume: waits for a key frame, then continues at +1.
+        c.paused = true;
+        assert!(fwd(&mut c, &pkt(13, 6000, false), &mut twcc).is_none());
+        c.paused = false;
+        c.require_sync();
+        assert!(fwd(&mut c, &pkt(50, 90000, false), &mut twcc).is_none());
+        let third = fwd(&mut c, &pkt(51, 93000, true), &mut twcc).unwrap();
+        assert_eq!(third.header.sequence_number, second.header.sequence_number.wrapping_add(1));
+        assert_eq!(third.header.timestamp, 93000);
+    }
+
+    #[test]
+    fn nacks_are_answered_with_rtx_from_the_buffer() {
+        let mut c = consumer("video", true);
+        let mut twcc = 0u16;
+        let a = fwd(&mut c, &pkt(1, 0, true), &mut twcc).unwrap();
+        let b = fwd(&mut c, &pkt(2, 0, false), &mut twcc).unwrap();
+        let out = c.on_nack(&[b.header.sequence_number, a.header.sequence_number, 9999]);
+        assert_eq!(out.len(), 2);
+        let r = rtp::parse(&out[0]).unwrap();
+        assert_eq!((r.header.ssrc, r.header.payload_type), (5001, 102));
+        let orig = rtp::from_rtx(r, 5000, 101).unwrap();
+        assert_eq!(orig.header.sequence_number, b.header.sequence_number);
+        assert_eq!(orig.payload, b.payload);
+        // Without RTX the original packet is resent.
+        let mut c = consumer("video", false);
+        let a = fwd(&mut c, &pkt(1, 0, true), &mut twcc).unwrap();
+        let out = c.on_nack(&[a.header.sequence_number]);
+        assert_eq!(rtp::parse(&out[0]).unwrap().header.ssrc, 5000);
+    }
+
+    #[test]
+    fn audio_starts_at_once_and_foreign_payload_types_are_dropped() {
+        let mut c = consumer("audio", false);
+        let mut twcc = 0u16;
+        assert!(fwd(&mut c, &pkt(1, 0, false), &mut twcc).is_some());
+        let mut other = pkt(2, 0, false);
+        other.header.payload_type = 55;
+        assert!(fwd(&mut c, &other, &mut twcc).is_none());
+    }
+}

@@ -1,0 +1,255 @@
+use super::*;
+use bytes::Bytes;
+use rtc_rtp::header::{Extension, Header};
+use rtc_rtp::packet::Packet;
+
+fn router() -> Router {
+    let codecs = json!([
+        { "kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2 },
+        { "kind": "video", "mimeType": "video/VP8", "clockRate": 90000 },
+    ]);
+    let caps = crate::ortc::generate_router_rtp_capabilities(Some(&codecs)).unwrap();
+    let mut r = Router::new("r".into(), caps);
+    r.add_transport("send");
+    r.add_transport("recv");
+    r
+}
+
+/// What mediasoup-client sends for a VP8 camera.
+fn vp8_params() -> Value {
+    json!({
+        "mid": "0",
+        "codecs": [
+            { "mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000,
+              "rtcpFeedback": [{ "type": "nack" }, { "type": "nack", "parameter": "pli" }, { "type": "transport-cc" }] },
+            { "mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": { "apt": 96 } },
+        ],
+        "headerExtensions": [
+            { "uri": crate::rtp::URI_MID, "id": 4 },
+            { "uri": crate::rtp::URI_TRANSPORT_CC, "id": 3 },
+        ],
+        "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }],
+        "rtcp": { "cname": "cam" },
+    })
+}
+
+fn vp8(seq: u16, key: bool, twcc: u16) -> Vec<u8> {
+    let p = Packet {
+        header: Header {
+            version: 2,
+            payload_type: 96,
+            sequence_number: seq,
+            timestamp: u32::from(seq) * 3000,
+            ssrc: 1111,
+            extension: true,
+            extension_profile: 0xBEDE,
+            extensions: vec![
+                Extension { id: 4, payload: Bytes::from_static(b"0") },
+                Extension { id: 3, payload: Bytes::copy_from_slice(&twcc.to_be_bytes()) },
+            ],
+            ..Default::default()
+        },
+        payload: Bytes::from(if key { vec![0x10, 0x00, 0x9d, 0x01] } else { vec![0x10, 0x01, 0x9d, 0x01] }),
+    };
+    crate::rtp::marshal(&p).unwrap()
+}
+
+fn outputs(r: &mut Router) -> Vec<Output> {
+    std::iter::from_fn(|| r.poll_output()).collect()
+}
+
+fn setup(delay_ms: u64) -> (Router, String, Value) {
+    let mut r = router();
+    let reply = r
+        .produce("send", &json!({ "producerId": "p1", "kind": "video", "rtpParameters": vp8_params(), "keyFrameRequestDelay": delay_ms }))
+        .unwrap();
+    assert_eq!(reply["type"], "simple");
+    assert_eq!(reply["rtpParameters"]["rtcp"]["cname"], "cam");
+    let caps = r.rtp_capabilities.clone();
+    let c = r.consume(Instant::now(), "recv", &json!({ "consumerId": "c1", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    assert_eq!(c["rtpParameters"]["mid"], "0");
+    assert_eq!(c["type"], "simple");
+    (r, "c1".into(), c)
+}
+
+fn rtp_to(outs: &[Output], tid: &str) -> Vec<Packet> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Rtp { transport_id, data } if transport_id == tid => crate::rtp::parse(data),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rtcp_to(outs: &[Output], tid: &str) -> Vec<Feedback> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Rtcp { transport_id, data } if transport_id == tid => rtcp::parse(data),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn fans_out_from_a_key_frame_with_rewritten_headers() {
+    let (mut r, _, c) = setup(0);
+    let now = Instant::now();
+    // Not connected yet: nothing is sent.
+    r.on_rtp(now, "send", &vp8(1, true, 1));
+    assert!(rtp_to(&outputs(&mut r), "recv").is_empty());
+    r.transport_connected(now, "recv");
+    // Connecting asks the producer for a key frame (PLI to the sender's transport).
+    let outs = outputs(&mut r);
+    assert!(rtcp_to(&outs, "send").contains(&Feedback::Pli { media_ssrc: 1111 }));
+    // A delta frame is held back; the key frame starts the stream.
+    r.on_rtp(now, "send", &vp8(2, false, 2));
+    assert!(rtp_to(&outputs(&mut r), "recv").is_empty());
+    r.on_rtp(now, "send", &vp8(3, true, 3));
+    r.on_rtp(now, "send", &vp8(4, false, 4));
+    let sent = rtp_to(&outputs(&mut r), "recv");
+    assert_eq!(sent.len(), 2);
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    assert_eq!(sent[0].header.ssrc, ssrc);
+    assert_eq!(sent[1].header.sequence_number, sent[0].header.sequence_number.wrapping_add(1));
+    assert_eq!(u64::from(sent[0].header.payload_type), c["rtpParameters"]["codecs"][0]["payloadType"].as_u64().unwrap());
+    assert_eq!(sent[0].payload.as_ref(), &[0x10, 0x00, 0x9d, 0x01]);
+    // The consumer's MID, not the producer's id numbering.
+    let mid_id = c["rtpParameters"]["headerExtensions"].as_array().unwrap().iter()
+        .find(|e| e["uri"] == crate::rtp::URI_MID).unwrap()["id"].as_u64().unwrap() as u8;
+    assert_eq!(crate::rtp::ext_string(&sent[0], Some(mid_id)).as_deref(), Some("0"));
+}
+
+#[test]
+fn nack_from_the_viewer_is_answered_with_rtx_and_losses_are_nacked_upstream() {
+    let (mut r, _, c) = setup(0);
+    let now = Instant::now();
+    r.transport_connected(now, "recv");
+    r.on_rtp(now, "send", &vp8(10, true, 1));
+    r.on_rtp(now, "send", &vp8(11, false, 2));
+    // 12 lost.
+    r.on_rtp(now, "send", &vp8(13, false, 3));
+    let sent = rtp_to(&outputs(&mut r), "recv");
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let rtx_ssrc = c["rtpParameters"]["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
+    let nack = rtcp::marshal(&[rtcp::nack(1, ssrc, &[sent[1].header.sequence_number])]).unwrap();
+    r.on_rtcp(now, "recv", &nack);
+    let again = rtp_to(&outputs(&mut r), "recv");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].header.ssrc, rtx_ssrc);
+    // Upstream: the router NACKs seq 12 to the sender.
+    r.tick(now + Duration::from_millis(50));
+    let fb = rtcp_to(&outputs(&mut r), "send");
+    assert!(fb.iter().any(|f| matches!(f, Feedback::Nack { media_ssrc: 1111, seqs } if seqs == &vec![12])), "{fb:?}");
+    // The sender retransmits 12 over RTX: it is forwarded in order as the original.
+    let media = crate::rtp::parse(&vp8(12, false, 4)).unwrap();
+    let rtx = crate::rtp::to_rtx(&crate::rtp::marshal(&media).unwrap(), 2222, 97, 1).unwrap();
+    r.on_rtp(now, "send", &rtx);
+    let repaired = rtp_to(&outputs(&mut r), "recv");
+    assert_eq!(repaired.len(), 1);
+    assert_eq!(repaired[0].header.sequence_number, sent[0].header.sequence_number.wrapping_add(2));
+}
+
+#[test]
+fn key_frame_requests_merge_within_the_delay() {
+    let (mut r, _, c) = setup(500);
+    let now = Instant::now();
+    r.on_rtp(now, "send", &vp8(1, false, 1)); // learn the stream
+    r.transport_connected(now, "recv");
+    assert_eq!(rtcp_to(&outputs(&mut r), "send").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count(), 1);
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let pli = rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap();
+    for _ in 0..5 {
+        r.on_rtcp(now, "recv", &pli);
+    }
+    assert_eq!(rtcp_to(&outputs(&mut r), "send").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count(), 0);
+    r.tick(now + Duration::from_millis(200));
+    assert_eq!(rtcp_to(&outputs(&mut r), "send").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count(), 0);
+    r.tick(now + Duration::from_millis(510));
+    assert_eq!(rtcp_to(&outputs(&mut r), "send").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count(), 1);
+}
+
+#[test]
+fn pause_resume_and_close_notify_consumers() {
+    let (mut r, _, _) = setup(0);
+    let now = Instant::now();
+    r.transport_connected(now, "recv");
+    r.on_rtp(now, "send", &vp8(1, true, 1));
+    let first = rtp_to(&outputs(&mut r), "recv");
+    r.producer_request(now, "producer.pause", "p1", &Value::Null).unwrap();
+    let outs = outputs(&mut r);
+    assert!(outs.contains(&Output::Notify { target: "c1".into(), event: "producerpause", data: Value::Null }));
+    r.on_rtp(now, "send", &vp8(2, true, 2));
+    assert!(rtp_to(&outputs(&mut r), "recv").is_empty());
+    r.producer_request(now, "producer.resume", "p1", &Value::Null).unwrap();
+    assert!(outputs(&mut r).iter().any(|o| matches!(o, Output::Notify { event: "producerresume", .. })));
+    r.on_rtp(now, "send", &vp8(30, false, 3));
+    assert!(rtp_to(&outputs(&mut r), "recv").is_empty(), "waits for a key frame");
+    r.on_rtp(now, "send", &vp8(31, true, 4));
+    let after = rtp_to(&outputs(&mut r), "recv");
+    assert_eq!(after[0].header.sequence_number, first[0].header.sequence_number.wrapping_add(1));
+    // Consumer pause stops only that consumer.
+    r.consumer_request(now, "consumer.pause", "c1", &Value::Null).unwrap();
+    r.on_rtp(now, "send", &vp8(32, true, 5));
+    assert!(rtp_to(&outputs(&mut r), "recv").is_empty());
+    r.close_producer("p1");
+    assert!(outputs(&mut r).contains(&Output::Notify { target: "c1".into(), event: "producerclose", data: Value::Null }));
+    assert!(!r.has_consumer("c1"));
+    assert_eq!(r.dump()["mapConsumerIdProducerId"], json!([]));
+}
+
+#[test]
+fn reports_and_transport_feedback_go_out_periodically() {
+    let (mut r, _, c) = setup(0);
+    let now = Instant::now();
+    r.transport_connected(now, "recv");
+    for i in 0..5 {
+        r.on_rtp(now, "send", &vp8(100 + i, i == 0, i));
+    }
+    outputs(&mut r);
+    r.tick(now + Duration::from_millis(1100));
+    let outs = outputs(&mut r);
+    // TWCC feedback to the sender. RR for the producer stream.
+    let raw_send: Vec<&Vec<u8>> = outs.iter().filter_map(|o| match o { Output::Rtcp { transport_id, data } if transport_id == "send" => Some(data), _ => None }).collect();
+    let fb = rtcp_to(&outs, "send");
+    assert!(fb.contains(&Feedback::TransportCc), "{fb:?}");
+    assert!(fb.iter().any(|f| matches!(f, Feedback::ReceptionReport { ssrc: 1111, .. })), "{fb:?}");
+    assert!(!raw_send.is_empty());
+    // SR for the consumer stream.
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    assert!(rtcp_to(&outs, "recv").iter().any(|f| matches!(f, Feedback::SenderReport { ssrc: s, .. } if *s == ssrc)));
+    // Scores: 10 for a clean stream, 0 once it has been silent.
+    let score = |outs: &[Output]| outs.iter().find_map(|o| match o {
+        Output::Notify { target, event: "score", data } if target == "p1" => Some(data["score"][0]["score"].as_u64().unwrap()),
+        _ => None,
+    });
+    assert_eq!(score(&outs), Some(10));
+    r.tick(now + Duration::from_millis(3200));
+    assert_eq!(score(&outputs(&mut r)), Some(0));
+}
+
+#[test]
+fn bad_input_is_rejected_or_dropped() {
+    let mut r = router();
+    let e = r.produce("send", &json!({ "producerId": "p", "kind": "video", "rtpParameters": { "codecs": [{ "mimeType": "video/H265", "payloadType": 96, "clockRate": 90000 }] } })).unwrap_err();
+    assert_eq!(e.class, ErrorClass::UnsupportedError);
+    let e = r.produce("send", &json!({ "producerId": "p", "kind": "data", "rtpParameters": vp8_params() })).unwrap_err();
+    assert_eq!(e.class, ErrorClass::TypeError);
+    r.produce("send", &json!({ "producerId": "p", "kind": "video", "rtpParameters": vp8_params() })).unwrap();
+    // Same SSRCs / MID again on the same transport.
+    assert!(r.produce("send", &json!({ "producerId": "q", "kind": "video", "rtpParameters": vp8_params() })).is_err());
+    let audio_caps = json!({ "codecs": [{ "kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2, "preferredPayloadType": 100 }] });
+    let e = r.consume(Instant::now(), "recv", &json!({ "consumerId": "c", "producerId": "p", "rtpCapabilities": audio_caps })).unwrap_err();
+    assert_eq!(e.class, ErrorClass::UnsupportedError);
+    let e = r.consume(Instant::now(), "recv", &json!({ "consumerId": "c", "producerId": "nope", "rtpCapabilities": {} })).unwrap_err();
+    assert_eq!(e.class, ErrorClass::NotFoundError);
+    // Garbage RTP/RTCP and unknown SSRCs are dropped.
+    r.on_rtp(Instant::now(), "send", &[0x80, 96, 0]);
+    r.on_rtcp(Instant::now(), "send", &[0x80, 200, 0, 99]);
+    let mut stranger = crate::rtp::parse(&vp8(1, true, 1)).unwrap();
+    stranger.header.ssrc = 9;
+    stranger.header.extensions.clear();
+    r.on_rtp(Instant::now(), "send", &crate::rtp::marshal(&stranger).unwrap());
+    assert!(outputs(&mut r).is_empty());
+    assert_eq!(r.media["send"].dropped, 3);
+}
