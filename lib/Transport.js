@@ -2,7 +2,11 @@
 
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
-const { UnsupportedError } = require('../errors');
+const { UnsupportedError, NotFoundError } = require('../errors');
+const { Producer } = require('./Producer');
+const { Consumer } = require('./Consumer');
+const ortc = require('./ortc');
+const utils = require('./utils');
 
 const logger = new Logger('Transport');
 
@@ -146,12 +150,121 @@ class Transport extends EnhancedEventEmitter {
 		await this.channel.request('transport.enableTraceEvent', this.internal.transportId, { types: known });
 	}
 
-	async produce() {
-		throw new UnsupportedError('Producers are not implemented in ferrosoup yet');
+	async produce({
+		id = undefined,
+		kind,
+		rtpParameters,
+		paused = false,
+		keyFrameRequestDelay,
+		enableMediasoupPacketIdHeaderExtension,
+		appData,
+	} = {}) {
+		logger.debug('produce()');
+		if (id && this.#producers.has(id)) {
+			throw new TypeError(`a Producer with same id "${id}" already exists`);
+		} else if (kind !== 'audio' && kind !== 'video') {
+			throw new TypeError(`invalid kind "${kind}"`);
+		}
+		utils.checkAppData(appData);
+		if (!rtpParameters || typeof rtpParameters !== 'object') {
+			throw new TypeError('params is not an object');
+		}
+		const producerId = id ?? utils.generateUUIDv4();
+		// The worker validates and normalizes the parameters, maps them onto the router's
+		// capabilities and gives them this transport's CNAME; it answers with the results.
+		const answer = await this.channel.request('transport.produce', this.internal.transportId, {
+			producerId,
+			kind,
+			rtpParameters,
+			paused: Boolean(paused),
+			keyFrameRequestDelay,
+			enableMediasoupPacketIdHeaderExtension,
+		});
+		const producer = new Producer({
+			internal: { ...this.internal, producerId },
+			data: {
+				kind,
+				rtpParameters: answer.rtpParameters,
+				type: answer.type,
+				consumableRtpParameters: answer.consumableRtpParameters,
+			},
+			channel: this.channel,
+			appData,
+			paused: Boolean(paused),
+		});
+		this.#producers.set(producer.id, producer);
+		producer.on('@close', () => {
+			this.#producers.delete(producer.id);
+			this.emit('@producerclose', producer);
+		});
+		this.emit('@newproducer', producer);
+		this.#observer.safeEmit('newproducer', producer);
+		return producer;
 	}
 
-	async consume() {
-		throw new UnsupportedError('Consumers are not implemented in ferrosoup yet');
+	async consume({
+		producerId,
+		rtpCapabilities,
+		paused = false,
+		mid,
+		preferredLayers,
+		ignoreDtx = false,
+		enableRtx,
+		pipe = false,
+		appData,
+	} = {}) {
+		logger.debug('consume()');
+		if (!producerId || typeof producerId !== 'string') {
+			throw new TypeError('missing producerId');
+		}
+		utils.checkAppData(appData);
+		// As in mediasoup, an empty or other falsy mid means "assign the next one".
+		if (mid && (typeof mid !== 'string' || mid.length === 0)) {
+			throw new TypeError('if given, mid must be non empty string');
+		}
+		// Validated here (synchronously, on a copy) so that bad capabilities are reported
+		// before an unknown producer, in mediasoup's order.
+		const caps = utils.clone(rtpCapabilities);
+		ortc.validateAndNormalizeRtpCapabilities(caps);
+		const producer = this.getProducerById(producerId);
+		if (!producer) {
+			throw new NotFoundError(`Producer with id "${producerId}" not found`);
+		}
+		const consumerId = utils.generateUUIDv4();
+		// The worker derives the consumer's parameters from the producer's consumable ones and
+		// the capabilities (UnsupportedError if nothing fits) and assigns the next MID.
+		const answer = await this.channel.request('transport.consume', this.internal.transportId, {
+			consumerId,
+			producerId,
+			rtpCapabilities: caps,
+			paused: Boolean(paused),
+			mid: mid || undefined,
+			preferredLayers,
+			ignoreDtx: Boolean(ignoreDtx),
+			enableRtx,
+			pipe: Boolean(pipe),
+		});
+		const consumer = new Consumer({
+			internal: { ...this.internal, consumerId },
+			data: {
+				producerId,
+				kind: answer.kind ?? producer.kind,
+				rtpParameters: answer.rtpParameters,
+				type: answer.type ?? (pipe ? 'pipe' : producer.type),
+			},
+			channel: this.channel,
+			appData,
+			paused: answer.paused,
+			producerPaused: answer.producerPaused,
+			score: answer.score ?? undefined,
+			preferredLayers: answer.preferredLayers,
+			priority: answer.priority,
+		});
+		this.consumers.set(consumer.id, consumer);
+		consumer.on('@close', () => this.consumers.delete(consumer.id));
+		consumer.on('@producerclose', () => this.consumers.delete(consumer.id));
+		this.#observer.safeEmit('newconsumer', consumer);
+		return consumer;
 	}
 
 	async produceData() {

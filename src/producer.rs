@@ -359,14 +359,17 @@ impl Producer {
                 )
             })
             .collect();
+        // mediasoup's rule: several encodings are simulcast; one encoding with layers is SVC
+        // for codecs that have it (VP8, VP9, H264, AV1).
         let ptype = if encodings.len() > 1 {
             ProducerType::Simulcast
         } else {
-            let sm = encodings.first().and_then(|e| e["scalabilityMode"].as_str());
-            if crate::scalability::parse(sm).spatial_layers > 1 {
-                ProducerType::Svc
-            } else {
-                ProducerType::Simple
+            let sm = crate::scalability::parse(encodings.first().and_then(|e| e["scalabilityMode"].as_str()));
+            let layered = sm.spatial_layers > 1 || sm.temporal_layers > 1;
+            match VideoCodec::from_mime(&mime) {
+                _ if !layered => ProducerType::Simple,
+                VideoCodec::Other => ProducerType::Simple,
+                _ => ProducerType::Svc,
             }
         };
         let n = streams.len();
@@ -576,7 +579,8 @@ impl Producer {
 
     pub fn stats_json(&mut self, now: Instant, timestamp: u64) -> Value {
         let kind = self.kind.clone();
-        Value::Array(self.streams.iter_mut().filter(|s| s.ssrc.is_some()).map(|s| s.stats_json(now, &kind, timestamp)).collect())
+        // Like mediasoup: a stream exists once media has arrived on it.
+        Value::Array(self.streams.iter_mut().filter(|s| s.packets > 0).map(|s| s.stats_json(now, &kind, timestamp)).collect())
     }
 
     pub fn dump_json(&self) -> Value {

@@ -162,6 +162,16 @@ impl Router {
         if params["encodings"].as_array().is_none_or(|e| e.is_empty()) {
             params["encodings"] = json!([{}]);
         }
+        // As mediasoup: several encodings need an SSRC or RID each; a single one may instead be
+        // identified by the MID.
+        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
+        let unidentified = |e: &Value| e.get("ssrc").is_none() && e.get("rid").is_none();
+        if encodings.len() > 1 && encodings.iter().any(unidentified) {
+            return Err(RequestError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid)"));
+        }
+        if encodings.len() == 1 && unidentified(&encodings[0]) && params["mid"].as_str().is_none_or(|m| m.is_empty()) {
+            return Err(RequestError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid, or rtpParameters.mid)"));
+        }
         let media = self.media.get_mut(tid).ok_or_else(|| RequestError::error("transport not found"))?;
         // One CNAME for every producer of a transport, as mediasoup does.
         let cname = match (&media.cname, params["rtcp"]["cname"].as_str()) {
@@ -268,8 +278,10 @@ impl Router {
         let preferred = if ctype == "simple" {
             Value::Null
         } else {
-            let n = self.producers[pid].streams.len() as u32;
-            json!({ "spatialLayer": preferred_layers.map(|(s, _)| s).unwrap_or(n.saturating_sub(1)), "temporalLayer": preferred_layers.and_then(|(_, t)| t).unwrap_or(0) })
+            let (max_s, max_t) = self.max_layers(pid);
+            let s = preferred_layers.map(|(s, _)| s).unwrap_or(max_s).min(max_s);
+            let t = preferred_layers.and_then(|(_, t)| t).unwrap_or(max_t).min(max_t);
+            json!({ "spatialLayer": s, "temporalLayer": t })
         };
         self.consumers.insert(id.clone(), consumer);
         self.fanout.entry(pid.to_string()).or_default().push(id.clone());
@@ -286,6 +298,15 @@ impl Router {
             "preferredLayers": preferred,
             "priority": 1,
         }))
+    }
+
+    /// Highest spatial and temporal layer indices a producer offers.
+    fn max_layers(&self, pid: &str) -> (u32, u32) {
+        let Some(p) = self.producers.get(pid) else { return (0, 0) };
+        let encodings = p.consumable["encodings"].as_array().cloned().unwrap_or_default();
+        let sm = crate::scalability::parse(encodings.iter().find_map(|e| e["scalabilityMode"].as_str()));
+        let spatial = if encodings.len() > 1 { encodings.len() as u32 } else { sm.spatial_layers };
+        (spatial.saturating_sub(1), sm.temporal_layers.saturating_sub(1))
     }
 
     // ----- closing -------------------------------------------------------------------------
@@ -653,7 +674,7 @@ impl Router {
                 "type": c.ctype,
                 "rtpParameters": c.rtp_parameters,
                 "consumableRtpEncodings": self.producers.get(&c.producer_id).map(|p| p.consumable["encodings"].clone()),
-                "supportedCodecPayloadTypes": c.rtp_parameters["codecs"].as_array().map(|a| a.iter().map(|x| x["payloadType"].clone()).collect::<Vec<_>>()),
+                "supportedCodecPayloadTypes": c.rtp_parameters["codecs"].as_array().map(|a| a.iter().filter(|x| !crate::ortc::is_rtx_codec(x)).map(|x| x["payloadType"].clone()).collect::<Vec<_>>()),
                 "traceEventTypes": c.trace_event_types,
                 "paused": c.paused,
                 "producerPaused": c.producer_paused,
@@ -688,8 +709,13 @@ impl Router {
                 }
                 let spatial = data["spatialLayer"].as_u64().ok_or_else(|| RequestError::type_error("missing spatialLayer"))? as u32;
                 let temporal = data["temporalLayer"].as_u64().map(|t| t as u32);
-                c.preferred_layers = Some((spatial, temporal));
-                Ok(json!({ "spatialLayer": spatial, "temporalLayer": temporal.unwrap_or(0) }))
+                let pid = c.producer_id.clone();
+                let (max_s, max_t) = self.max_layers(&pid);
+                let (s, t) = (spatial.min(max_s), temporal.unwrap_or(max_t).min(max_t));
+                if let Some(c) = self.consumers.get_mut(cid) {
+                    c.preferred_layers = Some((s, Some(t)));
+                }
+                Ok(json!({ "spatialLayer": s, "temporalLayer": t }))
             }
             "consumer.setPriority" => {
                 let prio = data["priority"].as_u64().filter(|p| *p >= 1).ok_or_else(|| RequestError::type_error("wrong priority (must be higher than 0)"))?;

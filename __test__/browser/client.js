@@ -55,10 +55,33 @@ window.ferrosoupTest = {
 		state.producers.set(producer.id, producer);
 		return producer.id;
 	},
+	/** Consumes and plays the track (a sink makes Chromium decode it). */
 	async consume(transportId, params) {
 		const consumer = await state.transports.get(transportId).consume(params);
 		state.consumers.set(consumer.id, consumer);
+		const el = document.createElement(consumer.kind);
+		el.muted = true;
+		el.autoplay = true;
+		el.playsInline = true;
+		el.srcObject = new MediaStream([consumer.track]);
+		document.body.appendChild(el);
+		el.play().catch(() => {});
 		return consumer.id;
+	},
+	/** Inbound RTP numbers of a consumer: frames decoded (video) or samples received (audio). */
+	async received(consumerId) {
+		const report = await state.consumers.get(consumerId).getStats();
+		for (const s of report.values()) {
+			if (s.type === 'inbound-rtp') {
+				return {
+					packetsReceived: s.packetsReceived ?? 0,
+					framesDecoded: s.framesDecoded ?? 0,
+					totalSamplesReceived: s.totalSamplesReceived ?? 0,
+					keyFramesDecoded: s.keyFramesDecoded ?? 0,
+				};
+			}
+		}
+		return { packetsReceived: 0, framesDecoded: 0, totalSamplesReceived: 0, keyFramesDecoded: 0 };
 	},
 	async stats(kind, id) {
 		const map = kind === 'producer' ? state.producers : kind === 'consumer' ? state.consumers : state.transports;

@@ -1,0 +1,131 @@
+'use strict';
+
+// Chromium publishes its fake camera and microphone through one ferrosoup transport; a second
+// page consumes both through another. Frames must decode and audio must arrive.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('node:events');
+const ferrosoup = require('..');
+const kit = require('./lib/browser');
+const codecs = require('./lib/codecs');
+
+let worker;
+let router;
+let pages;
+let browser;
+
+before(async () => {
+	worker = await ferrosoup.createWorker({ rtcMinPort: 44000, rtcMaxPort: 44999 });
+	router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
+	pages = await kit.startPageServer();
+	browser = await kit.launchBrowser();
+});
+
+after(async () => {
+	await browser?.close();
+	await pages?.close();
+	worker?.close();
+});
+
+function transportParams(t) {
+	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+}
+
+async function publisher() {
+	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+	const producers = {};
+	const page = await kit.openPage(browser, pages.url, async (method, data) => {
+		if (method === 'connect') {
+			await transport.connect({ dtlsParameters: data.dtlsParameters });
+			return {};
+		}
+		if (method === 'produce') {
+			const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
+			producers[data.kind] = producer;
+			return { id: producer.id };
+		}
+		throw new Error(method);
+	});
+	await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const tid = await page.evaluate((p) => window.ferrosoupTest.createSendTransport(p), transportParams(transport));
+	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'video'), tid);
+	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'audio'), tid);
+	return { transport, producers, page };
+}
+
+async function viewer(producers) {
+	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+	const page = await kit.openPage(browser, pages.url, async (method, data) => {
+		if (method === 'connect') {
+			await transport.connect({ dtlsParameters: data.dtlsParameters });
+			return {};
+		}
+		throw new Error(method);
+	});
+	const rtpCapabilities = await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const tid = await page.evaluate((p) => window.ferrosoupTest.createRecvTransport(p), transportParams(transport));
+	const consumers = {};
+	for (const kind of ['video', 'audio']) {
+		const producer = producers[kind];
+		assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities }), true);
+		// The usual mediasoup pattern: create paused, let the client set up, then resume.
+		const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
+		await page.evaluate(
+			({ tid, params }) => window.ferrosoupTest.consume(tid, params),
+			{ tid, params: { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters } }
+		);
+		await consumer.resume();
+		consumers[kind] = consumer;
+	}
+	const received = (kind) => page.evaluate((id) => window.ferrosoupTest.received(id), consumers[kind].id);
+	return { transport, consumers, page, received };
+}
+
+test('camera and microphone from one page decode in another; pause/resume; producerclose', async () => {
+	const pub = await publisher();
+	assert.equal(pub.producers.video.type, 'simple');
+	assert.equal(pub.producers.video.kind, 'video');
+	const view = await viewer(pub.producers);
+	await kit.waitFor(async () => (await view.received('video')).framesDecoded >= 10, 20000, 'decoded video frames');
+	await kit.waitFor(async () => (await view.received('audio')).totalSamplesReceived > 4800, 20000, 'received audio');
+
+	// Server side numbers agree.
+	const [out, inb] = await view.consumers.video.getStats();
+	assert.equal(out.type, 'outbound-rtp');
+	assert.ok(out.packetCount > 0);
+	assert.equal(inb.type, 'inbound-rtp');
+	assert.ok(inb.packetCount >= out.packetCount);
+	const [pstats] = await pub.producers.video.getStats();
+	assert.ok(pstats.byteCount > 0);
+	assert.ok(pstats.bitrate > 0);
+
+	// Consumer pause: frames stop (allow what was in flight), resume: they come back.
+	await view.consumers.video.pause();
+	await new Promise((r) => setTimeout(r, 600));
+	const paused = (await view.received('video')).framesDecoded;
+	await new Promise((r) => setTimeout(r, 1500));
+	const stillPaused = (await view.received('video')).framesDecoded;
+	assert.ok(stillPaused - paused <= 2, `frames kept flowing while paused: ${paused} → ${stillPaused}`);
+	await view.consumers.video.resume();
+	await kit.waitFor(async () => (await view.received('video')).framesDecoded >= stillPaused + 10, 15000, 'frames after resume');
+
+	// Producer pause reaches the consumer as producerpause / producerresume.
+	const pausedEvent = once(view.consumers.audio, 'producerpause');
+	await pub.producers.audio.pause();
+	await pausedEvent;
+	assert.equal(view.consumers.audio.producerPaused, true);
+	const resumedEvent = once(view.consumers.audio, 'producerresume');
+	await pub.producers.audio.resume();
+	await resumedEvent;
+
+	// Closing the producer closes its consumers.
+	const closed = once(view.consumers.video, 'producerclose');
+	pub.producers.video.close();
+	await closed;
+	assert.equal(view.consumers.video.closed, true);
+
+	pub.transport.close();
+	view.transport.close();
+	await pub.page.close();
+	await view.page.close();
+});
