@@ -155,6 +155,10 @@ impl Consumer {
         self.kind == "video"
     }
 
+    pub fn traces(&self, t: &str) -> bool {
+        self.trace_event_types.iter().any(|x| x == t)
+    }
+
     pub fn active(&self) -> bool {
         !self.paused && !self.producer_paused
     }

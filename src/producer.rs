@@ -294,6 +294,7 @@ pub struct Producer {
     use_pli: bool,
     fir_seq: u8,
     pub video_orientation: Option<(bool, bool, u16)>,
+    pub orientation_changed: bool,
     pub trace_event_types: Vec<String>,
     pub last_scores: Vec<u8>,
 }
@@ -394,6 +395,7 @@ impl Producer {
             use_pli,
             fir_seq: 0,
             video_orientation: None,
+            orientation_changed: false,
             trace_event_types: Vec::new(),
             last_scores: vec![0; n],
         }
@@ -465,6 +467,7 @@ impl Producer {
                 let o = (b & 0x08 != 0, b & 0x04 != 0, match b & 0x03 { 0 => 0, 1 => 90, 2 => 180, _ => 270 });
                 if self.video_orientation != Some(o) {
                     self.video_orientation = Some(o);
+                    self.orientation_changed = true;
                 }
             }
         }
@@ -538,6 +541,22 @@ impl Producer {
                 .collect()
         };
         (kf, nacks)
+    }
+
+    /// Whether the sender negotiated REMB but not transport-wide-cc (then we send REMB).
+    pub fn wants_remb(&self) -> bool {
+        let fbs = self.rtp_parameters["codecs"].as_array().and_then(|c| c.first()).and_then(|c| c["rtcpFeedback"].as_array());
+        fbs.is_some_and(|f| f.iter().any(|x| x["type"] == "goog-remb"))
+            && self.ext.id(rtp::URI_TRANSPORT_CC).is_none()
+            && self.ext.id(rtp::URI_ABS_SEND_TIME).is_some()
+    }
+
+    pub fn bitrate(&mut self, now: Instant) -> u64 {
+        self.streams.iter_mut().map(|s| s.rate.rate(now)).sum()
+    }
+
+    pub fn traces(&self, t: &str) -> bool {
+        self.trace_event_types.iter().any(|x| x == t)
     }
 
     fn nack_enabled(&self) -> bool {

@@ -115,6 +115,15 @@ impl Router {
         self.outputs.push_back(Output::Notify { target: target.to_string(), event, data });
     }
 
+    /// mediasoup's `trace` event data.
+    fn trace(outputs: &mut VecDeque<Output>, target: &str, ty: &str, direction: &str, info: Value) {
+        outputs.push_back(Output::Notify {
+            target: target.to_string(),
+            event: "trace",
+            data: json!({ "type": ty, "timestamp": wall_ms(), "direction": direction, "info": info }),
+        });
+    }
+
     /// `router.dump()`, in mediasoup's shape.
     pub fn dump(&self) -> Value {
         let map_pc: Vec<Value> = self
@@ -162,16 +171,6 @@ impl Router {
         if params["encodings"].as_array().is_none_or(|e| e.is_empty()) {
             params["encodings"] = json!([{}]);
         }
-        // As mediasoup: several encodings need an SSRC or RID each; a single one may instead be
-        // identified by the MID.
-        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
-        let unidentified = |e: &Value| e.get("ssrc").is_none() && e.get("rid").is_none();
-        if encodings.len() > 1 && encodings.iter().any(unidentified) {
-            return Err(RequestError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid)"));
-        }
-        if encodings.len() == 1 && unidentified(&encodings[0]) && params["mid"].as_str().is_none_or(|m| m.is_empty()) {
-            return Err(RequestError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid, or rtpParameters.mid)"));
-        }
         let media = self.media.get_mut(tid).ok_or_else(|| RequestError::error("transport not found"))?;
         // One CNAME for every producer of a transport, as mediasoup does.
         let cname = match (&media.cname, params["rtcp"]["cname"].as_str()) {
@@ -183,6 +182,16 @@ impl Router {
         params["rtcp"]["cname"] = json!(cname);
         let mapping = crate::ortc::get_producer_rtp_parameters_mapping(&params, &self.rtp_capabilities, random_ssrc())?;
         let consumable = crate::ortc::get_consumable_rtp_parameters(&kind, &params, &self.rtp_capabilities, &mapping);
+        // As mediasoup: several encodings need an SSRC or RID each; a single one may instead be
+        // identified by the MID.
+        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
+        let unidentified = |e: &Value| e.get("ssrc").is_none() && e.get("rid").is_none();
+        if encodings.len() > 1 && encodings.iter().any(unidentified) {
+            return Err(RequestError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid)"));
+        }
+        if encodings.len() == 1 && unidentified(&encodings[0]) && params["mid"].as_str().is_none_or(|m| m.is_empty()) {
+            return Err(RequestError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid, or rtpParameters.mid)"));
+        }
         let paused = data["paused"].as_bool().unwrap_or(false);
         let delay = data["keyFrameRequestDelay"].as_u64().unwrap_or(0);
         let producer = Producer::new(id.clone(), kind, tid.to_string(), params.clone(), consumable.clone(), mapping, paused, delay);
@@ -382,6 +391,10 @@ impl Router {
         let Some(p) = self.producers.get_mut(pid) else { return };
         if let Some(req) = p.request_key_frame(now) {
             let tid = p.transport_id.clone();
+            let ty = if req.use_pli { "pli" } else { "fir" };
+            if p.traces(ty) {
+                Self::trace(&mut self.outputs, pid, ty, "out", json!({ "ssrcs": req.ssrcs }));
+            }
             self.send_key_frame_request(&tid, req);
         }
     }
@@ -442,7 +455,25 @@ impl Router {
         for ssrc in [producer.streams[idx].ssrc, producer.streams[idx].rtx_ssrc].into_iter().flatten() {
             media.ssrcs.entry(ssrc).or_insert_with(|| pid.clone());
         }
-        let Some((mapped, is_key)) = producer.receive(now, packet, idx, is_rtx, data.len()) else { return };
+        let (ssrc_in, seq_in, pt_in) = (packet.header.ssrc, packet.header.sequence_number, packet.header.payload_type);
+        let received = producer.receive(now, packet, idx, is_rtx, data.len());
+        if producer.orientation_changed {
+            producer.orientation_changed = false;
+            if let Some((camera, flip, rotation)) = producer.video_orientation {
+                self.outputs.push_back(Output::Notify {
+                    target: pid.clone(),
+                    event: "videoorientationchange",
+                    data: json!({ "camera": camera, "flip": flip, "rotation": rotation }),
+                });
+            }
+        }
+        if producer.traces("rtp") {
+            Self::trace(&mut self.outputs, &pid, "rtp", "in", json!({ "ssrc": ssrc_in, "sequenceNumber": seq_in, "payloadType": pt_in, "isRtx": is_rtx }));
+        }
+        let Some((mapped, is_key)) = received else { return };
+        if is_key && producer.traces("keyframe") {
+            Self::trace(&mut self.outputs, &pid, "keyframe", "in", json!({ "ssrc": ssrc_in, "sequenceNumber": seq_in }));
+        }
         let producer_ext = producer.ext.clone();
         let streams: Vec<(usize, u32, bool)> = producer
             .streams
@@ -466,6 +497,15 @@ impl Router {
                 }
             }
             if let Some(bytes) = c.forward(now, &mapped, is_key, &producer_ext, &mut cmedia.twcc_out) {
+                if c.traces("rtp") || (is_key && c.traces("keyframe")) {
+                    let info = json!({ "ssrc": c.ssrc, "payloadType": mapped.header.payload_type });
+                    if c.traces("rtp") {
+                        Self::trace(&mut self.outputs, &cid, "rtp", "out", info.clone());
+                    }
+                    if is_key && c.traces("keyframe") {
+                        Self::trace(&mut self.outputs, &cid, "keyframe", "out", info);
+                    }
+                }
                 self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data: bytes });
             } else if c.needs_key_frame() {
                 wants_key_frame = true;
@@ -500,6 +540,11 @@ impl Router {
                 Feedback::Nack { media_ssrc, seqs } => {
                     let Some(c) = self.consumer_by_ssrc(tid, media_ssrc) else { continue };
                     let tid = c.transport_id.clone();
+                    if c.traces("nack") {
+                        let cid = c.id.clone();
+                        Self::trace(&mut self.outputs, &cid, "nack", "in", json!({ "ssrc": media_ssrc, "seqs": seqs }));
+                    }
+                    let Some(c) = self.consumer_by_ssrc(&tid, media_ssrc) else { continue };
                     for data in c.on_nack(&seqs) {
                         self.outputs.push_back(Output::Rtp { transport_id: tid.clone(), data });
                     }
@@ -513,6 +558,10 @@ impl Router {
                         c.fir_count += 1;
                     }
                     let cid = c.id.clone();
+                    let ty = if is_pli { "pli" } else { "fir" };
+                    if c.traces(ty) {
+                        Self::trace(&mut self.outputs, &cid, ty, "in", json!({ "ssrc": media_ssrc }));
+                    }
                     self.request_key_frame_for(now, &cid);
                 }
                 Feedback::Remb { .. } | Feedback::TransportCc => {}
@@ -534,7 +583,15 @@ impl Router {
             let p = self.producers.get_mut(pid).expect("listed");
             let tid = p.transport_id.clone();
             let (kf, nacks) = p.tick(now);
+            if !nacks.is_empty() && p.traces("nack") {
+                let info = json!({ "nacks": nacks.iter().map(|(s, q)| json!({ "ssrc": s, "seqs": q })).collect::<Vec<_>>() });
+                Self::trace(&mut self.outputs, pid, "nack", "out", info);
+            }
             if let Some(req) = kf {
+                let ty = if req.use_pli { "pli" } else { "fir" };
+                if p.traces(ty) {
+                    Self::trace(&mut self.outputs, pid, ty, "out", json!({ "ssrcs": req.ssrcs }));
+                }
                 self.send_key_frame_request(&tid, req);
             }
             if !nacks.is_empty() {
@@ -580,7 +637,15 @@ impl Router {
                 continue;
             }
             let Some(media) = self.media.get(&p.transport_id) else { continue };
-            per_transport.entry(p.transport_id.clone()).or_default().push(rtcp::receiver_report(media.rtcp_ssrc, reports));
+            let list = per_transport.entry(p.transport_id.clone()).or_default();
+            list.push(rtcp::receiver_report(media.rtcp_ssrc, reports));
+            // Senders without transport-wide-cc get a receiver estimate: room to grow above
+            // what arrives now, never below a floor that lets video start.
+            if p.wants_remb() {
+                let estimate = (p.bitrate(now) * 3 / 2).max(600_000);
+                let ssrcs = p.streams.iter().filter_map(|s| s.ssrc).collect();
+                list.push(rtcp::remb(media.rtcp_ssrc, estimate, ssrcs));
+            }
         }
         for c in self.consumers.values() {
             let Some(rtp_time) = c.sr_rtp_time(now) else { continue };

@@ -253,3 +253,44 @@ fn bad_input_is_rejected_or_dropped() {
     assert!(outputs(&mut r).is_empty());
     assert_eq!(r.media["send"].dropped, 3);
 }
+
+#[test]
+fn trace_events_orientation_and_remb() {
+    let (mut r, _, _) = setup(0);
+    let now = Instant::now();
+    r.transport_connected(now, "recv");
+    outputs(&mut r);
+    r.producer_request(now, "producer.enableTraceEvent", "p1", &json!({ "types": ["keyframe", "rtp"] })).unwrap();
+    r.consumer_request(now, "consumer.enableTraceEvent", "c1", &json!({ "types": ["keyframe"] })).unwrap();
+    r.on_rtp(now, "send", &vp8(1, true, 1));
+    let outs = outputs(&mut r);
+    let traces: Vec<(String, String)> = outs.iter().filter_map(|o| match o {
+        Output::Notify { target, event: "trace", data } => Some((target.clone(), data["type"].as_str().unwrap().to_string())),
+        _ => None,
+    }).collect();
+    assert_eq!(traces, vec![("p1".into(), "rtp".into()), ("p1".into(), "keyframe".into()), ("c1".into(), "keyframe".into())]);
+
+    // Video orientation (urn:3gpp:video-orientation) changes are reported once.
+    let mut params = vp8_params();
+    params["mid"] = json!("9");
+    params["encodings"] = json!([{ "ssrc": 3333 }]);
+    params["headerExtensions"] = json!([{ "uri": crate::rtp::URI_VIDEO_ORIENTATION, "id": 13 }, { "uri": crate::rtp::URI_ABS_SEND_TIME, "id": 2 }]);
+    params["codecs"][0]["rtcpFeedback"] = json!([{ "type": "goog-remb" }]);
+    r.produce("send", &json!({ "producerId": "p2", "kind": "video", "rtpParameters": params })).unwrap();
+    let mut p = crate::rtp::parse(&vp8(1, true, 0)).unwrap();
+    p.header.ssrc = 3333;
+    p.header.extensions = vec![Extension { id: 13, payload: Bytes::from_static(&[0x01]) }];
+    for seq in 1..4 {
+        p.header.sequence_number = seq;
+        r.on_rtp(now, "send", &crate::rtp::marshal(&p).unwrap());
+    }
+    let orientation: Vec<Value> = outputs(&mut r).into_iter().filter_map(|o| match o {
+        Output::Notify { target, event: "videoorientationchange", data } if target == "p2" => Some(data),
+        _ => None,
+    }).collect();
+    assert_eq!(orientation, vec![json!({ "camera": false, "flip": false, "rotation": 90 })]);
+    // That producer negotiated REMB without transport-cc: it gets REMB with the reports.
+    r.tick(now + Duration::from_millis(1100));
+    let fb = rtcp_to(&outputs(&mut r), "send");
+    assert!(fb.iter().any(|f| matches!(f, Feedback::Remb { ssrcs, bitrate } if ssrcs == &vec![3333] && *bitrate >= 600_000)), "{fb:?}");
+}
