@@ -1,0 +1,77 @@
+'use strict';
+
+// The room demo end to end: one Chromium broadcaster, a few Chromium viewers joining with the
+// 8-message flow; first frames arrive; exitRoom and disconnect leave no transport or port.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const dgram = require('node:dgram');
+const kit = require('./lib/browser');
+const { start } = require('../examples/room/server.js');
+
+let server;
+let browser;
+const ports = [];
+
+before(async () => {
+	server = await start({ port: 0, workers: 2 });
+	// Remember every transport's port to check they are all released.
+	for (const worker of server.workers) {
+		worker.observer.on('newrouter', (router) =>
+			router.observer.on('newtransport', (t) => ports.push(...t.iceCandidates.map((c) => c.port))));
+	}
+	browser = await kit.launchBrowser();
+});
+
+after(async () => {
+	await browser?.close();
+	await server?.close();
+});
+
+async function openRoomPage() {
+	const context = await browser.newContext();
+	const page = await context.newPage();
+	page.on('pageerror', (e) => console.error('[page error]', e.message));
+	await page.goto(server.url);
+	await page.waitForFunction(() => Boolean(window.roomDemo));
+	return page;
+}
+
+function portFree(port) {
+	return new Promise((resolve) => {
+		const s = dgram.createSocket('udp4');
+		s.once('error', () => resolve(false));
+		s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+	});
+}
+
+test('broadcaster + 3 viewers: first frames, 8 messages each, clean exit', async () => {
+	const broadcaster = await openRoomPage();
+	await broadcaster.evaluate(() => window.roomDemo.broadcast('ci-room'));
+	const viewers = await Promise.all([1, 2, 3].map(() => openRoomPage()));
+	const results = await Promise.all(viewers.map((p, i) => p.evaluate((n) => window.roomDemo.watch('ci-room', `viewer-${n}`), i)));
+	for (const r of results) {
+		assert.ok(r.loadMs > 0 && r.loadMs < 20000, `load time ${r.loadMs}`);
+		const events = r.replies.map((x) => x.event).sort();
+		assert.deepStrictEqual(events, ['connectTransport', 'consume', 'consume', 'createRoom', 'createWebRtcTransport', 'getProducers', 'getRouterRtpCapabilities', 'join']);
+	}
+	// Every handler answered; the server recorded them.
+	const { handlers } = server.metrics.snapshot();
+	assert.equal(handlers.consume.length, 6);
+	assert.equal(server.rooms.get('ci-room').peers.size, 4);
+	assert.equal(await server.countTransports(), 4);
+
+	// Two viewers leave with exitRoom, one just goes away (disconnect).
+	await viewers[0].evaluate(() => window.roomDemo.exit());
+	await viewers[1].evaluate(() => window.roomDemo.exit());
+	await viewers[2].context().close();
+	await kit.waitFor(async () => (await server.countTransports()) === 1, 10000, 'viewer transports closed');
+	await broadcaster.evaluate(() => window.roomDemo.exit());
+	await kit.waitFor(() => server.rooms.size === 0, 10000, 'room closed');
+	for (const w of server.workers) {
+		assert.deepStrictEqual((await w.dump()).routerIds, []);
+	}
+	assert.equal(ports.length, 4);
+	for (const port of ports) assert.ok(await portFree(port), `port ${port} still bound`);
+	await broadcaster.context().close();
+	for (const v of viewers.slice(0, 2)) await v.context().close();
+});

@@ -1,0 +1,111 @@
+// The room page: a broadcaster (camera + mic) or a viewer, with mediasoup-client over socket.io.
+// The viewer joins with the report's 8 messages, in order, and times them.
+import { Device } from 'mediasoup-client';
+import { io } from 'socket.io-client';
+
+const socket = io({ transports: ['websocket'] });
+const replies = [];
+
+/** One socket.io request; records the reply time. */
+function request(event, data) {
+	const t0 = performance.now();
+	return new Promise((resolve, reject) => {
+		socket.emit(event, data, (reply) => {
+			replies.push({ event, ms: performance.now() - t0 });
+			if (reply && reply.error) reject(new Error(`${event}: ${reply.error}`));
+			else resolve(reply);
+		});
+	});
+}
+
+function status(text) {
+	const el = document.getElementById('status');
+	if (el) el.textContent = text;
+}
+
+const state = { transports: [], streams: [], roomId: null };
+
+async function broadcast(roomId, name = 'broadcaster') {
+	state.roomId = roomId;
+	await request('createRoom', { roomId });
+	await request('join', { roomId, name });
+	const routerRtpCapabilities = await request('getRouterRtpCapabilities', { roomId });
+	const device = new Device();
+	await device.load({ routerRtpCapabilities });
+	const params = await request('createWebRtcTransport', { roomId, producing: true });
+	const transport = device.createSendTransport(params);
+	state.transports.push(transport);
+	transport.on('connect', ({ dtlsParameters }, cb, eb) =>
+		request('connectTransport', { roomId, transportId: transport.id, dtlsParameters }).then(() => cb(), eb));
+	transport.on('produce', ({ kind, rtpParameters }, cb, eb) =>
+		request('produce', { roomId, transportId: transport.id, kind, rtpParameters }).then(({ id }) => cb({ id }), eb));
+	const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360, frameRate: 30 }, audio: true });
+	state.streams.push(stream);
+	const video = document.getElementById('video');
+	if (video) video.srcObject = stream;
+	await transport.produce({ track: stream.getVideoTracks()[0] });
+	await transport.produce({ track: stream.getAudioTracks()[0] });
+	status(`Broadcasting in room "${roomId}".`);
+	return true;
+}
+
+/**
+ * Joins as a viewer. Resolves with the video load time (join start → first decoded frame) and
+ * each reply's time.
+ */
+async function watch(roomId, name = 'viewer') {
+	state.roomId = roomId;
+	replies.length = 0;
+	const t0 = performance.now();
+	await request('createRoom', { roomId }); // 1
+	await request('join', { roomId, name }); // 2
+	const routerRtpCapabilities = await request('getRouterRtpCapabilities', { roomId }); // 3
+	const device = new Device();
+	await device.load({ routerRtpCapabilities });
+	const params = await request('createWebRtcTransport', { roomId, producing: false }); // 4
+	const transport = device.createRecvTransport(params);
+	state.transports.push(transport);
+	transport.on('connect', ({ dtlsParameters }, cb, eb) =>
+		request('connectTransport', { roomId, transportId: transport.id, dtlsParameters }).then(() => cb(), eb)); // 8
+	const producers = await request('getProducers', { roomId }); // 5
+	const ordered = [...producers].sort((a, b) => (a.kind === 'audio' ? -1 : 1) - (b.kind === 'audio' ? -1 : 1));
+	const tracks = [];
+	for (const { producerId } of ordered) {
+		const p = await request('consume', { roomId, transportId: transport.id, producerId, rtpCapabilities: device.rtpCapabilities }); // 6, 7
+		const consumer = await transport.consume({ id: p.id, producerId, kind: p.kind, rtpParameters: p.rtpParameters });
+		tracks.push(consumer.track);
+	}
+	const video = document.getElementById('video') ?? document.body.appendChild(document.createElement('video'));
+	video.muted = true;
+	video.srcObject = new MediaStream(tracks);
+	video.play().catch(() => {});
+	const firstFrame = await new Promise((resolve) => {
+		if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => resolve(performance.now()));
+		else video.addEventListener('loadeddata', () => resolve(performance.now()), { once: true });
+	});
+	const loadMs = firstFrame - t0;
+	status(`Watching room "${roomId}": first frame after ${loadMs.toFixed(0)} ms.`);
+	return { loadMs, replies: [...replies] };
+}
+
+async function exit() {
+	if (state.roomId) await request('exitRoom', { roomId: state.roomId });
+	for (const t of state.transports) t.close();
+	for (const s of state.streams) for (const track of s.getTracks()) track.stop();
+	state.transports = [];
+	status('Left the room.');
+}
+
+window.roomDemo = { broadcast, watch, exit, socket };
+
+const query = new URLSearchParams(location.search);
+addEventListener('DOMContentLoaded', () => {
+	const room = () => document.getElementById('room').value;
+	const name = () => document.getElementById('name').value;
+	document.getElementById('broadcast')?.addEventListener('click', () => broadcast(room(), name()).catch((e) => status(e.message)));
+	document.getElementById('watch')?.addEventListener('click', () => watch(room(), name()).catch((e) => status(e.message)));
+	document.getElementById('leave')?.addEventListener('click', () => exit());
+	if (query.get('room')) document.getElementById('room').value = query.get('room');
+	if (query.get('role') === 'broadcast') broadcast(room(), name()).catch((e) => status(e.message));
+	if (query.get('role') === 'watch') watch(room(), name()).catch((e) => status(e.message));
+});

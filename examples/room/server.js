@@ -1,0 +1,298 @@
+'use strict';
+
+/**
+ * The room app from the production report: Express + socket.io, one roomEventHandler for every
+ * event, mediasoup's API only. Runs on ferrosoup by default; MEDIASOUP_MODULE=mediasoup runs
+ * the very same code on the real mediasoup package (when it is installed).
+ *
+ *   npm start                         # http://127.0.0.1:3000
+ *   PORT=8080 LISTEN_IP=0.0.0.0 ANNOUNCED_ADDRESS=<public ip> npm start
+ *   WORKERS=4 npm start               # number of workers (default: CPU cores)
+ */
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
+const express = require('express');
+const { Server } = require('socket.io');
+
+const MODULE = process.env.MEDIASOUP_MODULE || 'ferrosoup';
+const mediasoup = require(MODULE === 'ferrosoup' ? path.join(__dirname, '..', '..') : MODULE);
+
+const LISTEN_IP = process.env.LISTEN_IP || '127.0.0.1';
+const ANNOUNCED_ADDRESS = process.env.ANNOUNCED_ADDRESS || undefined;
+
+const mediaCodecs = [
+	{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+	{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } },
+];
+
+/** Per-event handler times and Node-thread numbers, for the benchmark (GET /metrics). */
+class Metrics {
+	constructor() {
+		this.loop = monitorEventLoopDelay({ resolution: 5 });
+		this.loop.enable();
+		this.reset();
+	}
+
+	reset() {
+		this.handlers = {};
+		this.loop.reset();
+		this.cpu = mainThreadCpuMs();
+		this.since = performance.now();
+	}
+
+	record(event, ms) {
+		(this.handlers[event] ??= []).push(ms);
+	}
+
+	snapshot() {
+		return {
+			module: MODULE,
+			handlers: this.handlers,
+			eventLoopDelayP99Ms: this.loop.percentile(99) / 1e6,
+			eventLoopDelayMaxMs: this.loop.max / 1e6,
+			nodeThreadCpuMs: mainThreadCpuMs() - this.cpu,
+			wallMs: performance.now() - this.since,
+		};
+	}
+}
+
+/** CPU time of this process's main (Node) thread only, from /proc; falls back to the process. */
+function mainThreadCpuMs() {
+	try {
+		const stat = require('node:fs').readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+		const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+	} catch {
+		const u = process.cpuUsage();
+		return (u.user + u.system) / 1000;
+	}
+}
+
+async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.1', workers: numWorkers } = {}) {
+	const workers = [];
+	const count = numWorkers ?? Number(process.env.WORKERS || os.cpus().length);
+	for (let i = 0; i < count; i++) {
+		const worker = await mediasoup.createWorker({ logLevel: 'warn' });
+		worker.on('died', (e) => console.error(`worker died: ${e.message}`));
+		workers.push(worker);
+	}
+	let nextWorker = 0;
+	const rooms = new Map();
+	const metrics = new Metrics();
+
+	async function getOrCreateRoom(roomId) {
+		let room = rooms.get(roomId);
+		if (!room) {
+			// Rooms go round-robin over the workers.
+			const worker = workers[nextWorker++ % workers.length];
+			room = { id: roomId, router: null, ready: null, peers: new Map(), broadcaster: null };
+			rooms.set(roomId, room);
+			room.ready = worker.createRouter({ mediaCodecs }).then((router) => (room.router = router));
+		}
+		await room.ready;
+		return room;
+	}
+
+	function roomOf(roomId) {
+		const room = rooms.get(roomId);
+		if (!room || !room.router) throw new Error(`room "${roomId}" does not exist`);
+		return room;
+	}
+
+	function peerOf(room, socket) {
+		const peer = room.peers.get(socket.id);
+		if (!peer) throw new Error('not joined');
+		return peer;
+	}
+
+	function leave(room, socketId) {
+		const peer = room.peers.get(socketId);
+		if (!peer) return;
+		// Closing a transport closes its producers and consumers.
+		for (const transport of peer.transports.values()) transport.close();
+		room.peers.delete(socketId);
+		if (room.broadcaster === socketId) room.broadcaster = null;
+		if (room.peers.size === 0) {
+			room.router.close();
+			rooms.delete(room.id);
+		}
+	}
+
+	async function roomEventHandler(eventName, args, socket, callback) {
+		const { roomId } = args ?? {};
+		switch (eventName) {
+			case 'createRoom': {
+				await getOrCreateRoom(String(roomId));
+				return callback({ roomId });
+			}
+			case 'join': {
+				const room = roomOf(roomId);
+				room.peers.set(socket.id, {
+					id: socket.id,
+					name: String(args.name ?? 'anonymous'),
+					ip: socket.handshake.address,
+					transports: new Map(),
+					producers: new Map(),
+					consumers: new Map(),
+				});
+				socket.data.rooms = [...(socket.data.rooms ?? []), room.id];
+				return callback({ peers: room.peers.size });
+			}
+			case 'getRouterRtpCapabilities': {
+				return callback(roomOf(roomId).router.rtpCapabilities);
+			}
+			case 'createWebRtcTransport': {
+				const room = roomOf(roomId);
+				const peer = peerOf(room, socket);
+				const transport = await room.router.createWebRtcTransport({
+					listenInfos: [{ protocol: 'udp', ip: LISTEN_IP, announcedAddress: ANNOUNCED_ADDRESS }],
+					appData: { peerId: peer.id },
+				});
+				peer.transports.set(transport.id, transport);
+				return callback({
+					id: transport.id,
+					iceParameters: transport.iceParameters,
+					iceCandidates: transport.iceCandidates,
+					dtlsParameters: transport.dtlsParameters,
+				});
+			}
+			case 'connectTransport': {
+				const room = roomOf(roomId);
+				const transport = peerOf(room, socket).transports.get(args.transportId);
+				if (!transport) throw new Error('transport not found');
+				await transport.connect({ dtlsParameters: args.dtlsParameters });
+				return callback({});
+			}
+			case 'produce': {
+				const room = roomOf(roomId);
+				const peer = peerOf(room, socket);
+				const transport = peer.transports.get(args.transportId);
+				if (!transport) throw new Error('transport not found');
+				const producer = await transport.produce({ kind: args.kind, rtpParameters: args.rtpParameters });
+				peer.producers.set(producer.id, producer);
+				room.broadcaster = socket.id;
+				return callback({ id: producer.id });
+			}
+			case 'getProducers': {
+				const room = roomOf(roomId);
+				const broadcaster = room.peers.get(room.broadcaster);
+				const list = broadcaster ? [...broadcaster.producers.values()].filter((p) => !p.closed) : [];
+				return callback(list.map((p) => ({ producerId: p.id, kind: p.kind })));
+			}
+			case 'consume': {
+				const room = roomOf(roomId);
+				const peer = peerOf(room, socket);
+				const transport = peer.transports.get(args.transportId);
+				if (!transport) throw new Error('transport not found');
+				if (!room.router.canConsume({ producerId: args.producerId, rtpCapabilities: args.rtpCapabilities })) {
+					throw new Error('cannot consume');
+				}
+				const consumer = await transport.consume({ producerId: args.producerId, rtpCapabilities: args.rtpCapabilities });
+				peer.consumers.set(consumer.id, consumer);
+				consumer.on('producerclose', () => {
+					peer.consumers.delete(consumer.id);
+					socket.emit('consumerClosed', { consumerId: consumer.id });
+				});
+				return callback({ id: consumer.id, producerId: args.producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters });
+			}
+			case 'exitRoom': {
+				const room = rooms.get(roomId);
+				if (room) leave(room, socket.id);
+				return callback({});
+			}
+			default:
+				return callback({ error: `unknown event ${eventName}` });
+		}
+	}
+
+	const app = express();
+	app.use(express.static(path.join(__dirname, 'public')));
+	app.get('/bundle.js', async (req, res) => {
+		res.type('text/javascript').send(await bundle());
+	});
+	app.get('/metrics', (req, res) => res.json(metrics.snapshot()));
+	app.post('/metrics/reset', (req, res) => {
+		metrics.reset();
+		res.json({});
+	});
+	app.get('/stats', async (req, res) => {
+		const dumps = await Promise.all(workers.map((w) => w.dump()));
+		res.json({ rooms: rooms.size, routers: dumps.reduce((n, d) => n + d.routerIds.length, 0), transports: await countTransports() });
+	});
+
+	async function countTransports() {
+		let n = 0;
+		for (const room of rooms.values()) {
+			if (room.router && !room.router.closed) n += (await room.router.dump()).transportIds.length;
+		}
+		return n;
+	}
+
+	const server = http.createServer(app);
+	const io = new Server(server, { serveClient: false });
+	io.on('connection', (socket) => {
+		socket.onAny((eventName, ...args) => {
+			const callback = typeof args[args.length - 1] === 'function' ? args.pop() : () => {};
+			const t0 = performance.now();
+			const done = (reply) => {
+				metrics.record(eventName, performance.now() - t0);
+				callback(reply);
+			};
+			roomEventHandler(eventName, args[0], socket, done).catch((error) => done({ error: error.message }));
+		});
+		socket.on('disconnect', () => {
+			for (const roomId of socket.data.rooms ?? []) {
+				const room = rooms.get(roomId);
+				if (room) leave(room, socket.id);
+			}
+		});
+	});
+
+	await new Promise((resolve) => server.listen(port, host, resolve));
+	const url = `http://${host}:${server.address().port}/`;
+	return {
+		url,
+		workers,
+		rooms,
+		metrics,
+		countTransports,
+		async close() {
+			io.close();
+			await new Promise((r) => server.close(r));
+			for (const w of workers) w.close();
+		},
+	};
+}
+
+let bundled;
+function bundle() {
+	bundled ??= require('esbuild')
+		.build({
+			entryPoints: [path.join(__dirname, 'public', 'client.js')],
+			bundle: true,
+			write: false,
+			format: 'iife',
+			platform: 'browser',
+			target: 'chrome110',
+			logLevel: 'silent',
+		})
+		.then((r) => r.outputFiles[0].text);
+	return bundled;
+}
+
+module.exports = { start };
+
+if (require.main === module) {
+	start()
+		.then(({ url, workers }) => {
+			console.log(`room demo (${MODULE}, ${workers.length} workers) at ${url}`);
+			console.log(`  broadcaster: ${url}?role=broadcast&room=demo`);
+			console.log(`  viewer:      ${url}?role=watch&room=demo`);
+		})
+		.catch((error) => {
+			console.error(error);
+			process.exit(1);
+		});
+}
