@@ -75,3 +75,19 @@ test('broadcaster + 3 viewers: first frames, 8 messages each, clean exit', async
 	await broadcaster.context().close();
 	for (const v of viewers.slice(0, 2)) await v.context().close();
 });
+
+test('native viewers (Rust ICE/DTLS/SRTP, socket.io from Node) reach a complete key frame', async () => {
+	const { nativeJoin, leave } = require('../benchmark/lib/native-viewer');
+	const broadcaster = await openRoomPage();
+	await broadcaster.evaluate(() => window.roomDemo.broadcast('native-room'));
+	const results = await Promise.all([1, 2, 3, 4, 5].map((i) => nativeJoin(server.url, 'native-room', { name: `n${i}` })));
+	for (const r of results) {
+		assert.ok(r.native.iceMs > 0 && r.native.dtlsMs >= r.native.iceMs, JSON.stringify(r.native));
+		assert.ok(r.native.firstKeyFrameMs >= r.native.dtlsMs);
+		assert.equal(r.replies.length, 8);
+	}
+	await Promise.all(results.map((r) => leave(r, 'native-room')));
+	await kit.waitFor(async () => (await server.countTransports()) === 1, 10000, 'native viewers gone');
+	await broadcaster.evaluate(() => window.roomDemo.exit());
+	await broadcaster.context().close();
+});

@@ -4,6 +4,7 @@
 //! `napi` is the one module that converts values and owns threadsafe functions.
 
 pub mod channel;
+pub mod client;
 pub mod consumer;
 pub mod producer;
 pub mod rtcp;

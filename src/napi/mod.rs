@@ -135,3 +135,47 @@ pub fn parse_scalability_mode(mode: Option<String>) -> ScalabilityMode {
     let m = crate::scalability::parse(mode.as_deref());
     ScalabilityMode { spatial_layers: m.spatial_layers, temporal_layers: m.temporal_layers, ksvc: m.ksvc }
 }
+
+/// Benchmark/test tool: the native viewer's DTLS parameters (`role: 'client'`), for
+/// `connectTransport`.
+#[napi(catch_unwind)]
+pub fn native_viewer_dtls_parameters() -> String {
+    json!({ "role": "client", "fingerprints": crate::client::certificate().fingerprints }).to_string()
+}
+
+/// Benchmark/test tool: joins a WebRtcTransport as a browser would (ICE, DTLS, SRTP) and
+/// resolves when the first complete key frame of `videoSsrc` has arrived, with timings (ms).
+#[napi]
+pub async fn native_viewer_watch(params_json: String) -> Result<String> {
+    let v: Value = serde_json::from_str(&params_json).map_err(|e| Error::from_reason(e.to_string()))?;
+    let bad = |what: &str| Error::from_reason(format!("invalid {what}"));
+    let candidate = v["iceCandidates"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["protocol"] == "udp"))
+        .ok_or_else(|| bad("iceCandidates"))?;
+    let ip = candidate["address"].as_str().or(candidate["ip"].as_str()).ok_or_else(|| bad("candidate address"))?;
+    let port = candidate["port"].as_u64().ok_or_else(|| bad("candidate port"))? as u16;
+    let server = format!("{ip}:{port}").parse().map_err(|_| bad("candidate address"))?;
+    let fingerprints = v["dtlsParameters"]["fingerprints"]
+        .as_array()
+        .ok_or_else(|| bad("dtlsParameters"))?
+        .iter()
+        .filter_map(|f| {
+            Some(crate::dtls::Fingerprint {
+                algorithm: f["algorithm"].as_str()?.to_string(),
+                value: f["value"].as_str()?.to_string(),
+            })
+        })
+        .collect();
+    let params = crate::client::ViewerParams {
+        server,
+        ice_ufrag: v["iceParameters"]["usernameFragment"].as_str().ok_or_else(|| bad("iceParameters"))?.to_string(),
+        ice_pwd: v["iceParameters"]["password"].as_str().ok_or_else(|| bad("iceParameters"))?.to_string(),
+        fingerprints,
+        video_ssrc: v["videoSsrc"].as_u64().ok_or_else(|| bad("videoSsrc"))? as u32,
+        codec: crate::rtp::VideoCodec::from_mime(v["mimeType"].as_str().unwrap_or("video/VP8")),
+        timeout: std::time::Duration::from_millis(v["timeoutMs"].as_u64().unwrap_or(20_000)),
+    };
+    let result = crate::client::watch(params).await.map_err(Error::from_reason)?;
+    serde_json::to_string(&result).map_err(|e| Error::from_reason(e.to_string()))
+}
