@@ -286,7 +286,10 @@ module.exports = { start };
 
 if (require.main === module) {
 	start()
-		.then(({ url, workers }) => {
+		.then(({ url, workers, close }) => {
+			for (const signal of ['SIGINT', 'SIGTERM']) {
+				process.once(signal, () => close().then(() => process.exit(0)));
+			}
 			console.log(`room demo (${MODULE}, ${workers.length} workers) at ${url}`);
 			console.log(`  broadcaster: ${url}?role=broadcast&room=demo`);
 			console.log(`  viewer:      ${url}?role=watch&room=demo`);
