@@ -40,6 +40,7 @@ function traceTypes(types, known) {
 class Producer extends EnhancedEventEmitter {
 	#internal;
 	#data;
+	#consumableJson;
 	#channel;
 	#closed = false;
 	#paused;
@@ -85,6 +86,12 @@ class Producer extends EnhancedEventEmitter {
 	/** What consumers of this producer are derived from (router payload types and SSRCs). */
 	get consumableRtpParameters() {
 		return utils.clone(this.#data.consumableRtpParameters);
+	}
+
+	/** @private The consumable parameters as JSON, serialized once (router.canConsume()). */
+	get consumableRtpParametersJson() {
+		this.#consumableJson ??= JSON.stringify(this.#data.consumableRtpParameters);
+		return this.#consumableJson;
 	}
 
 	get paused() {

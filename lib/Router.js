@@ -258,7 +258,7 @@ class Router extends EnhancedEventEmitter {
 			return false;
 		}
 		try {
-			return ortc.canConsume(producer.consumableRtpParameters, rtpCapabilities);
+			return ortc.canConsumeProducer(producer, rtpCapabilities);
 		} catch (error) {
 			logger.error(`canConsume() | unexpected error: ${error}`);
 			return false;

@@ -222,10 +222,11 @@ class Transport extends EnhancedEventEmitter {
 		if (mid && (typeof mid !== 'string' || mid.length === 0)) {
 			throw new TypeError('if given, mid must be non empty string');
 		}
-		// Validated here (synchronously, on a copy) so that bad capabilities are reported
-		// before an unknown producer, in mediasoup's order.
-		const caps = utils.clone(rtpCapabilities);
-		ortc.validateAndNormalizeRtpCapabilities(caps);
+		// The worker validates the capabilities fully (TypeError); only their type is checked
+		// here, so that the Node thread does no ORTC work per join.
+		if (!rtpCapabilities || typeof rtpCapabilities !== 'object') {
+			throw new TypeError('caps is not an object');
+		}
 		const producer = this.getProducerById(producerId);
 		if (!producer) {
 			throw new NotFoundError(`Producer with id "${producerId}" not found`);
@@ -236,7 +237,7 @@ class Transport extends EnhancedEventEmitter {
 		const answer = await this.channel.request('transport.consume', this.internal.transportId, {
 			consumerId,
 			producerId,
-			rtpCapabilities: caps,
+			rtpCapabilities,
 			paused: Boolean(paused),
 			mid: mid || undefined,
 			preferredLayers,

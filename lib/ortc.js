@@ -41,6 +41,14 @@ function generateRouterRtpCapabilities(mediaCodecs) {
 	);
 }
 
+/** canConsume() for a producer: its consumable parameters are serialized once. */
+function canConsumeProducer(producer, rtpCapabilities) {
+	if (rtpCapabilities === undefined || rtpCapabilities === null || typeof rtpCapabilities !== 'object') {
+		throw new TypeError('caps is not an object');
+	}
+	return unwrap(native.canConsume(producer.consumableRtpParametersJson, toJson(rtpCapabilities, 'rtpCapabilities')));
+}
+
 function canConsume(consumableRtpParameters, rtpCapabilities) {
 	if (rtpCapabilities === undefined || rtpCapabilities === null || typeof rtpCapabilities !== 'object') {
 		throw new TypeError('caps is not an object');
@@ -80,6 +88,7 @@ module.exports = {
 	makeError,
 	generateRouterRtpCapabilities,
 	canConsume,
+	canConsumeProducer,
 	validateAndNormalizeRtpCapabilities,
 	validateAndNormalizeRtpParameters,
 };
