@@ -536,6 +536,8 @@ export declare namespace types {
 	type RouterOptions<RouterAppData extends AppData = AppData> = {
 		mediaCodecs?: RouterRtpCodecCapability[];
 		appData?: RouterAppData;
+		/** ferrosoup: default key frame cache of this router's video producers (on by default). */
+		keyFrameCache?: KeyFrameCacheOptions | false;
 	};
 
 	type PipeToRouterOptions = {
@@ -1070,7 +1072,18 @@ export declare namespace types {
 		paused?: boolean;
 		keyFrameRequestDelay?: number;
 		enableMediasoupPacketIdHeaderExtension?: boolean;
+		/**
+		 * ferrosoup: keep this video producer's latest key frame and what followed it (within
+		 * the bounds) so new viewers start at once; `false` turns it off. Default: the router's.
+		 */
+		keyFrameCache?: KeyFrameCacheOptions | false;
 		appData?: ProducerAppData;
+	};
+
+	/** ferrosoup: bounds of a video producer's key frame cache (defaults 2000 ms, 4 MiB). */
+	type KeyFrameCacheOptions = {
+		maxDurationMs?: number;
+		maxBytes?: number;
 	};
 
 	type ProducerType = 'simple' | 'simulcast' | 'svc';

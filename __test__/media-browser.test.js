@@ -129,3 +129,27 @@ test('camera and microphone from one page decode in another; pause/resume; produ
 	await pub.page.close();
 	await view.page.close();
 });
+
+test('a viewer joining a running broadcast decodes its first frame without a new key frame request', async () => {
+	const pub = await publisher();
+	const pliCount = async () => (await pub.producers.video.getStats()).reduce((n, s) => n + s.pliCount + s.firCount, 0);
+	// The first viewer may need a fresh key frame from the publisher.
+	const first = await viewer(pub.producers);
+	await kit.waitFor(async () => (await first.received('video')).framesDecoded >= 1, 20000, 'first viewer decodes');
+	const before = await pliCount();
+	// The next one starts from the producer's key frame cache: decoded, and no request upstream.
+	const second = await viewer(pub.producers);
+	await kit.waitFor(async () => (await second.received('video')).framesDecoded >= 5, 20000, 'second viewer decodes');
+	assert.equal(await pliCount(), before, 'the publisher was asked for a key frame');
+	const [out] = await second.consumers.video.getStats();
+	assert.ok(out.packetCount > 0);
+	// Frames keep decoding after the replay (live continues without a gap).
+	const n = (await second.received('video')).framesDecoded;
+	await kit.waitFor(async () => (await second.received('video')).framesDecoded >= n + 10, 15000, 'live frames after the replay');
+	for (const v of [first, second]) {
+		v.transport.close();
+		await v.page.close();
+	}
+	pub.transport.close();
+	await pub.page.close();
+});

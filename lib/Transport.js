@@ -157,9 +157,11 @@ class Transport extends EnhancedEventEmitter {
 		paused = false,
 		keyFrameRequestDelay,
 		enableMediasoupPacketIdHeaderExtension,
+		keyFrameCache,
 		appData,
 	} = {}) {
 		logger.debug('produce()');
+		checkKeyFrameCache(keyFrameCache);
 		if (id && this.#producers.has(id)) {
 			throw new TypeError(`a Producer with same id "${id}" already exists`);
 		} else if (kind !== 'audio' && kind !== 'video') {
@@ -179,6 +181,7 @@ class Transport extends EnhancedEventEmitter {
 			paused: Boolean(paused),
 			keyFrameRequestDelay,
 			enableMediasoupPacketIdHeaderExtension,
+			keyFrameCache,
 		});
 		const producer = new Producer({
 			internal: { ...this.internal, producerId },
@@ -277,6 +280,19 @@ class Transport extends EnhancedEventEmitter {
 	}
 }
 
+/** ferrosoup's `keyFrameCache` option: `false`, or `{ maxDurationMs, maxBytes }` (both optional). */
+function checkKeyFrameCache(v) {
+	if (v === undefined || v === false || v === true) return;
+	if (!v || typeof v !== 'object') {
+		throw new TypeError('keyFrameCache must be false or { maxDurationMs, maxBytes }');
+	}
+	for (const key of ['maxDurationMs', 'maxBytes']) {
+		if (v[key] !== undefined && (!Number.isInteger(v[key]) || v[key] <= 0)) {
+			throw new TypeError(`keyFrameCache.${key} must be a positive integer`);
+		}
+	}
+}
+
 function checkBitrate(bitrate) {
 	// mediasoup converts with BigInt(), which throws for non-integers.
 	if (typeof bitrate !== 'number' || !Number.isInteger(bitrate)) {
@@ -285,4 +301,4 @@ function checkBitrate(bitrate) {
 	return bitrate;
 }
 
-module.exports = { Transport };
+module.exports = { Transport, checkKeyFrameCache };

@@ -4,6 +4,7 @@ const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
 const { Channel } = require('./Channel');
 const { Router } = require('./Router');
+const { checkKeyFrameCache } = require('./Transport');
 const { UnsupportedError } = require('../errors');
 const utils = require('./utils');
 
@@ -125,14 +126,16 @@ class Worker extends EnhancedEventEmitter {
 		throw new UnsupportedError('WebRtcServer is not implemented in ferrosoup yet');
 	}
 
-	async createRouter({ mediaCodecs, appData } = {}) {
+	async createRouter({ mediaCodecs, appData, keyFrameCache } = {}) {
 		logger.debug('createRouter()');
 		utils.checkAppData(appData);
+		checkKeyFrameCache(keyFrameCache);
 		const routerId = utils.generateUUIDv4();
 		// The worker thread validates the codecs and computes the capabilities (off this thread).
 		const { rtpCapabilities } = await this.#channel.request('worker.createRouter', '', {
 			routerId,
 			mediaCodecs,
+			keyFrameCache,
 		});
 		const router = new Router({
 			internal: { routerId },

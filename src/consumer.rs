@@ -12,6 +12,10 @@ use serde_json::{json, Value};
 use crate::rtp::{self, ExtIds, Rewrite, VideoCodec};
 use crate::transport::rate::RateCalculator;
 
+/// A cached key frame goes out at once; what followed it is replayed this many times faster
+/// than it was received, so the viewer catches up without a burst.
+pub const REPLAY_SPEED: u32 = 4;
+
 /// Packets kept for retransmission (and how long).
 const RTX_BUFFER_PACKETS: usize = 1200;
 const RTX_BUFFER_AGE: Duration = Duration::from_secs(2);
@@ -65,6 +69,10 @@ pub struct Consumer {
     pub trace_event_types: Vec<String>,
     pub ignore_dtx: bool,
     pub layers_sent: Option<Option<usize>>,
+    /// Replay of a producer's key frame cache: (due time, packet, is key frame start). Live
+    /// packets queue behind it while it lasts.
+    replay: VecDeque<(Instant, Packet, bool)>,
+    pub replays: u64,
 }
 
 pub struct NewConsumer {
@@ -148,7 +156,56 @@ impl Consumer {
             trace_event_types: Vec::new(),
             ignore_dtx: n.ignore_dtx,
             layers_sent: None,
+            replay: VecDeque::new(),
+            replays: 0,
         }
+    }
+
+    pub fn ts_offset(&self) -> u32 {
+        self.ts_offset
+    }
+
+    pub fn is_replaying(&self) -> bool {
+        !self.replay.is_empty()
+    }
+
+    /// Starts from a cached key frame: its packets are due now, the frames after it paced at
+    /// `REPLAY_SPEED` times their original spacing.
+    pub fn start_replay(&mut self, now: Instant, cached: Vec<(Instant, Packet)>) {
+        let Some((base, first)) = cached.first() else { return };
+        let key_ts = first.header.timestamp;
+        let base = *base;
+        self.replay.clear();
+        for (i, (at, p)) in cached.into_iter().enumerate() {
+            let due = if p.header.timestamp == key_ts {
+                now
+            } else {
+                now + at.saturating_duration_since(base) / REPLAY_SPEED
+            };
+            self.replay.push_back((due, p, i == 0));
+        }
+        self.replays += 1;
+    }
+
+    /// A live packet while replaying: it goes out after the replay.
+    pub fn queue_live(&mut self, now: Instant, p: Packet, is_key: bool) {
+        self.replay.push_back((now, p, is_key));
+    }
+
+    pub fn next_replay_due(&self) -> Option<Instant> {
+        self.replay.front().map(|(d, _, _)| *d)
+    }
+
+    /// Sends the replayed (and queued live) packets that are due.
+    pub fn drain_replay(&mut self, now: Instant, producer_ext: &ExtIds, twcc_seq: &mut u16) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while self.replay.front().is_some_and(|(d, _, _)| *d <= now) {
+            let (_, p, key) = self.replay.pop_front().expect("checked");
+            if let Some(bytes) = self.forward(now, &p, key, producer_ext, twcc_seq) {
+                out.push(bytes);
+            }
+        }
+        out
     }
 
     pub fn is_video(&self) -> bool {

@@ -20,6 +20,126 @@ const MAX_NACK_AGE: u16 = 500;
 /// Time between NACKs for the same packet.
 const NACK_INTERVAL: Duration = Duration::from_millis(40);
 
+/// Even with `keyFrameRequestDelay` 0, requests to a sender are at least this far apart (an
+/// encoder ignores requests that follow a key frame closely; more only floods it).
+const MIN_KEY_FRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long a key frame request may go unanswered before it is sent again.
+pub const KEY_FRAME_RETRY: Duration = Duration::from_millis(500);
+
+/// Bounds of a key frame cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyFrameCacheConfig {
+    pub max_duration: Duration,
+    pub max_bytes: usize,
+}
+
+impl Default for KeyFrameCacheConfig {
+    fn default() -> Self {
+        KeyFrameCacheConfig { max_duration: Duration::from_millis(2000), max_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+impl KeyFrameCacheConfig {
+    /// `{ maxDurationMs, maxBytes }` (missing fields take the defaults), `false` → none.
+    pub fn from_json(v: Option<&Value>, default: Option<Self>) -> Option<Self> {
+        match v {
+            None | Some(Value::Null) => default,
+            Some(Value::Bool(false)) => None,
+            Some(Value::Bool(true)) => Some(Self::default()),
+            Some(o) => {
+                let d = Self::default();
+                Some(KeyFrameCacheConfig {
+                    max_duration: o["maxDurationMs"].as_u64().map(Duration::from_millis).unwrap_or(d.max_duration),
+                    max_bytes: o["maxBytes"].as_u64().map(|b| b as usize).unwrap_or(d.max_bytes),
+                })
+            }
+        }
+    }
+}
+
+/// The latest key frame of a stream and every packet after it (router space), while within
+/// bounds: what a new consumer replays instead of waiting for the sender's next key frame.
+#[derive(Default)]
+pub struct KeyFrameCache {
+    /// Extended sequence number → (arrival, packet).
+    packets: BTreeMap<i64, (Instant, Packet)>,
+    key_timestamp: Option<u32>,
+    started: Option<Instant>,
+    bytes: usize,
+    last_ext: Option<i64>,
+}
+
+impl KeyFrameCache {
+    fn unwrap(&mut self, seq: u16) -> i64 {
+        let v = match self.last_ext {
+            None => i64::from(seq),
+            Some(l) => l + i64::from(seq.wrapping_sub(l as u16) as i16),
+        };
+        if self.last_ext.is_none_or(|l| v > l) {
+            self.last_ext = Some(v);
+        }
+        v
+    }
+
+    pub fn clear(&mut self) {
+        self.packets.clear();
+        self.key_timestamp = None;
+        self.started = None;
+        self.bytes = 0;
+    }
+
+    /// Keeps `p` (already mapped): a new key frame restarts the cache; other packets extend it
+    /// until the bounds are passed (then the cache is dropped until the next key frame).
+    pub fn push(&mut self, cfg: &KeyFrameCacheConfig, now: Instant, p: &Packet, is_key: bool) {
+        let ext = self.unwrap(p.header.sequence_number);
+        let size = p.payload.len() + 12;
+        if is_key && self.key_timestamp != Some(p.header.timestamp) {
+            // A packet of a new key frame: it is the first unless an earlier one of the same
+            // frame comes late (reordering), which is then kept in front.
+            self.clear();
+            self.key_timestamp = Some(p.header.timestamp);
+            self.started = Some(now);
+        }
+        let Some(started) = self.started else { return };
+        if now.saturating_duration_since(started) > cfg.max_duration || self.bytes + size > cfg.max_bytes {
+            self.clear();
+            return;
+        }
+        if self.packets.first_key_value().is_some_and(|(first, _)| ext < *first) && p.header.timestamp != self.key_timestamp.unwrap_or(0) {
+            return; // older than the key frame
+        }
+        if self.packets.insert(ext, (now, p.clone())).is_none() {
+            self.bytes += size;
+        }
+    }
+
+    /// The cached packets in order, if a key frame is held and still within bounds.
+    pub fn snapshot(&self, cfg: &KeyFrameCacheConfig, now: Instant) -> Option<Vec<(Instant, Packet)>> {
+        let started = self.started?;
+        if now.saturating_duration_since(started) > cfg.max_duration {
+            return None;
+        }
+        let first = self.packets.values().next()?;
+        if Some(first.1.header.timestamp) != self.key_timestamp {
+            return None;
+        }
+        Some(self.packets.values().cloned().collect())
+    }
+
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProducerType {
     Simple,
@@ -73,9 +193,19 @@ pub struct RecvStream {
     pub last_sr: Option<(u32, Instant)>,
     pub last_packet_at: Option<Instant>,
     pub score: u8,
+    pub cache: KeyFrameCache,
+    /// Latest (RTP timestamp, arrival) of new media, for the live timeline of sender reports.
+    pub last_rtp: Option<(u32, Instant)>,
 }
 
 impl RecvStream {
+    /// The stream's RTP time now, extrapolated from the latest packet.
+    pub fn rtp_time_at(&self, now: Instant) -> Option<u32> {
+        let (ts, at) = self.last_rtp?;
+        let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+        Some(ts.wrapping_add(elapsed as u32))
+    }
+
     fn new(encoding_idx: usize, ssrc: Option<u32>, rtx_ssrc: Option<u32>, rid: Option<String>, mapped_ssrc: u32, clock_rate: u32, mime: String) -> Self {
         RecvStream {
             encoding_idx,
@@ -109,6 +239,8 @@ impl RecvStream {
             last_sr: None,
             last_packet_at: None,
             score: 0,
+            cache: KeyFrameCache::default(),
+            last_rtp: None,
         }
     }
 
@@ -126,8 +258,12 @@ impl RecvStream {
             None => {
                 self.base_ext_seq = ext;
                 self.max_ext_seq = Some(ext);
+                self.last_rtp = Some((timestamp, now));
             }
             Some(max) if ext > max => {
+                if !retransmission {
+                    self.last_rtp = Some((timestamp, now));
+                }
                 for lost in (max + 1)..ext {
                     self.missing.insert(lost, (0, None));
                 }
@@ -295,6 +431,9 @@ pub struct Producer {
     fir_seq: u8,
     pub video_orientation: Option<(bool, bool, u16)>,
     pub orientation_changed: bool,
+    pub key_frame_cache: Option<KeyFrameCacheConfig>,
+    /// Consumers wait for a key frame since this request (for retries).
+    pub awaiting_key_frame_since: Option<Instant>,
     pub trace_event_types: Vec<String>,
     pub last_scores: Vec<u8>,
 }
@@ -396,6 +535,8 @@ impl Producer {
             fir_seq: 0,
             video_orientation: None,
             orientation_changed: false,
+            key_frame_cache: None,
+            awaiting_key_frame_since: None,
             trace_event_types: Vec::new(),
             last_scores: vec![0; n],
         }
@@ -473,10 +614,22 @@ impl Producer {
         }
         p.header.ssrc = stream.mapped_ssrc;
         p.header.payload_type = mapped_pt;
+        if key {
+            self.awaiting_key_frame_since = None;
+        }
+        if let Some(cfg) = &self.key_frame_cache {
+            self.streams[idx].cache.push(cfg, now, &p, key);
+        }
         if self.paused {
             return None;
         }
         Some((p, key))
+    }
+
+    /// The cached key frame and what followed, for stream `idx`.
+    pub fn cached(&self, idx: usize, now: Instant) -> Option<Vec<(Instant, Packet)>> {
+        let cfg = self.key_frame_cache.as_ref()?;
+        self.streams.get(idx)?.cache.snapshot(cfg, now)
     }
 
     pub fn on_sender_report(&mut self, ssrc: u32, ntp: u64, now: Instant) {
@@ -491,8 +644,12 @@ impl Producer {
         if !self.is_video() {
             return None;
         }
+        // A request still unanswered covers this one (the router retries it when overdue).
+        if self.awaiting_key_frame_since.is_some_and(|t| now.saturating_duration_since(t) < KEY_FRAME_RETRY) {
+            return None;
+        }
         if let Some(last) = self.last_key_frame_request {
-            if now.saturating_duration_since(last) < self.key_frame_request_delay {
+            if now.saturating_duration_since(last) < self.key_frame_request_delay.max(MIN_KEY_FRAME_REQUEST_INTERVAL) {
                 self.pending_key_frame_request = true;
                 return None;
             }
@@ -509,6 +666,7 @@ impl Producer {
         }
         self.pending_key_frame_request = false;
         self.last_key_frame_request = Some(now);
+        self.awaiting_key_frame_since = Some(now);
         self.fir_seq = self.fir_seq.wrapping_add(1);
         for s in self.streams.iter_mut() {
             if self.use_pli {
@@ -523,8 +681,9 @@ impl Producer {
     /// Periodic work: delayed key frame requests and NACKs due.
     pub fn tick(&mut self, now: Instant) -> (Option<KeyFrameRequest>, Vec<(u32, Vec<u16>)>) {
         let mut kf = None;
+        let interval = self.key_frame_request_delay.max(MIN_KEY_FRAME_REQUEST_INTERVAL);
         if self.pending_key_frame_request
-            && self.last_key_frame_request.is_none_or(|t| now.saturating_duration_since(t) >= self.key_frame_request_delay)
+            && self.last_key_frame_request.is_none_or(|t| now.saturating_duration_since(t) >= interval)
         {
             kf = self.emit_key_frame_request(now);
         }

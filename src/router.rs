@@ -61,6 +61,8 @@ pub struct Router {
     /// Producer → its consumers, in creation order.
     fanout: HashMap<String, Vec<String>>,
     outputs: VecDeque<Output>,
+    /// Router-wide default for producers' key frame caches.
+    pub key_frame_cache: Option<crate::producer::KeyFrameCacheConfig>,
     last_twcc: Option<Instant>,
     last_report: Option<Instant>,
     last_score: Option<Instant>,
@@ -92,6 +94,7 @@ impl Router {
             consumers: HashMap::new(),
             fanout: HashMap::new(),
             outputs: VecDeque::new(),
+            key_frame_cache: Some(crate::producer::KeyFrameCacheConfig::default()),
             last_twcc: None,
             last_report: None,
             last_score: None,
@@ -194,7 +197,10 @@ impl Router {
         }
         let paused = data["paused"].as_bool().unwrap_or(false);
         let delay = data["keyFrameRequestDelay"].as_u64().unwrap_or(0);
-        let producer = Producer::new(id.clone(), kind, tid.to_string(), params.clone(), consumable.clone(), mapping, paused, delay);
+        let mut producer = Producer::new(id.clone(), kind, tid.to_string(), params.clone(), consumable.clone(), mapping, paused, delay);
+        if producer.is_video() {
+            producer.key_frame_cache = crate::producer::KeyFrameCacheConfig::from_json(data.get("keyFrameCache"), self.key_frame_cache);
+        }
         // MID and SSRC tables of the transport.
         let media = self.media.get_mut(tid).expect("checked");
         if let Some(mid) = &producer.mid {
@@ -295,7 +301,7 @@ impl Router {
         self.consumers.insert(id.clone(), consumer);
         self.fanout.entry(pid.to_string()).or_default().push(id.clone());
         if connected {
-            self.request_key_frame_for(now, &id);
+            self.start_video(now, &id);
         }
         Ok(json!({
             "kind": kind,
@@ -374,7 +380,49 @@ impl Router {
             if let Some(c) = self.consumers.get_mut(&cid) {
                 c.require_sync();
             }
-            self.request_key_frame_for(now, &cid);
+            self.start_video(now, &cid);
+        }
+    }
+
+    /// A video consumer (re)starts: from the producer's key frame cache at once if it holds
+    /// one, otherwise it waits for a key frame that is requested now (merged, with retries).
+    fn start_video(&mut self, now: Instant, cid: &str) {
+        let Some(c) = self.consumers.get_mut(cid) else { return };
+        if !c.needs_key_frame() || c.is_replaying() {
+            return;
+        }
+        if !self.media.get(&c.transport_id).is_some_and(|m| m.connected) {
+            return; // again when its transport connects
+        }
+        let Some(p) = self.producers.get(&c.producer_id) else { return };
+        let streams: Vec<(usize, u32, bool)> = p
+            .streams
+            .iter()
+            .map(|s| (s.encoding_idx, s.mapped_ssrc, s.last_packet_at.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_millis(1500))))
+            .collect();
+        if streams.len() > 1 {
+            c.choose_source(now, &streams);
+        }
+        let idx = c.current_spatial_layer(&streams).unwrap_or(0);
+        match p.cached(idx, now) {
+            Some(cached) => {
+                let pid = p.id.clone();
+                let producer_ext = p.ext.clone();
+                c.start_replay(now, cached);
+                if c.traces("keyframe") {
+                    Self::trace(&mut self.outputs, cid, "keyframe", "out", json!({ "fromCache": true }));
+                }
+                let tid = c.transport_id.clone();
+                let Some(media) = self.media.get_mut(&tid) else { return };
+                for data in c.drain_replay(now, &producer_ext, &mut media.twcc_out) {
+                    self.outputs.push_back(Output::Rtp { transport_id: tid.clone(), data });
+                }
+                let _ = pid;
+            }
+            None => {
+                let pid = c.producer_id.clone();
+                self.request_key_frame(now, &pid);
+            }
         }
     }
 
@@ -496,6 +544,13 @@ impl Router {
                     self.outputs.push_back(Output::Notify { target: cid.clone(), event: "layerschange", data });
                 }
             }
+            if c.is_replaying() {
+                c.queue_live(now, mapped.clone(), is_key);
+                for data in c.drain_replay(now, &producer_ext, &mut cmedia.twcc_out) {
+                    self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data });
+                }
+                continue;
+            }
             if let Some(bytes) = c.forward(now, &mapped, is_key, &producer_ext, &mut cmedia.twcc_out) {
                 if c.traces("rtp") || (is_key && c.traces("keyframe")) {
                     let info = json!({ "ssrc": c.ssrc, "payloadType": mapped.header.payload_type });
@@ -512,7 +567,11 @@ impl Router {
             }
         }
         if wants_key_frame {
-            self.request_key_frame(now, &pid);
+            // Waiting consumers start from the cache if one is held by now, else a request.
+            let waiting: Vec<String> = self.fanout.get(&pid).cloned().unwrap_or_default();
+            for cid in waiting {
+                self.start_video(now, &cid);
+            }
         }
     }
 
@@ -577,6 +636,31 @@ impl Router {
     // ----- periodic work -------------------------------------------------------------------
 
     pub fn tick(&mut self, now: Instant) {
+        // Paced replays.
+        let replaying: Vec<String> = self.consumers.values().filter(|c| c.is_replaying()).map(|c| c.id.clone()).collect();
+        for cid in replaying {
+            let Some(c) = self.consumers.get_mut(&cid) else { continue };
+            let Some(ext) = self.producers.get(&c.producer_id).map(|p| p.ext.clone()) else { continue };
+            let Some(media) = self.media.get_mut(&c.transport_id) else { continue };
+            for data in c.drain_replay(now, &ext, &mut media.twcc_out) {
+                self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data });
+            }
+        }
+        // Unanswered key frame requests are repeated while consumers still wait.
+        let waiting: Vec<String> = self
+            .consumers
+            .values()
+            .filter(|c| c.needs_key_frame() && !c.is_replaying() && self.media.get(&c.transport_id).is_some_and(|m| m.connected))
+            .map(|c| c.producer_id.clone())
+            .collect();
+        for pid in waiting {
+            let due = self.producers.get(&pid).is_some_and(|p| {
+                p.awaiting_key_frame_since.is_none_or(|t| now.saturating_duration_since(t) >= crate::producer::KEY_FRAME_RETRY)
+            });
+            if due {
+                self.request_key_frame(now, &pid);
+            }
+        }
         // Delayed key frame requests and NACKs towards senders.
         let pids: Vec<String> = self.producers.keys().cloned().collect();
         for pid in &pids {
@@ -648,7 +732,16 @@ impl Router {
             }
         }
         for c in self.consumers.values() {
-            let Some(rtp_time) = c.sr_rtp_time(now) else { continue };
+            // The sender's live timeline (also while a cache replay lags behind it), so that
+            // audio/video sync at the viewer holds.
+            let live = self.producers.get(&c.producer_id).and_then(|p| {
+                let stream = c.source_ssrc.and_then(|s| p.streams.iter().find(|x| x.mapped_ssrc == s)).or(p.streams.first())?;
+                stream.rtp_time_at(now)
+            });
+            let Some(rtp_time) = live.map(|t| t.wrapping_add(c.ts_offset())).or_else(|| c.sr_rtp_time(now)) else { continue };
+            if c.packets_sent == 0 {
+                continue;
+            }
             if !self.media.get(&c.transport_id).is_some_and(|m| m.connected) {
                 continue;
             }
@@ -717,7 +810,9 @@ impl Router {
                         }
                         self.notify(&cid, "producerresume", Value::Null);
                     }
-                    self.request_key_frame(now, pid);
+                    for cid in self.fanout.get(pid).cloned().unwrap_or_default() {
+                        self.start_video(now, &cid);
+                    }
                 }
                 Ok(Value::Null)
             }
@@ -764,7 +859,7 @@ impl Router {
                     c.paused = false;
                     c.require_sync();
                     let id = c.id.clone();
-                    self.request_key_frame_for(now, &id);
+                    self.start_video(now, &id);
                 }
                 Ok(Value::Null)
             }
@@ -788,10 +883,8 @@ impl Router {
                 Ok(json!({ "priority": prio }))
             }
             "consumer.requestKeyFrame" => {
+                // An explicit request goes to the sender (the app wants a fresh key frame).
                 let id = c.id.clone();
-                if c.is_video() {
-                    c.require_sync();
-                }
                 self.request_key_frame_for(now, &id);
                 Ok(Value::Null)
             }

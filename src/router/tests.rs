@@ -59,9 +59,14 @@ fn outputs(r: &mut Router) -> Vec<Output> {
 }
 
 fn setup(delay_ms: u64) -> (Router, String, Value) {
+    setup_with(delay_ms, json!(false))
+}
+
+/// `cache`: the producer's `keyFrameCache` option (`false`: without, to test requests).
+fn setup_with(delay_ms: u64, cache: Value) -> (Router, String, Value) {
     let mut r = router();
     let reply = r
-        .produce("send", &json!({ "producerId": "p1", "kind": "video", "rtpParameters": vp8_params(), "keyFrameRequestDelay": delay_ms }))
+        .produce("send", &json!({ "producerId": "p1", "kind": "video", "rtpParameters": vp8_params(), "keyFrameRequestDelay": delay_ms, "keyFrameCache": cache }))
         .unwrap();
     assert_eq!(reply["type"], "simple");
     assert_eq!(reply["rtpParameters"]["rtcp"]["cname"], "cam");
@@ -293,4 +298,111 @@ fn trace_events_orientation_and_remb() {
     r.tick(now + Duration::from_millis(1100));
     let fb = rtcp_to(&outputs(&mut r), "send");
     assert!(fb.iter().any(|f| matches!(f, Feedback::Remb { ssrcs, bitrate } if ssrcs == &vec![3333] && *bitrate >= 600_000)), "{fb:?}");
+}
+
+
+fn pli_count(outs: &[Output]) -> usize {
+    rtcp_to(outs, "send").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count()
+}
+
+#[test]
+fn a_new_viewer_starts_from_the_cached_key_frame_without_asking_the_sender() {
+    let (mut r, _, _) = setup_with(0, json!({ "maxDurationMs": 2000, "maxBytes": 100000 }));
+    let t0 = Instant::now();
+    // The broadcast runs: a key frame (two packets, same timestamp) and delta frames 10 ms apart.
+    let mut key2 = crate::rtp::parse(&vp8(2, false, 2)).unwrap();
+    key2.header.timestamp = 1 * 3000; // second packet of the key frame
+    key2.header.marker = true;
+    r.on_rtp(t0, "send", &vp8(1, true, 1));
+    r.on_rtp(t0, "send", &crate::rtp::marshal(&key2).unwrap());
+    for seq in 3..6u16 {
+        r.on_rtp(t0 + Duration::from_millis(u64::from(seq) * 10), "send", &vp8(seq, false, seq));
+    }
+    outputs(&mut r);
+    // The viewer's transport connects 100 ms later: the key frame goes out at once, no PLI.
+    let t1 = t0 + Duration::from_millis(100);
+    r.transport_connected(t1, "recv");
+    let outs = outputs(&mut r);
+    assert_eq!(pli_count(&outs), 0);
+    let first = rtp_to(&outs, "recv");
+    assert_eq!(first.len(), 2, "the whole key frame, nothing more yet");
+    assert!(crate::rtp::is_key_frame(crate::rtp::VideoCodec::Vp8, &first[0].payload));
+    // A live packet during the replay waits behind it.
+    r.on_rtp(t1 + Duration::from_millis(1), "send", &vp8(6, false, 6));
+    assert!(rtp_to(&outputs(&mut r), "recv").is_empty());
+    // The deltas follow at 4x speed (30 ms of media → ~8 ms), then the live packet.
+    r.tick(t1 + Duration::from_millis(20));
+    let rest = rtp_to(&outputs(&mut r), "recv");
+    let seqs: Vec<u16> = first.iter().chain(rest.iter()).map(|p| p.header.sequence_number).collect();
+    assert_eq!(seqs.len(), 6);
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "no gap or duplicate: {seqs:?}");
+    }
+    // Live again: forwarded directly, still continuous.
+    r.on_rtp(t1 + Duration::from_millis(30), "send", &vp8(7, false, 7));
+    let live = rtp_to(&outputs(&mut r), "recv");
+    assert_eq!(live[0].header.sequence_number, seqs[5].wrapping_add(1));
+    // A second viewer, later, also starts from the cache: still no PLI.
+    let caps = r.rtp_capabilities.clone();
+    r.add_transport("recv2");
+    r.transport_connected(t1, "recv2");
+    r.consume(t1 + Duration::from_millis(40), "recv2", &json!({ "consumerId": "c2", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    let outs = outputs(&mut r);
+    assert_eq!(pli_count(&outs), 0);
+    assert_eq!(rtp_to(&outs, "recv2").len(), 2);
+}
+
+#[test]
+fn the_cache_respects_its_bounds_and_can_be_turned_off() {
+    // Too old: a viewer after max duration needs a request.
+    let (mut r, _, _) = setup_with(0, json!({ "maxDurationMs": 100 }));
+    let t0 = Instant::now();
+    r.on_rtp(t0, "send", &vp8(1, true, 1));
+    r.transport_connected(t0 + Duration::from_millis(150), "recv");
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+    // Too big: dropped when the bytes bound is passed.
+    let (mut r, _, _) = setup_with(0, json!({ "maxBytes": 40 }));
+    r.on_rtp(t0, "send", &vp8(1, true, 1));
+    r.on_rtp(t0, "send", &vp8(2, false, 2));
+    r.on_rtp(t0, "send", &vp8(3, false, 3));
+    r.transport_connected(t0, "recv");
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+    // Off.
+    let (mut r, _, _) = setup_with(0, json!(false));
+    r.on_rtp(t0, "send", &vp8(1, true, 1));
+    r.transport_connected(t0, "recv");
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+    // Router default applies when the producer says nothing.
+    let mut r = router();
+    r.key_frame_cache = None;
+    r.produce("send", &json!({ "producerId": "p", "kind": "video", "rtpParameters": vp8_params() })).unwrap();
+    assert!(r.producers["p"].key_frame_cache.is_none());
+}
+
+#[test]
+fn key_frame_requests_are_retried_but_never_flood() {
+    let (mut r, _, _) = setup_with(0, json!(false));
+    let t0 = Instant::now();
+    r.on_rtp(t0, "send", &vp8(1, false, 1));
+    // Ten viewers connect at once: one PLI.
+    for i in 0..10 {
+        let tid = format!("v{i}");
+        r.add_transport(&tid);
+        let caps = r.rtp_capabilities.clone();
+        r.consume(t0, &tid, &json!({ "consumerId": format!("c{i}"), "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+        r.transport_connected(t0, &tid);
+    }
+    r.transport_connected(t0, "recv");
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+    // Unanswered: retried after 500 ms (not before), and not more than once per interval.
+    r.tick(t0 + Duration::from_millis(300));
+    assert_eq!(pli_count(&outputs(&mut r)), 0);
+    r.tick(t0 + Duration::from_millis(520));
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+    r.tick(t0 + Duration::from_millis(540));
+    assert_eq!(pli_count(&outputs(&mut r)), 0);
+    // Answered: no more requests.
+    r.on_rtp(t0 + Duration::from_millis(600), "send", &vp8(2, true, 2));
+    r.tick(t0 + Duration::from_millis(1200));
+    assert_eq!(pli_count(&outputs(&mut r)), 0);
 }

@@ -543,7 +543,13 @@ impl Worker {
         }
         let caps = crate::ortc::generate_router_rtp_capabilities(data.get("mediaCodecs"))?;
         self.logger.debug("info", format_args!("Worker::createRouter() | [routerId:{id}]"));
-        self.routers.insert(id.clone(), Router::new(id.clone(), caps.clone()));
+        let mut router = Router::new(id.clone(), caps.clone());
+        // ferrosoup extension: router-wide key frame cache default (`false` turns it off).
+        router.key_frame_cache = crate::producer::KeyFrameCacheConfig::from_json(
+            data.get("keyFrameCache"),
+            Some(crate::producer::KeyFrameCacheConfig::default()),
+        );
+        self.routers.insert(id.clone(), router);
         self.router_order.push(id);
         Ok(json!({ "rtpCapabilities": caps }))
     }
