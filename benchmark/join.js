@@ -7,6 +7,7 @@
  *   node benchmark/join.js                       # native viewers N = 1,10,50,200,500; Chromium N = 1,10
  *   node benchmark/join.js --native 1,50 --chromium 1 --out /tmp/join.json
  *   node benchmark/join.js --modules ferrosoup,mediasoup   # side by side when mediasoup is installed
+ *   node benchmark/join.js --modules ferrosoup:nocache,ferrosoup   # key frame cache off vs on
  *
  * The server runs in its own process (its event loop and Node-thread CPU are what we measure);
  * viewers and the broadcaster run here and in Chromium, sharing the machine.
@@ -30,10 +31,12 @@ const MODULES = arg('modules', 'ferrosoup').split(',');
 const OUT = arg('out', path.join(__dirname, 'results', 'join.json'));
 const ROOM = 'bench';
 
-function startServer(module) {
+/** `module` is `ferrosoup`, `mediasoup`, or `ferrosoup:nocache` (key frame cache off). */
+function startServer(variant) {
+	const [module, option] = variant.split(':');
 	return new Promise((resolve, reject) => {
 		const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'room', 'server.js')], {
-			env: { ...process.env, PORT: '0', MEDIASOUP_MODULE: module, DEBUG: '' },
+			env: { ...process.env, PORT: '0', MEDIASOUP_MODULE: module, DEBUG: '', KEY_FRAME_CACHE: option === 'nocache' ? 'off' : 'on' },
 			stdio: ['ignore', 'pipe', 'inherit'],
 		});
 		let out = '';
@@ -51,7 +54,8 @@ async function getJson(url, method = 'GET') {
 	return r.json();
 }
 
-function moduleAvailable(module) {
+function moduleAvailable(variant) {
+	const module = variant.split(':')[0];
 	if (module === 'ferrosoup') return true;
 	try {
 		require.resolve(module);
@@ -75,6 +79,7 @@ function round(x) {
 
 async function burst(kind, n, url, browser) {
 	await getJson(`${url}metrics/reset`, 'POST');
+	const requestsBefore = (await getJson(`${url}metrics`)).keyFrameRequests;
 	const t0 = Date.now();
 	let outcomes;
 	let pages = [];
@@ -93,6 +98,7 @@ async function burst(kind, n, url, browser) {
 	}
 	const wallMs = Date.now() - t0;
 	const metrics = await getJson(`${url}metrics`);
+	const keyFrameRequests = metrics.keyFrameRequests - requestsBefore;
 	const ok = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
 	const failures = outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason?.message ?? o.reason));
 	// Leave: exitRoom + disconnect for native viewers, closing the page for Chromium ones.
@@ -116,6 +122,7 @@ async function burst(kind, n, url, browser) {
 		perMessage,
 		eventLoopDelayP99Ms: round(metrics.eventLoopDelayP99Ms),
 		nodeCpuPerJoinMs: round(metrics.nodeThreadCpuMs / n),
+		keyFrameRequests,
 		wallMs,
 		nativeBreakdown: kind === 'native' && ok.length ? {
 			iceMs: round(summarize(ok.map((r) => r.native.iceMs)).p50),
@@ -152,10 +159,10 @@ async function runModule(module, browser) {
 }
 
 function printTable(rows) {
-	console.log('| module | viewers | N | ok | fail | load p50 | p90 | p99 | max (ms) | >1 s | handler p99 (ms) | create/consume/connect p90 (ms) | loop delay p99 (ms) | Node CPU/join (ms) |');
-	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+	console.log('| module | viewers | N | ok | fail | load p50 | p90 | p99 | max (ms) | >1 s | handler p99 (ms) | create/consume/connect p90 (ms) | loop delay p99 (ms) | Node CPU/join (ms) | key frame requests |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const r of rows) {
-		console.log(`| ${r.module} | ${r.kind} | ${r.n} | ${r.ok} | ${r.failures} | ${r.loadMs.p50} | ${r.loadMs.p90} | ${r.loadMs.p99} | ${r.loadMs.max} | ${r.over1s}% | ${r.handlerP99Ms} | ${r.heavyHandlersP90Ms} | ${r.eventLoopDelayP99Ms} | ${r.nodeCpuPerJoinMs} |`);
+		console.log(`| ${r.module} | ${r.kind} | ${r.n} | ${r.ok} | ${r.failures} | ${r.loadMs.p50} | ${r.loadMs.p90} | ${r.loadMs.p99} | ${r.loadMs.max} | ${r.over1s}% | ${r.handlerP99Ms} | ${r.heavyHandlersP90Ms} | ${r.eventLoopDelayP99Ms} | ${r.nodeCpuPerJoinMs} | ${r.keyFrameRequests} |`);
 	}
 }
 

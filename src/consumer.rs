@@ -73,7 +73,11 @@ pub struct Consumer {
     /// packets queue behind it while it lasts.
     replay: VecDeque<(Instant, Packet, bool)>,
     pub replays: u64,
+    last_replay_at: Option<Instant>,
 }
+
+/// A viewer's repeated key frame requests restart a cache replay no more often than this.
+const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(250);
 
 pub struct NewConsumer {
     pub id: String,
@@ -158,7 +162,13 @@ impl Consumer {
             layers_sent: None,
             replay: VecDeque::new(),
             replays: 0,
+            last_replay_at: None,
         }
+    }
+
+    /// Whether a viewer's key frame request may be answered by replaying the cache now.
+    pub fn may_replay_again(&self, now: Instant) -> bool {
+        !self.is_replaying() && self.last_replay_at.is_none_or(|t| now.saturating_duration_since(t) >= MIN_REPLAY_INTERVAL)
     }
 
     pub fn ts_offset(&self) -> u32 {
@@ -185,6 +195,7 @@ impl Consumer {
             self.replay.push_back((due, p, i == 0));
         }
         self.replays += 1;
+        self.last_replay_at = Some(now);
     }
 
     /// A live packet while replaying: it goes out after the replay.

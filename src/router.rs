@@ -302,6 +302,8 @@ impl Router {
         self.fanout.entry(pid.to_string()).or_default().push(id.clone());
         if connected {
             self.start_video(now, &id);
+        } else {
+            self.prewarm_cache(now, pid);
         }
         Ok(json!({
             "kind": kind,
@@ -382,6 +384,38 @@ impl Router {
             }
             self.start_video(now, &cid);
         }
+    }
+
+    /// A video consumer is coming (its transport is still connecting): if its producer's cache
+    /// holds no key frame, ask for one now so it is cached by the time the transport connects.
+    fn prewarm_cache(&mut self, now: Instant, pid: &str) {
+        let Some(p) = self.producers.get(pid) else { return };
+        if !p.is_video() || p.key_frame_cache.is_none() || p.paused {
+            return;
+        }
+        if (0..p.streams.len()).any(|i| p.cached(i, now).is_some()) {
+            return;
+        }
+        self.request_key_frame(now, pid);
+    }
+
+    /// Restarts consumer `cid` from its producer's key frame cache if that is possible now.
+    fn serve_from_cache(&mut self, now: Instant, cid: &str) -> bool {
+        let Some(c) = self.consumers.get_mut(cid) else { return false };
+        if !c.is_video() || !c.active() || !c.may_replay_again(now) {
+            return c.is_replaying();
+        }
+        let Some(p) = self.producers.get(&c.producer_id) else { return false };
+        let idx = c
+            .source_ssrc
+            .and_then(|s| p.streams.iter().position(|x| x.mapped_ssrc == s))
+            .unwrap_or(0);
+        if p.cached(idx, now).is_none() {
+            return false;
+        }
+        c.require_sync();
+        self.start_video(now, cid);
+        true
     }
 
     /// A video consumer (re)starts: from the producer's key frame cache at once if it holds
@@ -620,6 +654,11 @@ impl Router {
                     let ty = if is_pli { "pli" } else { "fir" };
                     if c.traces(ty) {
                         Self::trace(&mut self.outputs, &cid, ty, "in", json!({ "ssrc": media_ssrc }));
+                    }
+                    // A viewer that missed the start (its receiver was not set up yet when the
+                    // key frame went out) asks again: answer from the cache when it holds one.
+                    if self.serve_from_cache(now, &cid) {
+                        continue;
                     }
                     self.request_key_frame_for(now, &cid);
                 }

@@ -89,7 +89,9 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 			const worker = workers[nextWorker++ % workers.length];
 			room = { id: roomId, router: null, ready: null, peers: new Map(), broadcaster: null };
 			rooms.set(roomId, room);
-			room.ready = worker.createRouter({ mediaCodecs }).then((router) => (room.router = router));
+			// keyFrameCache is a ferrosoup option (mediasoup ignores it): KEY_FRAME_CACHE=off disables it.
+			const keyFrameCache = process.env.KEY_FRAME_CACHE === 'off' ? false : undefined;
+			room.ready = worker.createRouter({ mediaCodecs, keyFrameCache }).then((router) => (room.router = router));
 		}
 		await room.ready;
 		return room;
@@ -212,7 +214,7 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 	app.get('/bundle.js', async (req, res) => {
 		res.type('text/javascript').send(await bundle());
 	});
-	app.get('/metrics', (req, res) => res.json(metrics.snapshot()));
+	app.get('/metrics', async (req, res) => res.json({ ...metrics.snapshot(), keyFrameRequests: await keyFrameRequests() }));
 	app.post('/metrics/reset', (req, res) => {
 		metrics.reset();
 		res.json({});
@@ -221,6 +223,20 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 		const dumps = await Promise.all(workers.map((w) => w.dump()));
 		res.json({ rooms: rooms.size, routers: dumps.reduce((n, d) => n + d.routerIds.length, 0), transports: await countTransports() });
 	});
+
+	/** PLI + FIR sent to broadcasters so far (from their producers' stats). */
+	async function keyFrameRequests() {
+		let n = 0;
+		for (const room of rooms.values()) {
+			for (const peer of room.peers.values()) {
+				for (const producer of peer.producers.values()) {
+					if (producer.closed || producer.kind !== 'video') continue;
+					for (const s of await producer.getStats()) n += (s.pliCount ?? 0) + (s.firCount ?? 0);
+				}
+			}
+		}
+		return n;
+	}
 
 	async function countTransports() {
 		let n = 0;

@@ -406,3 +406,38 @@ fn key_frame_requests_are_retried_but_never_flood() {
     r.tick(t0 + Duration::from_millis(1200));
     assert_eq!(pli_count(&outputs(&mut r)), 0);
 }
+
+#[test]
+fn a_viewers_pli_is_answered_from_the_cache_and_consume_prewarms_it() {
+    let (mut r, _, c) = setup_with(0, json!({}));
+    let t0 = Instant::now();
+    // The consumer exists but its transport is still connecting; the cache is empty: one PLI now.
+    let caps = r.rtp_capabilities.clone();
+    r.add_transport("late");
+    r.consume(t0, "late", &json!({ "consumerId": "c9", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+    // The answer is cached; the transports connect later and replay it without asking again.
+    r.on_rtp(t0 + Duration::from_millis(20), "send", &vp8(1, true, 1));
+    r.on_rtp(t0 + Duration::from_millis(30), "send", &vp8(2, false, 2));
+    r.transport_connected(t0 + Duration::from_millis(300), "recv");
+    let outs = outputs(&mut r);
+    assert_eq!(pli_count(&outs), 0);
+    let mut sent = rtp_to(&outs, "recv");
+    assert!(!sent.is_empty());
+    // The viewer was not ready and asks for a key frame: replayed from the cache again.
+    let t1 = t0 + Duration::from_millis(700);
+    r.tick(t1);
+    sent.extend(rtp_to(&outputs(&mut r), "recv"));
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    r.on_rtcp(t1, "recv", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
+    let outs = outputs(&mut r);
+    assert_eq!(pli_count(&outs), 0);
+    let again = rtp_to(&outs, "recv");
+    assert!(crate::rtp::is_key_frame(crate::rtp::VideoCodec::Vp8, &again[0].payload));
+    // New sequence numbers, continuing: no duplicates for the receiver.
+    r.tick(t1 + Duration::from_millis(50));
+    let all: Vec<u16> = sent.iter().chain(again.iter()).chain(rtp_to(&outputs(&mut r), "recv").iter()).map(|p| p.header.sequence_number).collect();
+    for w in all.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "{all:?}");
+    }
+}
