@@ -71,13 +71,13 @@ pub struct Consumer {
     pub layers_sent: Option<Option<usize>>,
     /// Replay of a producer's key frame cache: (due time, packet, is key frame start). Live
     /// packets queue behind it while it lasts.
-    replay: VecDeque<(Instant, Packet, bool)>,
+    replay: VecDeque<(Instant, Packet, bool, Option<u32>)>,
     pub replays: u64,
     last_replay_at: Option<Instant>,
 }
 
 /// A viewer's repeated key frame requests restart a cache replay no more often than this.
-const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(250);
+const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(20);
 
 pub struct NewConsumer {
     pub id: String,
@@ -166,9 +166,15 @@ impl Consumer {
         }
     }
 
-    /// Whether a viewer's key frame request may be answered by replaying the cache now.
+    /// Whether a viewer's key frame request may be answered by replaying the cache now (again,
+    /// even during a replay: the request says the receiver missed its key frame).
     pub fn may_replay_again(&self, now: Instant) -> bool {
-        !self.is_replaying() && self.last_replay_at.is_none_or(|t| now.saturating_duration_since(t) >= MIN_REPLAY_INTERVAL)
+        self.last_replay_at.is_none_or(|t| now.saturating_duration_since(t) >= MIN_REPLAY_INTERVAL)
+    }
+
+    /// Drops a running replay (the cache still holds all of it, and what was queued after).
+    pub fn stop_replay(&mut self) {
+        self.replay.clear();
     }
 
     pub fn ts_offset(&self) -> u32 {
@@ -180,11 +186,15 @@ impl Consumer {
     }
 
     /// Starts from a cached key frame: its packets are due now, the frames after it paced at
-    /// `REPLAY_SPEED` times their original spacing.
+    /// `REPLAY_SPEED` times their original spacing. Their RTP timestamps are compressed the same
+    /// way and end at the latest cached one, so to the receiver the replay looks like a live
+    /// stream that catches up (a receiver holds back frames whose timestamps look stale), and
+    /// live packets keep their own timestamps.
     pub fn start_replay(&mut self, now: Instant, cached: Vec<(Instant, Packet)>) {
         let Some((base, first)) = cached.first() else { return };
         let key_ts = first.header.timestamp;
         let base = *base;
+        let last_ts = cached.last().map(|(_, p)| p.header.timestamp).unwrap_or(key_ts);
         self.replay.clear();
         for (i, (at, p)) in cached.into_iter().enumerate() {
             let due = if p.header.timestamp == key_ts {
@@ -192,7 +202,10 @@ impl Consumer {
             } else {
                 now + at.saturating_duration_since(base) / REPLAY_SPEED
             };
-            self.replay.push_back((due, p, i == 0));
+            let behind = last_ts.wrapping_sub(p.header.timestamp);
+            let behind = if behind > u32::MAX / 2 { 0 } else { behind };
+            let ts = last_ts.wrapping_sub(behind / REPLAY_SPEED);
+            self.replay.push_back((due, p, i == 0, Some(ts)));
         }
         self.replays += 1;
         self.last_replay_at = Some(now);
@@ -200,18 +213,21 @@ impl Consumer {
 
     /// A live packet while replaying: it goes out after the replay.
     pub fn queue_live(&mut self, now: Instant, p: Packet, is_key: bool) {
-        self.replay.push_back((now, p, is_key));
+        self.replay.push_back((now, p, is_key, None));
     }
 
     pub fn next_replay_due(&self) -> Option<Instant> {
-        self.replay.front().map(|(d, _, _)| *d)
+        self.replay.front().map(|(d, _, _, _)| *d)
     }
 
     /// Sends the replayed (and queued live) packets that are due.
     pub fn drain_replay(&mut self, now: Instant, producer_ext: &ExtIds, twcc_seq: &mut u16) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        while self.replay.front().is_some_and(|(d, _, _)| *d <= now) {
-            let (_, p, key) = self.replay.pop_front().expect("checked");
+        while self.replay.front().is_some_and(|(d, _, _, _)| *d <= now) {
+            let (_, mut p, key, ts) = self.replay.pop_front().expect("checked");
+            if let Some(ts) = ts {
+                p.header.timestamp = ts;
+            }
             if let Some(bytes) = self.forward(now, &p, key, producer_ext, twcc_seq) {
                 out.push(bytes);
             }

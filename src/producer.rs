@@ -432,6 +432,8 @@ pub struct Producer {
     pub video_orientation: Option<(bool, bool, u16)>,
     pub orientation_changed: bool,
     pub key_frame_cache: Option<KeyFrameCacheConfig>,
+    /// When a consumer last started; while viewers come, the cache is kept fresh.
+    pub last_viewer_start: Option<Instant>,
     /// Consumers wait for a key frame since this request (for retries).
     pub awaiting_key_frame_since: Option<Instant>,
     pub trace_event_types: Vec<String>,
@@ -536,6 +538,7 @@ impl Producer {
             video_orientation: None,
             orientation_changed: false,
             key_frame_cache: None,
+            last_viewer_start: None,
             awaiting_key_frame_since: None,
             trace_event_types: Vec::new(),
             last_scores: vec![0; n],
@@ -624,6 +627,17 @@ impl Producer {
             return None;
         }
         Some((p, key))
+    }
+
+    /// Whether the cache should be refreshed now: viewers started recently and the cached key
+    /// frame is (nearly) too old to serve the next one.
+    pub fn cache_needs_refresh(&self, now: Instant) -> bool {
+        let Some(cfg) = &self.key_frame_cache else { return false };
+        if self.paused || !self.last_viewer_start.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(5)) {
+            return false;
+        }
+        let fresh = cfg.max_duration.mul_f32(0.9);
+        !self.streams.iter().any(|s| s.cache.started.is_some_and(|t| now.saturating_duration_since(t) < fresh) && !s.cache.is_empty())
     }
 
     /// The cached key frame and what followed, for stream `idx`.

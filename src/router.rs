@@ -389,7 +389,8 @@ impl Router {
     /// A video consumer is coming (its transport is still connecting): if its producer's cache
     /// holds no key frame, ask for one now so it is cached by the time the transport connects.
     fn prewarm_cache(&mut self, now: Instant, pid: &str) {
-        let Some(p) = self.producers.get(pid) else { return };
+        let Some(p) = self.producers.get_mut(pid) else { return };
+        p.last_viewer_start = Some(now);
         if !p.is_video() || p.key_frame_cache.is_none() || p.paused {
             return;
         }
@@ -402,7 +403,11 @@ impl Router {
     /// Restarts consumer `cid` from its producer's key frame cache if that is possible now.
     fn serve_from_cache(&mut self, now: Instant, cid: &str) -> bool {
         let Some(c) = self.consumers.get_mut(cid) else { return false };
-        if !c.is_video() || !c.active() || !c.may_replay_again(now) {
+        if !c.is_video() || !c.active() {
+            return false;
+        }
+        if !c.may_replay_again(now) {
+            // A replay started just now (duplicate requests of one burst).
             return c.is_replaying();
         }
         let Some(p) = self.producers.get(&c.producer_id) else { return false };
@@ -413,6 +418,7 @@ impl Router {
         if p.cached(idx, now).is_none() {
             return false;
         }
+        c.stop_replay();
         c.require_sync();
         self.start_video(now, cid);
         true
@@ -424,6 +430,9 @@ impl Router {
         let Some(c) = self.consumers.get_mut(cid) else { return };
         if !c.needs_key_frame() || c.is_replaying() {
             return;
+        }
+        if let Some(p) = self.producers.get_mut(&c.producer_id) {
+            p.last_viewer_start = Some(now);
         }
         if !self.media.get(&c.transport_id).is_some_and(|m| m.connected) {
             return; // again when its transport connects
@@ -578,6 +587,11 @@ impl Router {
                     self.outputs.push_back(Output::Notify { target: cid.clone(), event: "layerschange", data });
                 }
             }
+            if c.is_replaying() && is_key {
+                // A live key frame is a better start than the rest of a replay.
+                c.stop_replay();
+                c.require_sync();
+            }
             if c.is_replaying() {
                 c.queue_live(now, mapped.clone(), is_key);
                 for data in c.drain_replay(now, &producer_ext, &mut cmedia.twcc_out) {
@@ -684,6 +698,11 @@ impl Router {
             for data in c.drain_replay(now, &ext, &mut media.twcc_out) {
                 self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data });
             }
+        }
+        // While viewers keep coming, refresh caches before they expire.
+        let refresh: Vec<String> = self.producers.values().filter(|p| p.cache_needs_refresh(now)).map(|p| p.id.clone()).collect();
+        for pid in refresh {
+            self.request_key_frame(now, &pid);
         }
         // Unanswered key frame requests are repeated while consumers still wait.
         let waiting: Vec<String> = self

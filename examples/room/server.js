@@ -90,7 +90,11 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 			room = { id: roomId, router: null, ready: null, peers: new Map(), broadcaster: null };
 			rooms.set(roomId, room);
 			// keyFrameCache is a ferrosoup option (mediasoup ignores it): KEY_FRAME_CACHE=off disables it.
-			const keyFrameCache = process.env.KEY_FRAME_CACHE === 'off' ? false : undefined;
+			const keyFrameCache = process.env.KEY_FRAME_CACHE === 'off'
+				? false
+				: process.env.KEY_FRAME_CACHE_MS
+					? { maxDurationMs: Number(process.env.KEY_FRAME_CACHE_MS) }
+					: undefined;
 			room.ready = worker.createRouter({ mediaCodecs, keyFrameCache }).then((router) => (room.router = router));
 		}
 		await room.ready;

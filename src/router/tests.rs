@@ -338,6 +338,10 @@ fn a_new_viewer_starts_from_the_cached_key_frame_without_asking_the_sender() {
     for w in seqs.windows(2) {
         assert_eq!(w[1], w[0].wrapping_add(1), "no gap or duplicate: {seqs:?}");
     }
+    // Replayed timestamps are compressed 4x and end at the newest cached one (15000); the live
+    // packet keeps its own (18000).
+    let ts: Vec<u32> = first.iter().chain(rest.iter()).map(|p| p.header.timestamp).collect();
+    assert_eq!(ts, vec![12000, 12000, 13500, 14250, 15000, 18000]);
     // Live again: forwarded directly, still continuous.
     r.on_rtp(t1 + Duration::from_millis(30), "send", &vp8(7, false, 7));
     let live = rtp_to(&outputs(&mut r), "recv");
@@ -440,4 +444,22 @@ fn a_viewers_pli_is_answered_from_the_cache_and_consume_prewarms_it() {
     for w in all.windows(2) {
         assert_eq!(w[1], w[0].wrapping_add(1), "{all:?}");
     }
+}
+
+#[test]
+fn the_cache_is_refreshed_before_it_expires_only_while_viewers_come() {
+    // setup() creates a consumer: a viewer is arriving.
+    let (mut r, _, _) = setup_with(0, json!({ "maxDurationMs": 1000 }));
+    let t0 = Instant::now();
+    outputs(&mut r);
+    r.on_rtp(t0, "send", &vp8(1, true, 1));
+    outputs(&mut r);
+    r.tick(t0 + Duration::from_millis(800));
+    assert_eq!(pli_count(&outputs(&mut r)), 0, "still fresh");
+    r.tick(t0 + Duration::from_millis(920));
+    assert_eq!(pli_count(&outputs(&mut r)), 1, "refreshed before expiry");
+    r.on_rtp(t0 + Duration::from_millis(950), "send", &vp8(2, true, 2));
+    // Viewers stopped coming 5 s ago: the cache is left to expire.
+    r.tick(t0 + Duration::from_millis(6500));
+    assert_eq!(pli_count(&outputs(&mut r)), 0);
 }

@@ -65,6 +65,10 @@ async function watch(roomId, name = 'viewer') {
 	const params = await request('createWebRtcTransport', { roomId, producing: false }); // 4
 	const transport = device.createRecvTransport(params);
 	state.transports.push(transport);
+	let connectedAt;
+	transport.on('connectionstatechange', (s) => {
+		if (s === 'connected' && connectedAt === undefined) connectedAt = performance.now();
+	});
 	transport.on('connect', ({ dtlsParameters }, cb, eb) =>
 		request('connectTransport', { roomId, transportId: transport.id, dtlsParameters }).then(() => cb(), eb)); // 8
 	const producers = await request('getProducers', { roomId }); // 5
@@ -85,7 +89,7 @@ async function watch(roomId, name = 'viewer') {
 	});
 	const loadMs = firstFrame - t0;
 	status(`Watching room "${roomId}": first frame after ${loadMs.toFixed(0)} ms.`);
-	return { loadMs, replies: [...replies] };
+	return { loadMs, connectedMs: connectedAt === undefined ? null : connectedAt - t0, replies: [...replies] };
 }
 
 async function exit() {
