@@ -47,24 +47,13 @@ pub struct ViewerResult {
 struct FrameAssembler {
     start: Option<i64>,
     seqs: BTreeMap<i64, bool>,
-    last: Option<i64>,
+    seq: rtp::SeqUnwrapper,
 }
 
 impl FrameAssembler {
-    fn unwrap(&mut self, seq: u16) -> i64 {
-        let v = match self.last {
-            None => i64::from(seq),
-            Some(l) => l + i64::from(seq.wrapping_sub(l as u16) as i16),
-        };
-        if self.last.is_none_or(|l| v > l) {
-            self.last = Some(v);
-        }
-        v
-    }
-
     /// Feeds one packet; true once a key frame is complete.
     fn push(&mut self, seq: u16, marker: bool, key_start: bool) -> bool {
-        let s = self.unwrap(seq);
+        let s = self.seq.unwrap(seq);
         if key_start && self.start.is_none_or(|st| s < st || self.seqs.is_empty()) {
             self.start = Some(s);
             self.seqs.retain(|k, _| *k >= s);

@@ -138,8 +138,8 @@ impl Consumer {
             sync_required: true,
             seq_offset: 0,
             sync_in_seq: None,
-            last_out_seq: random_u16(),
-            rtx_seq: random_u16(),
+            last_out_seq: crate::ice::random_u32() as u16,
+            rtx_seq: crate::ice::random_u32() as u16,
             source_ssrc: None,
             source_last_at: None,
             ts_offset: 0,
@@ -426,11 +426,6 @@ impl Consumer {
     }
 }
 
-fn random_u16() -> u16 {
-    let mut b = [0u8; 2];
-    let _ = crate::ice::crypto().random().fill(&mut b);
-    u16::from_be_bytes(b)
-}
 
 #[cfg(test)]
 mod tests {

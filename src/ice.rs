@@ -95,6 +95,13 @@ pub fn crypto() -> &'static Arc<dyn RTCCryptoProvider> {
     PROVIDER.get_or_init(|| rtc_stun::crypto::default_provider().expect("a crypto provider"))
 }
 
+/// A random u32 from the crypto provider (SSRCs, sequence number starts, ports).
+pub fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    crypto().random().fill(&mut b).expect("random bytes");
+    u32::from_be_bytes(b)
+}
+
 /// Random ICE characters (RFC 8445 ice-char: ALPHA / DIGIT / "+" / "/"; we use alphanumerics).
 pub fn random_string(len: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";

@@ -67,21 +67,10 @@ pub struct KeyFrameCache {
     key_timestamp: Option<u32>,
     started: Option<Instant>,
     bytes: usize,
-    last_ext: Option<i64>,
+    seq: rtp::SeqUnwrapper,
 }
 
 impl KeyFrameCache {
-    fn unwrap(&mut self, seq: u16) -> i64 {
-        let v = match self.last_ext {
-            None => i64::from(seq),
-            Some(l) => l + i64::from(seq.wrapping_sub(l as u16) as i16),
-        };
-        if self.last_ext.is_none_or(|l| v > l) {
-            self.last_ext = Some(v);
-        }
-        v
-    }
-
     pub fn clear(&mut self) {
         self.packets.clear();
         self.key_timestamp = None;
@@ -92,7 +81,7 @@ impl KeyFrameCache {
     /// Keeps `p` (already mapped): a new key frame restarts the cache; other packets extend it
     /// until the bounds are passed (then the cache is dropped until the next key frame).
     pub fn push(&mut self, cfg: &KeyFrameCacheConfig, now: Instant, p: &Packet, is_key: bool) {
-        let ext = self.unwrap(p.header.sequence_number);
+        let ext = self.seq.unwrap(p.header.sequence_number);
         let size = p.payload.len() + 12;
         if is_key && self.key_timestamp != Some(p.header.timestamp) {
             // A packet of a new key frame: it is the first unless an earlier one of the same

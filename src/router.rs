@@ -68,15 +68,10 @@ pub struct Router {
     last_score: Option<Instant>,
 }
 
-fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    let _ = crate::ice::crypto().random().fill(&mut b);
-    u32::from_be_bytes(b)
-}
 
 /// mediasoup's random numbers for SSRCs: 100000000..=999999999.
 fn random_ssrc() -> u32 {
-    100_000_000 + random_u32() % 900_000_000
+    100_000_000 + crate::ice::random_u32() % 900_000_000
 }
 
 fn wall_ms() -> u64 {
@@ -179,7 +174,7 @@ impl Router {
         let cname = match (&media.cname, params["rtcp"]["cname"].as_str()) {
             (Some(c), _) => c.clone(),
             (None, Some(c)) if !c.is_empty() => c.to_string(),
-            _ => format!("{:08x}", random_u32()),
+            _ => format!("{:08x}", crate::ice::random_u32()),
         };
         media.cname = Some(cname.clone());
         params["rtcp"]["cname"] = json!(cname);

@@ -14,6 +14,25 @@ pub const URI_TRANSPORT_CC: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 pub const URI_VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
 
+/// Extends 16-bit sequence numbers to a monotonic 64-bit space (wraps and reordering).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SeqUnwrapper {
+    highest: Option<i64>,
+}
+
+impl SeqUnwrapper {
+    pub fn unwrap(&mut self, seq: u16) -> i64 {
+        let v = match self.highest {
+            None => i64::from(seq),
+            Some(h) => h + i64::from(seq.wrapping_sub(h as u16) as i16),
+        };
+        if self.highest.is_none_or(|h| v > h) {
+            self.highest = Some(v);
+        }
+        v
+    }
+}
+
 pub fn parse(data: &[u8]) -> Option<Packet> {
     let mut b = Bytes::copy_from_slice(data);
     let p = Packet::unmarshal(&mut b).ok()?;

@@ -18,30 +18,16 @@ pub struct TwccRecorder {
     epoch: Option<Instant>,
     /// Unwrapped sequence number → arrival (µs since `epoch`).
     arrivals: BTreeMap<i64, i64>,
-    last_unwrapped: Option<i64>,
+    seq: crate::rtp::SeqUnwrapper,
     /// First sequence number the next feedback covers.
     next_base: Option<i64>,
     fb_count: u8,
 }
 
 impl TwccRecorder {
-    fn unwrap_seq(&mut self, seq: u16) -> i64 {
-        let v = match self.last_unwrapped {
-            None => i64::from(seq),
-            Some(last) => {
-                let delta = i64::from(seq.wrapping_sub(last as u16) as i16);
-                last + delta
-            }
-        };
-        if self.last_unwrapped.is_none_or(|l| v > l) {
-            self.last_unwrapped = Some(v);
-        }
-        v
-    }
-
     pub fn record(&mut self, seq: u16, now: Instant) {
         let epoch = *self.epoch.get_or_insert(now);
-        let s = self.unwrap_seq(seq);
+        let s = self.seq.unwrap(seq);
         if self.next_base.is_some_and(|b| s < b) {
             return; // already reported
         }

@@ -82,11 +82,6 @@ impl TransportIo {
     }
 }
 
-fn random_u16() -> u16 {
-    let mut b = [0u8; 2];
-    let _ = crate::ice::crypto().random().fill(&mut b);
-    u16::from_be_bytes(b)
-}
 
 /// Binds `bind` on the given port, or on a free port of the range starting at a random one.
 fn bind_in_range<S>(
@@ -99,7 +94,7 @@ fn bind_in_range<S>(
     }
     let (min, max) = info.port_range.unwrap_or(worker_range);
     let span = u32::from(max - min) + 1;
-    let start = u32::from(random_u16()) % span;
+    let start = crate::ice::random_u32() % span;
     let mut last = io::Error::new(io::ErrorKind::AddrInUse, "no port available");
     for i in 0..span {
         let port = min + ((start + i) % span) as u16;
