@@ -560,16 +560,24 @@ impl Router {
         if is_key && producer.traces("keyframe") {
             Self::trace(&mut self.outputs, &pid, "keyframe", "in", json!({ "ssrc": ssrc_in, "sequenceNumber": seq_in }));
         }
-        let producer_ext = producer.ext.clone();
-        let streams: Vec<(usize, u32, bool)> = producer
-            .streams
-            .iter()
-            .map(|s| (s.encoding_idx, s.mapped_ssrc, s.last_packet_at.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_millis(1500))))
-            .collect();
+        // Only simulcast consumers need the streams' activity (to pick a layer).
+        let streams: Vec<(usize, u32, bool)> = if producer.streams.len() > 1 {
+            producer
+                .streams
+                .iter()
+                .map(|s| (s.encoding_idx, s.mapped_ssrc, s.last_packet_at.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_millis(1500))))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut wants_key_frame = false;
-        let consumer_ids = self.fanout.get(&pid).cloned().unwrap_or_default();
+        // Disjoint borrows: the producer and its consumer list are read while consumers, their
+        // transports' state and the outputs change (no per-packet copies of either).
+        let producer_ext = &self.producers[&pid].ext;
+        let no_consumers = Vec::new();
+        let consumer_ids = self.fanout.get(&pid).unwrap_or(&no_consumers);
         for cid in consumer_ids {
-            let Some(c) = self.consumers.get_mut(&cid) else { continue };
+            let Some(c) = self.consumers.get_mut(cid) else { continue };
             let Some(cmedia) = self.media.get_mut(&c.transport_id) else { continue };
             if !cmedia.connected {
                 continue;
@@ -589,19 +597,19 @@ impl Router {
             }
             if c.is_replaying() {
                 c.queue_live(now, mapped.clone(), is_key);
-                for data in c.drain_replay(now, &producer_ext, &mut cmedia.twcc_out) {
+                for data in c.drain_replay(now, producer_ext, &mut cmedia.twcc_out) {
                     self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data });
                 }
                 continue;
             }
-            if let Some(bytes) = c.forward(now, &mapped, is_key, &producer_ext, &mut cmedia.twcc_out) {
+            if let Some(bytes) = c.forward(now, &mapped, is_key, producer_ext, &mut cmedia.twcc_out) {
                 if c.traces("rtp") || (is_key && c.traces("keyframe")) {
                     let info = json!({ "ssrc": c.ssrc, "payloadType": mapped.header.payload_type });
                     if c.traces("rtp") {
-                        Self::trace(&mut self.outputs, &cid, "rtp", "out", info.clone());
+                        Self::trace(&mut self.outputs, cid, "rtp", "out", info.clone());
                     }
                     if is_key && c.traces("keyframe") {
-                        Self::trace(&mut self.outputs, &cid, "keyframe", "out", info);
+                        Self::trace(&mut self.outputs, cid, "keyframe", "out", info);
                     }
                 }
                 self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data: bytes });
