@@ -397,42 +397,11 @@ fn param<'a>(codec: &'a Value, key: &str) -> Option<&'a Value> {
 /// codecs incompatible (H264 profile and packetization mode, VP9 profile). With `modify`, the
 /// H264 `profile-level-id` of `a` becomes the negotiated answer.
 pub fn match_codecs(a: &mut Value, b: &Value, strict: bool, modify: bool) -> bool {
-    let a_mime = get(a, "mimeType").and_then(Value::as_str).unwrap_or_default().to_lowercase();
-    let b_mime = get(b, "mimeType").and_then(Value::as_str).unwrap_or_default().to_lowercase();
-    if a_mime != b_mime {
-        return false;
-    }
-    if !js::strict_eq(get(a, "clockRate"), get(b, "clockRate")) {
-        return false;
-    }
-    if !js::strict_eq(get(a, "channels"), get(b, "channels")) {
-        return false;
-    }
-    match a_mime.as_str() {
-        "audio/multiopus" => {
-            for key in ["num_streams", "coupled_streams"] {
-                if !js::strict_eq(param(a, key), param(b, key)) {
-                    return false;
-                }
-            }
-        }
-        "video/h264" if strict => {
-            let zero = json!(0);
-            let a_mode = js::or(param(a, "packetization-mode"), &zero);
-            let b_mode = js::or(param(b, "packetization-mode"), &zero);
-            if !js::strict_eq(Some(a_mode), Some(b_mode)) {
-                return false;
-            }
-            if !h264::is_same_profile(get(a, "parameters"), get(b, "parameters")) {
-                return false;
-            }
-            let answer =
-                match h264::profile_level_id_for_answer(get(a, "parameters"), get(b, "parameters")) {
-                    Ok(answer) => answer,
-                    Err(_) => return false,
-                };
+    match codecs_match(a, b, strict) {
+        None => false,
+        Some(answer) => {
             if modify {
-                if let Some(Value::Object(params)) = a.get_mut("parameters") {
+                if let (Some(answer), Some(Value::Object(params))) = (answer, a.get_mut("parameters")) {
                     match answer {
                         Some(id) => {
                             params.insert("profile-level-id".into(), json!(id));
@@ -443,24 +412,73 @@ pub fn match_codecs(a: &mut Value, b: &Value, strict: bool, modify: bool) -> boo
                     }
                 }
             }
+            true
+        }
+    }
+}
+
+/// Matching without changing anything (the hot path of canConsume/consume).
+fn matches(a: &Value, b: &Value, strict: bool) -> bool {
+    codecs_match(a, b, strict).is_some()
+}
+
+/// `None` if the codecs differ; otherwise, for strict H264, the profile-level-id to answer with
+/// (`Some(None)`: remove it), else `None` inside.
+fn codecs_match(a: &Value, b: &Value, strict: bool) -> Option<Option<Option<String>>> {
+    let a_mime = get(a, "mimeType").and_then(Value::as_str).unwrap_or_default();
+    let b_mime = get(b, "mimeType").and_then(Value::as_str).unwrap_or_default();
+    // JS toLowerCase(): ASCII fast path, Unicode otherwise.
+    let same = if a_mime.is_ascii() && b_mime.is_ascii() {
+        a_mime.eq_ignore_ascii_case(b_mime)
+    } else {
+        a_mime.to_lowercase() == b_mime.to_lowercase()
+    };
+    if !same {
+        return None;
+    }
+    if !js::strict_eq(get(a, "clockRate"), get(b, "clockRate")) {
+        return None;
+    }
+    if !js::strict_eq(get(a, "channels"), get(b, "channels")) {
+        return None;
+    }
+    match a_mime.to_ascii_lowercase().as_str() {
+        "audio/multiopus" => {
+            for key in ["num_streams", "coupled_streams"] {
+                if !js::strict_eq(param(a, key), param(b, key)) {
+                    return None;
+                }
+            }
+            Some(None)
+        }
+        "video/h264" if strict => {
+            let zero = json!(0);
+            let a_mode = js::or(param(a, "packetization-mode"), &zero);
+            let b_mode = js::or(param(b, "packetization-mode"), &zero);
+            if !js::strict_eq(Some(a_mode), Some(b_mode)) {
+                return None;
+            }
+            if !h264::is_same_profile(get(a, "parameters"), get(b, "parameters")) {
+                return None;
+            }
+            match h264::profile_level_id_for_answer(get(a, "parameters"), get(b, "parameters")) {
+                Ok(answer) => Some(Some(answer)),
+                Err(_) => None,
+            }
         }
         "video/vp9" if strict => {
             let zero = json!(0);
             let a_profile = js::or(param(a, "profile-id"), &zero);
             let b_profile = js::or(param(b, "profile-id"), &zero);
             if !js::strict_eq(Some(a_profile), Some(b_profile)) {
-                return false;
+                return None;
             }
+            Some(None)
         }
-        _ => {}
+        _ => Some(None),
     }
-    true
 }
 
-fn matches(a: &Value, b: &Value, strict: bool) -> bool {
-    let mut a = a.clone();
-    match_codecs(&mut a, b, strict, false)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Router capabilities
