@@ -112,7 +112,6 @@ test('parts not built yet reject with UnsupportedError naming the feature', asyn
 		PlainTransport: () => router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
 		PipeTransport: () => router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
 		DirectTransport: () => router.createDirectTransport(),
-		pipeToRouter: () => router.pipeToRouter({ producerId: 'x', router }),
 		ActiveSpeakerObserver: () => router.createActiveSpeakerObserver(),
 		AudioLevelObserver: () => router.createAudioLevelObserver(),
 	};

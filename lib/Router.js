@@ -8,6 +8,8 @@ const ortc = require('./ortc');
 const utils = require('./utils');
 
 const { WebRtcTransport } = require('./WebRtcTransport');
+const { PipeTransport } = require('./PipeTransport');
+const { NotFoundError } = require('../errors');
 
 const logger = new Logger('Router');
 
@@ -64,6 +66,8 @@ class Router extends EnhancedEventEmitter {
 	#appData;
 	#transports = new Map();
 	#producers = new Map();
+	/** Pipe transport pairs to other routers, by the other router's id (promises). */
+	#pipePairs = new Map();
 	#observer = new EnhancedEventEmitter();
 
 	/** @private */
@@ -239,8 +243,120 @@ class Router extends EnhancedEventEmitter {
 		return notYet('DirectTransport');
 	}
 
-	pipeToRouter() {
-		return notYet('pipeToRouter()');
+	/**
+	 * mediasoup's pipeToRouter(). Between routers of this process (on the same or another worker
+	 * thread) packets are handed over in memory; the result has mediasoup's shape.
+	 */
+	async pipeToRouter({ producerId, dataProducerId, router, keepId = true } = {}) {
+		logger.debug('pipeToRouter()');
+		if (!producerId && !dataProducerId) {
+			throw new TypeError('missing producerId or dataProducerId');
+		} else if (producerId && dataProducerId) {
+			throw new TypeError('just producerId or dataProducerId can be given');
+		} else if (!router) {
+			throw new TypeError('missing router');
+		} else if (router === this) {
+			throw new TypeError('cannot use this Router as destination');
+		} else if (!(router instanceof Router)) {
+			throw new TypeError('router must be a ferrosoup Router of this process');
+		}
+		if (dataProducerId) {
+			throw new UnsupportedError('DataProducers (SCTP) are not implemented in ferrosoup yet');
+		}
+		const producer = this.#producers.get(producerId);
+		if (!producer) {
+			throw new NotFoundError('Producer not found');
+		}
+		const pair = await this.#pipePairTo(router);
+		const local = pair[this.id];
+		const remote = pair[router.id];
+		let pipeConsumer;
+		let pipeProducer;
+		try {
+			pipeConsumer = await local.consume({ producerId });
+			pipeProducer = await remote.produce({
+				id: keepId ? producer.id : utils.generateUUIDv4(),
+				kind: pipeConsumer.kind,
+				rtpParameters: pipeConsumer.rtpParameters,
+				paused: pipeConsumer.producerPaused,
+				appData: producer.appData,
+			});
+			if (producer.closed) {
+				throw new NotFoundError('original Producer closed');
+			}
+			if (pipeProducer.paused !== producer.paused) {
+				if (producer.paused) await pipeProducer.pause();
+				else await pipeProducer.resume();
+			}
+			pipeConsumer.observer.on('close', () => pipeProducer.close());
+			pipeConsumer.observer.on('pause', () => void pipeProducer.pause().catch(() => {}));
+			pipeConsumer.observer.on('resume', () => void pipeProducer.resume().catch(() => {}));
+			pipeProducer.observer.on('close', () => pipeConsumer.close());
+			return { pipeConsumer, pipeProducer };
+		} catch (error) {
+			logger.error(`pipeToRouter() | error creating pipe Consumer/Producer pair: ${error}`);
+			pipeConsumer?.close();
+			pipeProducer?.close();
+			throw error;
+		}
+	}
+
+	/** The (cached) pair of in-memory pipe transports between this router and `router`. */
+	#pipePairTo(router) {
+		let promise = this.#pipePairs.get(router.id);
+		if (!promise) {
+			promise = (async () => {
+				const [local, remote] = await Promise.all([this.createInMemoryPipeTransport(), router.createInMemoryPipeTransport()]);
+				try {
+					await Promise.all([local.connectInMemory(remote), remote.connectInMemory(local)]);
+				} catch (error) {
+					local.close();
+					remote.close();
+					throw error;
+				}
+				local.observer.on('close', () => {
+					remote.close();
+					this.#pipePairs.delete(router.id);
+				});
+				remote.observer.on('close', () => {
+					local.close();
+					this.#pipePairs.delete(router.id);
+				});
+				return { [this.id]: local, [router.id]: remote };
+			})();
+			promise.catch(() => this.#pipePairs.delete(router.id));
+			this.#pipePairs.set(router.id, promise);
+			router.addPipeTransportPair(this.id, promise);
+		}
+		return promise;
+	}
+
+	/** @private The other router of a pipe pair registers it here too. */
+	addPipeTransportPair(routerId, promise) {
+		this.#pipePairs.set(routerId, promise);
+		promise
+			.then((pair) => pair[this.id].observer.on('close', () => this.#pipePairs.delete(routerId)))
+			.catch(() => this.#pipePairs.delete(routerId));
+	}
+
+	/** @private */
+	async createInMemoryPipeTransport() {
+		const transportId = utils.generateUUIDv4();
+		const data = await this.#channel.request('router.createPipeTransport', this.id, { transportId, inMemory: true });
+		const transport = new PipeTransport({
+			internal: { routerId: this.id, transportId },
+			data,
+			channel: this.#channel,
+			appData: {},
+			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
+			getProducerById: (producerId) => this.#producers.get(producerId),
+		});
+		this.#transports.set(transport.id, transport);
+		transport.on('@close', () => this.#transports.delete(transport.id));
+		transport.on('@newproducer', (producer) => this.#producers.set(producer.id, producer));
+		transport.on('@producerclose', (producer) => this.#producers.delete(producer.id));
+		this.#observer.safeEmit('newtransport', transport);
+		return transport;
 	}
 
 	createActiveSpeakerObserver() {

@@ -17,6 +17,9 @@ pub struct Request {
 #[derive(Debug)]
 pub enum ToWorker {
     Request(Request),
+    /// Media from a pipe transport on another worker thread, for our pipe transport
+    /// `transport_id` (RTCP when `rtcp`).
+    Pipe { transport_id: String, data: Vec<u8>, rtcp: bool },
     Close,
 }
 

@@ -74,6 +74,9 @@ pub struct Consumer {
     replay: VecDeque<(Instant, Packet, bool, Option<u32>)>,
     pub replays: u64,
     last_replay_at: Option<Instant>,
+    /// Pipe consumers forward every stream of the producer as it is: producer (router) SSRC →
+    /// this consumer's SSRC for that encoding. Empty for ordinary consumers.
+    pipe_map: Vec<(u32, u32)>,
 }
 
 /// A viewer's repeated key frame requests restart a cache replay no more often than this.
@@ -163,7 +166,18 @@ impl Consumer {
             replay: VecDeque::new(),
             replays: 0,
             last_replay_at: None,
+            pipe_map: Vec::new(),
         }
+    }
+
+    /// Makes this a pipe consumer (see `pipe_map`).
+    pub fn set_pipe(&mut self, map: Vec<(u32, u32)>) {
+        self.pipe_map = map;
+        self.sync_required = false;
+    }
+
+    pub fn is_pipe(&self) -> bool {
+        !self.pipe_map.is_empty()
     }
 
     /// Whether a viewer's key frame request may be answered by replaying the cache now (again,
@@ -253,7 +267,9 @@ impl Consumer {
 
     /// Start again from the next key frame (after resume, a new source, or a request).
     pub fn require_sync(&mut self) {
-        self.sync_required = true;
+        if self.pipe_map.is_empty() {
+            self.sync_required = true;
+        }
     }
 
     /// Whether the consumer waits for a key frame to start.
@@ -300,6 +316,9 @@ impl Consumer {
     ) -> Option<Vec<u8>> {
         if !self.active() || !self.payload_types.contains(&p.header.payload_type) {
             return None;
+        }
+        if !self.pipe_map.is_empty() {
+            return self.forward_pipe(now, p, producer_ext);
         }
         if let Some(src) = self.source_ssrc {
             if p.header.ssrc != src {
@@ -358,6 +377,22 @@ impl Consumer {
                 self.buffer.pop_front();
             }
         }
+        Some(bytes)
+    }
+
+    /// Pipe forwarding: same sequence numbers and timestamps, this consumer's SSRC per stream.
+    fn forward_pipe(&mut self, now: Instant, p: &Packet, producer_ext: &ExtIds) -> Option<Vec<u8>> {
+        let ssrc = self.pipe_map.iter().find(|(from, _)| *from == p.header.ssrc).map(|(_, to)| *to)?;
+        let bytes = rtp::rewrite(
+            p,
+            producer_ext,
+            &self.ext,
+            &Rewrite { ssrc, seq: p.header.sequence_number, timestamp: p.header.timestamp, payload_type: p.header.payload_type, mid: None, transport_cc_seq: None },
+        )?;
+        self.packets_sent += 1;
+        self.bytes_sent += bytes.len() as u64;
+        self.rate.update(bytes.len(), now);
+        self.last_ts = Some((p.header.timestamp, now));
         Some(bytes)
     }
 

@@ -236,32 +236,48 @@ impl Router {
             .producers
             .get(pid)
             .ok_or_else(|| RequestError::new(ErrorClass::NotFoundError, format!("Producer with id \"{pid}\" not found")))?;
-        if !crate::ortc::can_consume(&producer.consumable, &mut caps)? {
+        let pipe = data["pipe"].as_bool().unwrap_or(false);
+        if !pipe && !crate::ortc::can_consume(&producer.consumable, &mut caps)? {
             return Err(RequestError::new(ErrorClass::UnsupportedError, "cannot consume this Producer"));
         }
-        let pipe = data["pipe"].as_bool().unwrap_or(false);
-        if pipe {
-            return Err(RequestError::new(ErrorClass::UnsupportedError, "pipe consumers are not implemented in ferrosoup yet"));
+        if pipe && !data["inMemoryPipe"].as_bool().unwrap_or(false) {
+            return Err(RequestError::new(ErrorClass::UnsupportedError, "pipe consumers over UDP PipeTransports are not implemented in ferrosoup yet (pipeToRouter between workers of this process is)"));
         }
-        let enable_rtx = data["enableRtx"].as_bool().unwrap_or(producer.kind == "video");
-        let mut params = crate::ortc::get_consumer_rtp_parameters(&producer.consumable, &mut caps, pipe, enable_rtx, random_ssrc)?;
-        let media = self.media.get_mut(tid).ok_or_else(|| RequestError::error("transport not found"))?;
-        let mid = match data["mid"].as_str().filter(|m| !m.is_empty()) {
-            Some(m) => m.to_string(),
-            None => {
-                let m = media.next_mid.to_string();
-                media.next_mid = (media.next_mid + 1) % 100_000_000;
-                m
-            }
+        let mut params = if pipe {
+            crate::ortc::get_pipe_consumer_rtp_parameters(&producer.consumable, false, random_ssrc)
+        } else {
+            let enable_rtx = data["enableRtx"].as_bool().unwrap_or(producer.kind == "video");
+            crate::ortc::get_consumer_rtp_parameters(&producer.consumable, &mut caps, pipe, enable_rtx, random_ssrc)?
         };
-        params["mid"] = json!(mid);
+        let media = self.media.get_mut(tid).ok_or_else(|| RequestError::error("transport not found"))?;
+        if !pipe {
+            let mid = match data["mid"].as_str().filter(|m| !m.is_empty()) {
+                Some(m) => m.to_string(),
+                None => {
+                    let m = media.next_mid.to_string();
+                    media.next_mid = (media.next_mid + 1) % 100_000_000;
+                    m
+                }
+            };
+            params["mid"] = json!(mid);
+        }
         let preferred_layers = data.get("preferredLayers").filter(|v| v.is_object()).map(|v| {
             (v["spatialLayer"].as_u64().unwrap_or(0) as u32, v["temporalLayer"].as_u64().map(|t| t as u32))
         });
         let paused = data["paused"].as_bool().unwrap_or(false);
         let producer_paused = producer.paused;
         let kind = producer.kind.clone();
-        let ctype = producer.ptype.name().to_string();
+        let ctype = if pipe { "pipe".to_string() } else { producer.ptype.name().to_string() };
+        let pipe_map: Vec<(u32, u32)> = if pipe {
+            producer
+                .streams
+                .iter()
+                .zip(params["encodings"].as_array().cloned().unwrap_or_default())
+                .filter_map(|(s, e)| Some((s.mapped_ssrc, e["ssrc"].as_u64()? as u32)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let cname = producer.rtp_parameters["rtcp"]["cname"].as_str().unwrap_or_default().to_string();
         let producer_scores = producer.score_json();
         let producer_score = producer.streams.iter().map(|s| s.score).max().unwrap_or(0);
@@ -278,6 +294,13 @@ impl Router {
             ignore_dtx: data["ignoreDtx"].as_bool().unwrap_or(false),
             cname,
         });
+        let mut consumer = consumer;
+        if pipe {
+            for (_, out) in &pipe_map {
+                media.consumer_ssrcs.insert(*out, id.clone());
+            }
+            consumer.set_pipe(pipe_map);
+        }
         media.consumer_ssrcs.insert(consumer.ssrc, id.clone());
         if let Some(r) = consumer.rtx_ssrc() {
             media.consumer_ssrcs.insert(r, id.clone());
@@ -285,7 +308,7 @@ impl Router {
         media.consumers.push(id.clone());
         let connected = media.connected;
         let score = consumer.score;
-        let preferred = if ctype == "simple" {
+        let preferred = if ctype == "simple" || ctype == "pipe" {
             Value::Null
         } else {
             let (max_s, max_t) = self.max_layers(pid);

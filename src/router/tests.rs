@@ -463,3 +463,28 @@ fn the_cache_is_refreshed_before_it_expires_only_while_viewers_come() {
     r.tick(t0 + Duration::from_millis(6500));
     assert_eq!(pli_count(&outputs(&mut r)), 0);
 }
+
+#[test]
+fn pipe_consumers_forward_every_packet_as_it_is() {
+    let (mut r, _, _) = setup(0);
+    let now = Instant::now();
+    r.add_transport("pipe");
+    let c = r.consume(now, "pipe", &json!({ "consumerId": "pc", "producerId": "p1", "rtpCapabilities": {}, "pipe": true, "inMemoryPipe": true })).unwrap();
+    assert_eq!(c["type"], "pipe");
+    assert!(c["rtpParameters"].get("mid").is_none());
+    // Over a WebRtcTransport (no in-memory pipe) it is not there yet.
+    let e = r.consume(now, "recv", &json!({ "consumerId": "x", "producerId": "p1", "rtpCapabilities": {}, "pipe": true })).unwrap_err();
+    assert_eq!(e.class, ErrorClass::UnsupportedError);
+    r.transport_connected(now, "pipe");
+    // A delta frame first: pipes do not wait for key frames; sequence numbers and timestamps stay.
+    r.on_rtp(now, "send", &vp8(7, false, 1));
+    r.on_rtp(now, "send", &vp8(8, true, 2));
+    let sent = rtp_to(&outputs(&mut r), "pipe");
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    assert_eq!(sent.iter().map(|p| (p.header.ssrc, p.header.sequence_number, p.header.timestamp)).collect::<Vec<_>>(), vec![(ssrc, 7, 21000), (ssrc, 8, 24000)]);
+    // Key frame requests from the other side reach the original sender.
+    r.tick(now + Duration::from_millis(600));
+    outputs(&mut r);
+    r.on_rtcp(now + Duration::from_millis(600), "pipe", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
+    assert_eq!(pli_count(&outputs(&mut r)), 1);
+}

@@ -31,6 +31,14 @@ pub use settings::Settings;
 
 static NEXT_WORKER: AtomicU32 = AtomicU32::new(1);
 
+/// Every live worker's inbound channel, by worker number: how a pipe transport reaches its peer
+/// on another worker thread of this process.
+fn worker_senders() -> &'static std::sync::Mutex<HashMap<u32, mpsc::UnboundedSender<ToWorker>>> {
+    static SENDERS: std::sync::OnceLock<std::sync::Mutex<HashMap<u32, mpsc::UnboundedSender<ToWorker>>>> =
+        std::sync::OnceLock::new();
+    SENDERS.get_or_init(Default::default)
+}
+
 /// The JS side's handle on a running worker thread.
 pub struct WorkerHandle {
     tx: mpsc::UnboundedSender<ToWorker>,
@@ -66,6 +74,9 @@ pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerH
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let number = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut senders) = worker_senders().lock() {
+        senders.insert(number, tx.clone());
+    }
     std::thread::Builder::new()
         .name(format!("ferrosoup-w{number}"))
         .spawn(move || {
@@ -80,6 +91,9 @@ pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerH
                 local.block_on(&rt, Worker::run(worker, rx));
                 Ok::<(), std::io::Error>(())
             }));
+            if let Ok(mut senders) = worker_senders().lock() {
+                senders.remove(&number);
+            }
             match outcome {
                 Ok(Ok(())) => sink(Outgoing::Exited),
                 Ok(Err(e)) => sink(Outgoing::Died { reason: format!("worker event loop failed: {e}") }),
@@ -101,8 +115,55 @@ struct TransportEntry {
     deadline: Option<Instant>,
 }
 
+/// An in-process pipe transport: media goes straight to its peer on another worker thread.
+struct PipeEntry {
+    router_id: String,
+    /// The peer worker's channel and the peer transport's id, once connected.
+    peer: Option<(mpsc::UnboundedSender<ToWorker>, String)>,
+    rtp_packets_sent: u64,
+    rtp_packets_received: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+}
+
+impl PipeEntry {
+    /// Hands media to the peer worker (dropped until connected).
+    fn send(&mut self, data: Vec<u8>, rtcp: bool) {
+        if let Some((tx, peer_id)) = &self.peer {
+            self.rtp_packets_sent += u64::from(!rtcp);
+            self.bytes_sent += data.len() as u64;
+            let _ = tx.send(ToWorker::Pipe { transport_id: peer_id.clone(), data, rtcp });
+        }
+    }
+
+    fn stats_json(&self, id: &str) -> Value {
+        json!([{
+            "type": "pipe-transport",
+            "transportId": id,
+            "timestamp": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            "bytesReceived": self.bytes_received,
+            "recvBitrate": 0,
+            "bytesSent": self.bytes_sent,
+            "sendBitrate": 0,
+            "rtpBytesReceived": self.bytes_received,
+            "rtpRecvBitrate": 0,
+            "rtpBytesSent": self.bytes_sent,
+            "rtpSendBitrate": 0,
+            "rtxBytesReceived": 0, "rtxRecvBitrate": 0, "rtxBytesSent": 0, "rtxSendBitrate": 0,
+            "probationBytesSent": 0, "probationSendBitrate": 0,
+            "tuple": pipe_tuple(),
+        }])
+    }
+}
+
+/// The tuple an in-process pipe reports (it has no socket).
+fn pipe_tuple() -> Value {
+    json!({ "localIp": "127.0.0.1", "localAddress": "127.0.0.1", "localPort": 0, "protocol": "udp" })
+}
+
 pub struct Worker {
     sink: Sink,
+    pipes: HashMap<String, PipeEntry>,
     logger: Logger,
     settings: Settings,
     cert: Arc<LocalCertificate>,
@@ -130,6 +191,7 @@ impl Worker {
         Rc::new_cyclic(|me| {
             RefCell::new(Worker {
                 sink,
+                pipes: HashMap::new(),
                 logger,
                 settings,
                 cert,
@@ -191,6 +253,9 @@ impl Worker {
                         // Let aborted socket tasks drop now, so closed ports are free at once.
                         tokio::task::yield_now().await;
                     }
+                    Some(ToWorker::Pipe { transport_id, data, rtcp }) => {
+                        me.borrow_mut().on_pipe(&transport_id, &data, rtcp);
+                    }
                     Some(ToWorker::Close) | None => break,
                 },
                 _ = wake.notified() => {}
@@ -199,7 +264,7 @@ impl Worker {
         }
         let mut w = me.borrow_mut();
         w.logger.debug("info", format_args!("Worker::run() | worker closing"));
-        let ids: Vec<String> = w.transports.keys().cloned().collect();
+        let ids: Vec<String> = w.transports.keys().chain(w.pipes.keys()).cloned().collect();
         for id in ids {
             w.close_transport(&id);
         }
@@ -211,6 +276,21 @@ impl Worker {
         let Some(entry) = self.transports.get_mut(id) else { return };
         entry.transport.handle_datagram(Instant::now(), tuple, data);
         self.flush(id);
+    }
+
+    fn on_pipe(&mut self, id: &str, data: &[u8], rtcp: bool) {
+        let Some(entry) = self.pipes.get_mut(id) else { return };
+        entry.rtp_packets_received += u64::from(!rtcp);
+        entry.bytes_received += data.len() as u64;
+        let router_id = entry.router_id.clone();
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            if rtcp {
+                router.on_rtcp(Instant::now(), id, data);
+            } else {
+                router.on_rtp(Instant::now(), id, data);
+            }
+        }
+        self.drain_router(&router_id);
     }
 
     pub(crate) fn on_tcp_closed(&mut self, id: &str, tuple: Tuple) {
@@ -281,7 +361,9 @@ impl Worker {
         while let Some(out) = router.poll_output() {
             match out {
                 Output::Rtp { transport_id, data } => {
-                    if let Some(e) = self.transports.get_mut(&transport_id) {
+                    if let Some(pipe) = self.pipes.get_mut(&transport_id) {
+                        pipe.send(data, false);
+                    } else if let Some(e) = self.transports.get_mut(&transport_id) {
                         e.transport.send_media(now, &data, false);
                         while let Some(tx) = e.transport.poll_transmit() {
                             e.io.send(&tx.tuple, &tx.data);
@@ -289,7 +371,9 @@ impl Worker {
                     }
                 }
                 Output::Rtcp { transport_id, data } => {
-                    if let Some(e) = self.transports.get_mut(&transport_id) {
+                    if let Some(pipe) = self.pipes.get_mut(&transport_id) {
+                        pipe.send(data, true);
+                    } else if let Some(e) = self.transports.get_mut(&transport_id) {
                         e.transport.send_media(now, &data, true);
                         while let Some(tx) = e.transport.poll_transmit() {
                             e.io.send(&tx.tuple, &tx.data);
@@ -359,6 +443,13 @@ impl Worker {
     }
 
     fn close_transport(&mut self, id: &str) {
+        if let Some(pipe) = self.pipes.remove(id) {
+            if let Some(router) = self.routers.get_mut(&pipe.router_id) {
+                router.close_transport(id);
+            }
+            self.drain_router(&pipe.router_id);
+            return;
+        }
         let Some(mut entry) = self.transports.remove(id) else { return };
         entry.transport.close(Instant::now());
         while let Some(tx) = entry.transport.poll_transmit() {
@@ -393,7 +484,7 @@ impl Worker {
                 panic!("panic requested by a test")
             }
             m if m.starts_with("router.") => self.handle_router(&req),
-            m if m.starts_with("transport.") || m.starts_with("webRtcTransport.") => self.handle_transport(&req),
+            m if m.starts_with("transport.") || m.starts_with("webRtcTransport.") || m.starts_with("pipeTransport.") => self.handle_transport(&req),
             m if m.starts_with("producer.") || m.starts_with("consumer.") => self.handle_media(&req),
             m => {
                 self.logger.warn("info", format_args!("unknown method '{m}'"));
@@ -414,6 +505,15 @@ impl Worker {
                 Ok(Value::Null)
             }
             "router.createWebRtcTransport" => self.create_webrtc_transport(&req.handler_id, &req.data),
+            "router.createPipeTransport" => {
+                let id = req.data["transportId"].as_str().ok_or_else(|| RequestError::type_error("missing transportId"))?.to_string();
+                if !req.data["inMemory"].as_bool().unwrap_or(false) {
+                    return Err(RequestError::new(ErrorClass::UnsupportedError, "PipeTransport over UDP is not implemented in ferrosoup yet"));
+                }
+                self.pipes.insert(id.clone(), PipeEntry { router_id: req.handler_id.clone(), peer: None, rtp_packets_sent: 0, rtp_packets_received: 0, bytes_sent: 0, bytes_received: 0 });
+                self.routers.get_mut(&req.handler_id).expect("checked").add_transport(&id);
+                Ok(json!({ "tuple": pipe_tuple(), "rtx": false }))
+            }
             "router.closeTransport" => {
                 let id = req.data.get("transportId").and_then(Value::as_str).unwrap_or_default().to_string();
                 self.close_transport(&id);
@@ -425,6 +525,9 @@ impl Worker {
 
     fn handle_transport(&mut self, req: &Request) -> Reply {
         let id = req.handler_id.as_str();
+        if self.pipes.contains_key(id) {
+            return self.handle_pipe(req);
+        }
         let Some(entry) = self.transports.get_mut(id) else {
             return Err(not_found(id));
         };
@@ -481,6 +584,52 @@ impl Worker {
             m => Err(unknown_method(m)),
         };
         self.flush(id);
+        result
+    }
+
+    fn handle_pipe(&mut self, req: &Request) -> Reply {
+        let id = req.handler_id.as_str();
+        let now = Instant::now();
+        let router_id = self.pipes[id].router_id.clone();
+        let result = match req.method.as_str() {
+            "pipeTransport.connectInMemory" => {
+                let worker = req.data["peerWorker"].as_u64().ok_or_else(|| RequestError::type_error("missing peerWorker"))? as u32;
+                let peer_id = req.data["peerTransportId"].as_str().ok_or_else(|| RequestError::type_error("missing peerTransportId"))?.to_string();
+                let tx = worker_senders().lock().ok().and_then(|s| s.get(&worker).cloned()).ok_or_else(|| RequestError::error("peer worker not found"))?;
+                self.pipes.get_mut(id).expect("checked").peer = Some((tx, peer_id));
+                if let Some(router) = self.routers.get_mut(&router_id) {
+                    router.transport_connected(now, id);
+                }
+                Ok(Value::Null)
+            }
+            "transport.produce" | "transport.consume" | "transport.closeProducer" | "transport.closeConsumer" => {
+                let router = self.routers.get_mut(&router_id).ok_or_else(|| not_found(&router_id))?;
+                match req.method.as_str() {
+                    "transport.produce" => router.produce(id, &req.data),
+                    "transport.consume" => {
+                        let mut data = req.data.clone();
+                        data["inMemoryPipe"] = json!(true);
+                        router.consume(now, id, &data)
+                    }
+                    "transport.closeProducer" => {
+                        router.close_producer(req.data["producerId"].as_str().unwrap_or_default());
+                        Ok(Value::Null)
+                    }
+                    _ => {
+                        router.close_consumer(req.data["consumerId"].as_str().unwrap_or_default());
+                        Ok(Value::Null)
+                    }
+                }
+            }
+            "transport.dump" => {
+                let (producer_ids, consumer_ids) = self.routers.get(&router_id).map(|r| r.transport_dump_ids(id)).unwrap_or_default();
+                Ok(json!({ "id": id, "producerIds": producer_ids, "consumerIds": consumer_ids, "tuple": pipe_tuple(), "rtx": false, "inMemory": true }))
+            }
+            "transport.getStats" => Ok(self.pipes[id].stats_json(id)),
+            "transport.setMaxIncomingBitrate" | "transport.setMaxOutgoingBitrate" | "transport.setMinOutgoingBitrate" | "transport.enableTraceEvent" => Ok(Value::Null),
+            m => Err(unknown_method(m)),
+        };
+        self.drain_router(&router_id);
         result
     }
 

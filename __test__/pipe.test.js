@@ -1,0 +1,122 @@
+'use strict';
+
+// One room across worker threads: pipeToRouter() hands a producer's packets from worker A's
+// router to worker B's in memory; a Chromium viewer on B decodes what a Chromium page sends to A.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('node:events');
+const ferrosoup = require('..');
+const kit = require('./lib/browser');
+const codecs = require('./lib/codecs');
+
+const { NotFoundError } = ferrosoup.errors;
+let workers;
+let routerA;
+let routerB;
+let pages;
+let browser;
+
+before(async () => {
+	workers = await Promise.all([1, 2].map(() => ferrosoup.createWorker({ rtcMinPort: 45000, rtcMaxPort: 45999 })));
+	routerA = await workers[0].createRouter({ mediaCodecs: codecs.opusVp8 });
+	routerB = await workers[1].createRouter({ mediaCodecs: codecs.opusVp8 });
+	pages = await kit.startPageServer();
+	browser = await kit.launchBrowser();
+});
+
+after(async () => {
+	await browser?.close();
+	await pages?.close();
+	for (const w of workers ?? []) w.close();
+});
+
+function params(t) {
+	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+}
+
+async function publish(router) {
+	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+	const producers = {};
+	const page = await kit.openPage(browser, pages.url, async (method, data) => {
+		if (method === 'connect') return transport.connect({ dtlsParameters: data.dtlsParameters }).then(() => ({}));
+		const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
+		producers[data.kind] = producer;
+		return { id: producer.id };
+	});
+	await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const tid = await page.evaluate((p) => window.ferrosoupTest.createSendTransport(p), params(transport));
+	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'video'), tid);
+	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'audio'), tid);
+	return { transport, producers, page };
+}
+
+async function watch(router, producer) {
+	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
+	const page = await kit.openPage(browser, pages.url, async (method, data) => {
+		if (method === 'connect') return transport.connect({ dtlsParameters: data.dtlsParameters }).then(() => ({}));
+		throw new Error(method);
+	});
+	const rtpCapabilities = await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const tid = await page.evaluate((p) => window.ferrosoupTest.createRecvTransport(p), params(transport));
+	const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities });
+	await page.evaluate(({ tid, p }) => window.ferrosoupTest.consume(tid, p), {
+		tid,
+		p: { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters },
+	});
+	const frames = async () => (await page.evaluate((id) => window.ferrosoupTest.received(id), consumer.id)).framesDecoded;
+	return { transport, consumer, page, frames };
+}
+
+test('pipeToRouter() argument checks', async () => {
+	await assert.rejects(routerA.pipeToRouter({ router: routerB }), TypeError);
+	await assert.rejects(routerA.pipeToRouter({ producerId: 'x' }), TypeError);
+	await assert.rejects(routerA.pipeToRouter({ producerId: 'x', router: routerA }), TypeError);
+	await assert.rejects(routerA.pipeToRouter({ producerId: 'x', router: routerB }), NotFoundError);
+	await assert.rejects(routerA.pipeToRouter({ producerId: 'x', dataProducerId: 'y', router: routerB }), TypeError);
+});
+
+test('a producer on worker A is decoded by a viewer on worker B; closing cascades', async () => {
+	const pub = await publish(routerA);
+	const { pipeConsumer, pipeProducer } = await routerA.pipeToRouter({ producerId: pub.producers.video.id, router: routerB });
+	assert.equal(pipeConsumer.type, 'pipe');
+	assert.equal(pipeConsumer.kind, 'video');
+	assert.equal(pipeProducer.id, pub.producers.video.id, 'keepId');
+	assert.equal(pipeProducer.kind, 'video');
+	assert.equal(routerB.canConsume({ producerId: pipeProducer.id, rtpCapabilities: routerB.rtpCapabilities }), true);
+	// The audio producer goes through the same pair of pipe transports.
+	const audio = await routerA.pipeToRouter({ producerId: pub.producers.audio.id, router: routerB, keepId: false });
+	assert.notEqual(audio.pipeProducer.id, pub.producers.audio.id);
+	assert.equal((await routerB.dump()).transportIds.length, 1);
+
+	const view = await watch(routerB, pipeProducer);
+	await kit.waitFor(async () => (await view.frames()) >= 10, 20000, 'frames decoded on worker B');
+	const [stats] = await pipeProducer.getStats();
+	assert.ok(stats.packetCount > 0);
+
+	// Pausing the original pauses the pipe producer's consumers.
+	const paused = once(view.consumer, 'producerpause');
+	await pub.producers.video.pause();
+	await paused;
+	const resumed = once(view.consumer, 'producerresume');
+	await pub.producers.video.resume();
+	await resumed;
+
+	// Closing the original producer closes the pipe consumer, the pipe producer, and B's consumer.
+	const closed = once(view.consumer, 'producerclose');
+	pub.producers.video.close();
+	await closed;
+	assert.equal(pipeConsumer.closed, true);
+	assert.equal(pipeProducer.closed, true);
+	assert.equal(audio.pipeProducer.closed, false);
+
+	// Closing router B closes its side of the pipe; A's pipe transport follows.
+	const pipeTransportsA = () => [...routerA.transportsForTesting.values()].filter((t) => t.type === 'pipe');
+	assert.equal(pipeTransportsA().length, 1);
+	routerB.close();
+	assert.equal(audio.pipeProducer.closed, true);
+	assert.equal(pipeTransportsA().length, 0);
+	assert.equal(audio.pipeConsumer.closed, true);
+	pub.transport.close();
+	await pub.page.close();
+	await view.page.close();
+});
