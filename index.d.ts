@@ -18,6 +18,18 @@ export declare function createWorker<WorkerAppData extends types.AppData = types
 	settings?: types.WorkerSettings<WorkerAppData>
 ): Promise<types.Worker<WorkerAppData>>;
 
+/**
+ * ferrosoup extension: one room over several worker threads. The result has a Router's API;
+ * transports are spread over one router per worker and producers are piped in memory to where
+ * they are consumed.
+ */
+export declare function createRouterGroup<RouterAppData extends types.AppData = types.AppData>(options: {
+	workers: types.Worker[];
+	mediaCodecs?: types.RouterRtpCodecCapability[];
+	appData?: RouterAppData;
+	keyFrameCache?: types.KeyFrameCacheOptions | false;
+}): Promise<types.Router<RouterAppData> & { readonly routers: types.Router[] }>;
+
 export declare function getSupportedRtpCapabilities(): types.RouterRtpCapabilities;
 
 export declare function parseScalabilityMode(scalabilityMode?: string): types.ScalabilityMode;

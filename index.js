@@ -7,6 +7,7 @@
 const { Logger } = require('./lib/Logger');
 const { EnhancedEventEmitter } = require('./lib/enhancedEvents');
 const { Worker } = require('./lib/Worker');
+const { createRouterGroup } = require('./lib/RouterGroup');
 const native = require('./lib/native');
 const ortc = require('./lib/ortc');
 const utils = require('./lib/utils');
@@ -75,6 +76,8 @@ module.exports = {
 	createWorker,
 	getSupportedRtpCapabilities,
 	parseScalabilityMode,
+	// ferrosoup extension: one room over several worker threads (a Router's API).
+	createRouterGroup,
 	errors,
 	ortc: {
 		generateRouterRtpCapabilities: ortc.generateRouterRtpCapabilities,

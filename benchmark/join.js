@@ -8,6 +8,7 @@
  *   node benchmark/join.js --native 1,50 --chromium 1 --out /tmp/join.json
  *   node benchmark/join.js --modules ferrosoup,mediasoup   # side by side when mediasoup is installed
  *   node benchmark/join.js --modules ferrosoup:nocache,ferrosoup   # key frame cache off vs on
+ *   node benchmark/join.js --modules ferrosoup:nospread,ferrosoup  # a room on one worker vs all
  *
  * The server runs in its own process (its event loop and Node-thread CPU are what we measure);
  * viewers and the broadcaster run here and in Chromium, sharing the machine.
@@ -31,12 +32,14 @@ const MODULES = arg('modules', 'ferrosoup').split(',');
 const OUT = arg('out', path.join(__dirname, 'results', 'join.json'));
 const ROOM = 'bench';
 
-/** `module` is `ferrosoup`, `mediasoup`, or `ferrosoup:nocache` (key frame cache off). */
+/** `module` is `ferrosoup`, `mediasoup`, or `ferrosoup:<options>` with options joined by `+`:
+ * `nocache` (key frame cache off), `nospread` (each room on one worker). */
 function startServer(variant) {
-	const [module, option] = variant.split(':');
+	const [module, optionList = ''] = variant.split(':');
+	const options = optionList.split('+');
 	return new Promise((resolve, reject) => {
 		const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'room', 'server.js')], {
-			env: { ...process.env, PORT: '0', MEDIASOUP_MODULE: module, DEBUG: '', KEY_FRAME_CACHE: option === 'nocache' ? 'off' : 'on' },
+			env: { ...process.env, PORT: '0', MEDIASOUP_MODULE: module, DEBUG: '', KEY_FRAME_CACHE: options.includes('nocache') ? 'off' : 'on', ROOM_SPREAD: options.includes('nospread') ? 'off' : 'on' },
 			stdio: ['ignore', 'pipe', 'inherit'],
 		});
 		let out = '';

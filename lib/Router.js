@@ -68,6 +68,8 @@ class Router extends EnhancedEventEmitter {
 	#producers = new Map();
 	/** Pipe transport pairs to other routers, by the other router's id (promises). */
 	#pipePairs = new Map();
+	/** Producers that came in through a pipe (their original lives on another router). */
+	#pipeProducerIds = new Set();
 	#observer = new EnhancedEventEmitter();
 
 	/** @private */
@@ -353,10 +355,27 @@ class Router extends EnhancedEventEmitter {
 		});
 		this.#transports.set(transport.id, transport);
 		transport.on('@close', () => this.#transports.delete(transport.id));
-		transport.on('@newproducer', (producer) => this.#producers.set(producer.id, producer));
-		transport.on('@producerclose', (producer) => this.#producers.delete(producer.id));
+		transport.on('@newproducer', (producer) => {
+			this.#producers.set(producer.id, producer);
+			this.#pipeProducerIds.add(producer.id);
+		});
+		transport.on('@producerclose', (producer) => {
+			this.#producers.delete(producer.id);
+			this.#pipeProducerIds.delete(producer.id);
+		});
 		this.#observer.safeEmit('newtransport', transport);
 		return transport;
+	}
+
+	/** @private (RouterGroup) */
+	hasProducer(producerId) {
+		const p = this.#producers.get(producerId);
+		return Boolean(p && !p.closed);
+	}
+
+	/** @private (RouterGroup) */
+	isPipeProducer(producerId) {
+		return this.#pipeProducerIds.has(producerId);
 	}
 
 	createActiveSpeakerObserver() {

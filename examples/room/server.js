@@ -95,7 +95,13 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 				: process.env.KEY_FRAME_CACHE_MS
 					? { maxDurationMs: Number(process.env.KEY_FRAME_CACHE_MS) }
 					: undefined;
-			room.ready = worker.createRouter({ mediaCodecs, keyFrameCache }).then((router) => (room.router = router));
+			// On ferrosoup a room can span every worker thread (createRouterGroup has a Router's
+			// API); on mediasoup, or with ROOM_SPREAD=off, a room lives on one worker.
+			const spread = typeof mediasoup.createRouterGroup === 'function' && process.env.ROOM_SPREAD !== 'off' && workers.length > 1;
+			room.ready = (spread
+				? mediasoup.createRouterGroup({ workers, mediaCodecs, keyFrameCache })
+				: worker.createRouter({ mediaCodecs, keyFrameCache })
+			).then((router) => (room.router = router));
 		}
 		await room.ready;
 		return room;
@@ -227,6 +233,9 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 		const dumps = await Promise.all(workers.map((w) => w.dump()));
 		res.json({ rooms: rooms.size, routers: dumps.reduce((n, d) => n + d.routerIds.length, 0), transports: await countTransports() });
 	});
+	app.get('/workers', async (req, res) => {
+		res.json(await Promise.all(workers.map((w) => w.getResourceUsage())));
+	});
 
 	/** PLI + FIR sent to broadcasters so far (from their producers' stats). */
 	async function keyFrameRequests() {
@@ -242,10 +251,15 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 		return n;
 	}
 
+	/** WebRTC transports of every room (a room spread over workers counts all its members; the
+	 * in-memory pipes between them are not counted). */
 	async function countTransports() {
 		let n = 0;
 		for (const room of rooms.values()) {
-			if (room.router && !room.router.closed) n += (await room.router.dump()).transportIds.length;
+			if (!room.router || room.router.closed) continue;
+			for (const r of room.router.routers ?? [room.router]) {
+				n += [...r.transportsForTesting.values()].filter((t) => !t.closed && t.type !== 'pipe').length;
+			}
 		}
 		return n;
 	}

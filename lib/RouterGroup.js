@@ -1,0 +1,184 @@
+'use strict';
+
+const { EnhancedEventEmitter } = require('./enhancedEvents');
+const { Logger } = require('./Logger');
+const { UnsupportedError } = require('../errors');
+const utils = require('./utils');
+
+const logger = new Logger('RouterGroup');
+
+/**
+ * One room over several worker threads (ferrosoup extension). It has a Router's API: transports
+ * are created on the member router (one per worker) with the fewest transports, and consuming a
+ * producer that lives on another member first pipes it there in memory (once per producer and
+ * member). Producer ids stay the same on every member, so the app never sees the pipes.
+ */
+class RouterGroup extends EnhancedEventEmitter {
+	#id = utils.generateUUIDv4();
+	#routers;
+	#load = new Map();
+	#pipes = new Map();
+	#closed = false;
+	#appData;
+	#observer = new EnhancedEventEmitter();
+
+	/** @private Use createRouterGroup(). */
+	constructor({ routers, appData }) {
+		super();
+		this.#routers = routers;
+		this.#appData = appData ?? {};
+		for (const router of routers) {
+			this.#load.set(router, 0);
+			router.observer.on('close', () => this.#onMemberClosed());
+		}
+	}
+
+	get id() {
+		return this.#id;
+	}
+
+	get closed() {
+		return this.#closed;
+	}
+
+	get rtpCapabilities() {
+		return this.#routers[0].rtpCapabilities;
+	}
+
+	get appData() {
+		return this.#appData;
+	}
+
+	set appData(appData) {
+		this.#appData = appData;
+	}
+
+	get observer() {
+		return this.#observer;
+	}
+
+	/** The member routers, one per worker. */
+	get routers() {
+		return [...this.#routers];
+	}
+
+	close() {
+		if (this.#closed) return;
+		this.#closed = true;
+		for (const router of this.#routers) router.close();
+		this.#observer.safeEmit('close');
+	}
+
+	#onMemberClosed() {
+		if (this.#closed) return;
+		// A worker died or a member was closed directly: the room is broken, close it whole.
+		logger.warn('a member router closed, closing the group');
+		this.close();
+		this.safeEmit('workerclose');
+	}
+
+	async dump() {
+		const dumps = await Promise.all(this.#routers.map((r) => r.dump()));
+		return { id: this.#id, routers: dumps };
+	}
+
+	/** The member with the fewest live transports. */
+	#pick() {
+		let best = this.#routers[0];
+		for (const r of this.#routers) {
+			if (this.#load.get(r) < this.#load.get(best)) best = r;
+		}
+		return best;
+	}
+
+	async createWebRtcTransport(options) {
+		if (this.#closed) throw new Error('RouterGroup closed');
+		const router = this.#pick();
+		this.#load.set(router, this.#load.get(router) + 1);
+		let transport;
+		try {
+			transport = await router.createWebRtcTransport(options);
+		} catch (error) {
+			this.#load.set(router, this.#load.get(router) - 1);
+			throw error;
+		}
+		transport.observer.once('close', () => this.#load.set(router, this.#load.get(router) - 1));
+		// consume() first brings the producer to this member if it lives elsewhere.
+		const consume = transport.consume.bind(transport);
+		transport.consume = async (opts = {}) => {
+			if (opts && typeof opts.producerId === 'string') {
+				await this.#bring(opts.producerId, router);
+			}
+			return consume(opts);
+		};
+		this.#observer.safeEmit('newtransport', transport);
+		return transport;
+	}
+
+	/** Pipes `producerId` into `router` unless it is there already (once per pair). */
+	async #bring(producerId, router) {
+		if (router.hasProducer(producerId)) return;
+		const key = `${producerId} ${router.id}`;
+		let pending = this.#pipes.get(key);
+		if (!pending) {
+			const source = this.#routers.find((r) => r !== router && r.hasProducer(producerId) && !r.isPipeProducer(producerId));
+			if (!source) return; // consume() reports the unknown producer
+			pending = source.pipeToRouter({ producerId, router }).then(({ pipeProducer }) => {
+				pipeProducer.observer.once('close', () => this.#pipes.delete(key));
+			});
+			pending.catch(() => this.#pipes.delete(key));
+			this.#pipes.set(key, pending);
+		}
+		await pending;
+	}
+
+	canConsume({ producerId, rtpCapabilities }) {
+		const router = this.#routers.find((r) => r.hasProducer(producerId));
+		return router ? router.canConsume({ producerId, rtpCapabilities }) : false;
+	}
+
+	updateMediaCodecs(mediaCodecs) {
+		for (const r of this.#routers) r.updateMediaCodecs(mediaCodecs);
+	}
+
+	async createPlainTransport() {
+		throw new UnsupportedError('PlainTransport is not implemented in ferrosoup yet');
+	}
+
+	async createPipeTransport() {
+		throw new UnsupportedError('PipeTransport over UDP is not implemented in ferrosoup yet');
+	}
+
+	async createDirectTransport() {
+		throw new UnsupportedError('DirectTransport is not implemented in ferrosoup yet');
+	}
+
+	async pipeToRouter(options) {
+		const source = this.#routers.find((r) => r.hasProducer(options?.producerId));
+		if (!source) throw new TypeError('Producer not found in this RouterGroup');
+		return source.pipeToRouter(options);
+	}
+
+	async createActiveSpeakerObserver() {
+		throw new UnsupportedError('ActiveSpeakerObserver is not implemented in ferrosoup yet');
+	}
+
+	async createAudioLevelObserver() {
+		throw new UnsupportedError('AudioLevelObserver is not implemented in ferrosoup yet');
+	}
+}
+
+/**
+ * Creates a RouterGroup: one router per given worker, all with the same media codecs (so the
+ * same RTP capabilities), behaving as one Router.
+ */
+async function createRouterGroup({ workers, mediaCodecs, appData, keyFrameCache } = {}) {
+	if (!Array.isArray(workers) || workers.length === 0) {
+		throw new TypeError('workers must be a non-empty array of Workers');
+	}
+	utils.checkAppData(appData);
+	const routers = await Promise.all(workers.map((w) => w.createRouter({ mediaCodecs, keyFrameCache })));
+	return new RouterGroup({ routers, appData });
+}
+
+module.exports = { RouterGroup, createRouterGroup };
