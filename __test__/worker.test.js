@@ -74,6 +74,7 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 		webRtcServerIds: [],
 		routerIds: [router.id],
 		channelMessageHandlers: { channelRequestHandlers: [router.id], channelNotificationHandlers: [] },
+		rtpPacketsSent: 0,
 	});
 	const usage = await worker.getResourceUsage();
 	const keys = ['ru_utime', 'ru_stime', 'ru_maxrss', 'ru_ixrss', 'ru_idrss', 'ru_isrss', 'ru_minflt',

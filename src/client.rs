@@ -74,57 +74,54 @@ impl FrameAssembler {
     }
 }
 
-pub async fn watch(p: ViewerParams) -> Result<ViewerResult, String> {
+/// A connected peer: ICE done, DTLS done, SRTP keys in hand.
+struct Connected {
+    sock: UdpSocket,
+    srtp: crate::srtp::SrtpSession,
+    stun: Vec<u8>,
+    t0: Instant,
+    ice_ms: f64,
+    dtls_ms: f64,
+}
+
+/// ICE (as controlling agent, nominating at once) and DTLS (client) with the server.
+async fn connect(p: &ViewerParams) -> Result<Connected, String> {
     let t0 = Instant::now();
     let ms = |t: Instant| t.saturating_duration_since(t0).as_secs_f64() * 1000.0;
     let local_ip = if p.server.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
     let sock = UdpSocket::bind(local_ip).await.map_err(|e| e.to_string())?;
     let local_ufrag = crate::ice::random_string(8);
-    let stun = || binding_request(&p.ice_ufrag, &local_ufrag, &p.ice_pwd, true, false);
+    let stun = binding_request(&p.ice_ufrag, &local_ufrag, &p.ice_pwd, true, false);
     let mut dtls = DtlsTransport::new(certificate());
     dtls.set_remote_fingerprints(t0, p.fingerprints.clone());
-    let mut srtp = None;
-    let mut result = ViewerResult::default();
-    let mut ice_done = false;
-    let mut frames = FrameAssembler::default();
+    let mut ice_ms = None;
     let mut next_stun = t0;
     let mut buf = vec![0u8; 65536];
     let deadline = t0 + p.timeout;
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Err(format!(
-                "timed out (ice {}, dtls {:?}, packets {})",
-                ice_done,
-                dtls.state(),
-                result.packets
-            ));
+            return Err(format!("timed out connecting (ice {}, dtls {:?})", ice_ms.is_some(), dtls.state()));
         }
-        if now >= next_stun {
-            sock.send_to(&stun(), p.server).await.map_err(|e| e.to_string())?;
-            // Checks fast until ICE answers, then consent every 2 s.
-            next_stun = now + if ice_done { Duration::from_secs(2) } else { Duration::from_millis(50) };
+        if ice_ms.is_none() && now >= next_stun {
+            sock.send_to(&stun, p.server).await.map_err(|e| e.to_string())?;
+            next_stun = now + Duration::from_millis(50);
         }
         dtls.handle_timeout(now);
         while let Some(d) = dtls.poll_transmit() {
             let _ = sock.send_to(&d, p.server).await;
         }
         let wake = [Some(next_stun), dtls.poll_timeout(), Some(deadline)].into_iter().flatten().min().unwrap_or(deadline);
-        let recv = tokio::time::timeout_at(wake.into(), sock.recv_from(&mut buf)).await;
-        let Ok(Ok((n, _from))) = recv else { continue };
+        let Ok(Ok((n, _))) = tokio::time::timeout_at(wake.into(), sock.recv_from(&mut buf)).await else { continue };
         let data = &buf[..n];
         let now = Instant::now();
         match demux(data) {
-            Demux::Stun => {
-                // A success answer (class bits 0b10) completes ICE for us.
-                if !ice_done && n >= 2 && (data[0] & 0x01) == 0x01 && (data[1] & 0x10) == 0 {
-                    ice_done = true;
-                    result.ice_ms = ms(now);
-                    dtls.run(now, Role::Client);
-                    while let Some(d) = dtls.poll_transmit() {
-                        let _ = sock.send_to(&d, p.server).await;
-                    }
-                    next_stun = now + Duration::from_secs(2);
+            // A Binding success (class bits 0b10) completes ICE for us.
+            Demux::Stun if ice_ms.is_none() && n >= 2 && (data[0] & 0x01) == 0x01 && (data[1] & 0x10) == 0 => {
+                ice_ms = Some(ms(now));
+                dtls.run(now, Role::Client);
+                while let Some(d) = dtls.poll_transmit() {
+                    let _ = sock.send_to(&d, p.server).await;
                 }
             }
             Demux::Dtls => {
@@ -133,34 +130,162 @@ pub async fn watch(p: ViewerParams) -> Result<ViewerResult, String> {
                     let _ = sock.send_to(&d, p.server).await;
                 }
                 match dtls.state() {
-                    DtlsState::Connected if srtp.is_none() => {
-                        result.dtls_ms = ms(now);
-                        srtp = dtls.take_srtp();
+                    DtlsState::Connected => {
+                        let srtp = dtls.take_srtp().ok_or("no SRTP keys")?;
+                        return Ok(Connected { sock, srtp, stun, t0, ice_ms: ice_ms.unwrap_or(0.0), dtls_ms: ms(now) });
                     }
                     DtlsState::Failed => return Err("DTLS failed".into()),
                     _ => {}
                 }
             }
-            Demux::Rtp => {
-                let Some(s) = srtp.as_mut() else { continue };
-                let Ok(plain) = s.decrypt_rtp(data) else { continue };
-                let Some(pkt) = rtp::parse(&plain) else { continue };
-                result.packets += 1;
-                if result.first_rtp_ms == 0.0 {
-                    result.first_rtp_ms = ms(now);
-                }
-                if pkt.header.ssrc != p.video_ssrc {
-                    continue;
-                }
-                let key = rtp::is_key_frame(p.codec, &pkt.payload);
-                if frames.push(pkt.header.sequence_number, pkt.header.marker, key) {
-                    result.first_key_frame_ms = ms(now);
-                    return Ok(result);
-                }
-            }
             _ => {}
         }
     }
+}
+
+pub async fn watch(p: ViewerParams) -> Result<ViewerResult, String> {
+    let mut c = connect(&p).await?;
+    let ms = |t: Instant| t.saturating_duration_since(c.t0).as_secs_f64() * 1000.0;
+    let mut result = ViewerResult { ice_ms: c.ice_ms, dtls_ms: c.dtls_ms, ..Default::default() };
+    let mut frames = FrameAssembler::default();
+    let mut buf = vec![0u8; 65536];
+    let deadline = c.t0 + p.timeout;
+    let mut next_stun = Instant::now() + Duration::from_secs(2);
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(format!("timed out waiting for a key frame (packets {})", result.packets));
+        }
+        if now >= next_stun {
+            let _ = c.sock.send_to(&c.stun, p.server).await;
+            next_stun = now + Duration::from_secs(2);
+        }
+        let wake = next_stun.min(deadline);
+        let Ok(Ok((n, _))) = tokio::time::timeout_at(wake.into(), c.sock.recv_from(&mut buf)).await else { continue };
+        if demux(&buf[..n]) != Demux::Rtp {
+            continue;
+        }
+        let Ok(plain) = c.srtp.decrypt_rtp(&buf[..n]) else { continue };
+        let Some(pkt) = rtp::parse(&plain) else { continue };
+        result.packets += 1;
+        let now = Instant::now();
+        if result.first_rtp_ms == 0.0 {
+            result.first_rtp_ms = ms(now);
+        }
+        if pkt.header.ssrc != p.video_ssrc {
+            continue;
+        }
+        let key = rtp::is_key_frame(p.codec, &pkt.payload);
+        if frames.push(pkt.header.sequence_number, pkt.header.marker, key) {
+            result.first_key_frame_ms = ms(now);
+            return Ok(result);
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountResult {
+    pub dtls_ms: f64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// Connects, then counts RTP/RTCP datagrams for `duration` (no decryption: a load sink).
+pub async fn count(p: ViewerParams, duration: Duration) -> Result<CountResult, String> {
+    let c = connect(&p).await?;
+    let mut r = CountResult { dtls_ms: c.dtls_ms, ..Default::default() };
+    let mut buf = vec![0u8; 65536];
+    let end = Instant::now() + duration;
+    let mut next_stun = Instant::now() + Duration::from_secs(2);
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return Ok(r);
+        }
+        if now >= next_stun {
+            let _ = c.sock.send_to(&c.stun, p.server).await;
+            next_stun = now + Duration::from_secs(2);
+        }
+        let Ok(Ok((n, _))) = tokio::time::timeout_at(next_stun.min(end).into(), c.sock.recv_from(&mut buf)).await else { continue };
+        if matches!(demux(&buf[..n]), Demux::Rtp | Demux::Rtcp) {
+            r.packets += 1;
+            r.bytes += n as u64;
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishResult {
+    pub dtls_ms: f64,
+    pub video_packets: u64,
+    pub audio_packets: u64,
+}
+
+/// Connects, then sends synthetic VP8 video (`video_kbps`, 30 fps, key frame every second)
+/// and Opus-sized audio (50 packets/s) over SRTP for `duration`.
+pub async fn publish(p: ViewerParams, audio_ssrc: u32, video_kbps: u32, duration: Duration) -> Result<PublishResult, String> {
+    use bytes::Bytes;
+    use rtc_rtp::header::Header;
+    use rtc_rtp::packet::Packet;
+    let mut c = connect(&p).await?;
+    let mut r = PublishResult { dtls_ms: c.dtls_ms, ..Default::default() };
+    let frame_bytes = (video_kbps as usize * 1000 / 8) / 30;
+    let per_frame = frame_bytes.div_ceil(1100).max(1);
+    let chunk = frame_bytes / per_frame;
+    let (mut vseq, mut aseq, mut vts, mut ats) = (0u16, 0u16, 0u32, 0u32);
+    let start = Instant::now();
+    let end = start + duration;
+    let mut frame = 0u64;
+    let mut next_stun = start + Duration::from_secs(2);
+    let mut buf = vec![0u8; 2048];
+    while Instant::now() < end {
+        let tick = start + Duration::from_micros(frame * 33_333);
+        tokio::time::sleep_until(tick.into()).await;
+        let key = frame % 30 == 0;
+        for i in 0..per_frame {
+            let mut payload = vec![0xABu8; chunk.max(4)];
+            payload[0] = if i == 0 { 0x10 } else { 0x00 };
+            payload[1] = if key { 0x00 } else { 0x01 };
+            let pkt = Packet {
+                header: Header { version: 2, payload_type: 96, sequence_number: vseq, timestamp: vts, ssrc: p.video_ssrc, marker: i + 1 == per_frame, ..Default::default() },
+                payload: Bytes::from(payload),
+            };
+            vseq = vseq.wrapping_add(1);
+            if let Some(plain) = rtp::marshal(&pkt) {
+                if let Ok(sealed) = c.srtp.encrypt_rtp(&plain) {
+                    let _ = c.sock.send_to(&sealed, p.server).await;
+                    r.video_packets += 1;
+                }
+            }
+        }
+        vts = vts.wrapping_add(3000);
+        // Audio: 20 ms packets, so 5 every 3 frames.
+        let audio_due = ((frame + 1) * 33_333 / 20_000) - (frame * 33_333 / 20_000);
+        for _ in 0..audio_due {
+            let pkt = Packet {
+                header: Header { version: 2, payload_type: 111, sequence_number: aseq, timestamp: ats, ssrc: audio_ssrc, ..Default::default() },
+                payload: Bytes::from(vec![0x5Au8; 100]),
+            };
+            aseq = aseq.wrapping_add(1);
+            ats = ats.wrapping_add(960);
+            if let Some(plain) = rtp::marshal(&pkt) {
+                if let Ok(sealed) = c.srtp.encrypt_rtp(&plain) {
+                    let _ = c.sock.send_to(&sealed, p.server).await;
+                    r.audio_packets += 1;
+                }
+            }
+        }
+        // Drain what the server sends back (reports, feedback) without acting on it.
+        while c.sock.try_recv_from(&mut buf).is_ok() {}
+        if Instant::now() >= next_stun {
+            let _ = c.sock.send_to(&c.stun, p.server).await;
+            next_stun += Duration::from_secs(2);
+        }
+        frame += 1;
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -143,11 +143,8 @@ pub fn native_viewer_dtls_parameters() -> String {
     json!({ "role": "client", "fingerprints": crate::client::certificate().fingerprints }).to_string()
 }
 
-/// Benchmark/test tool: joins a WebRtcTransport as a browser would (ICE, DTLS, SRTP) and
-/// resolves when the first complete key frame of `videoSsrc` has arrived, with timings (ms).
-#[napi]
-pub async fn native_viewer_watch(params_json: String) -> Result<String> {
-    let v: Value = serde_json::from_str(&params_json).map_err(|e| Error::from_reason(e.to_string()))?;
+/// The server side of a native client: its WebRtcTransport's parameters (+ the video SSRC).
+fn viewer_params(v: &Value) -> Result<crate::client::ViewerParams> {
     let bad = |what: &str| Error::from_reason(format!("invalid {what}"));
     let candidate = v["iceCandidates"]
         .as_array()
@@ -167,15 +164,50 @@ pub async fn native_viewer_watch(params_json: String) -> Result<String> {
             })
         })
         .collect();
-    let params = crate::client::ViewerParams {
+    Ok(crate::client::ViewerParams {
         server,
         ice_ufrag: v["iceParameters"]["usernameFragment"].as_str().ok_or_else(|| bad("iceParameters"))?.to_string(),
         ice_pwd: v["iceParameters"]["password"].as_str().ok_or_else(|| bad("iceParameters"))?.to_string(),
         fingerprints,
-        video_ssrc: v["videoSsrc"].as_u64().ok_or_else(|| bad("videoSsrc"))? as u32,
+        video_ssrc: v["videoSsrc"].as_u64().unwrap_or(0) as u32,
         codec: crate::rtp::VideoCodec::from_mime(v["mimeType"].as_str().unwrap_or("video/VP8")),
         timeout: std::time::Duration::from_millis(v["timeoutMs"].as_u64().unwrap_or(20_000)),
-    };
-    let result = crate::client::watch(params).await.map_err(Error::from_reason)?;
-    serde_json::to_string(&result).map_err(|e| Error::from_reason(e.to_string()))
+    })
+}
+
+fn parse_value(json: &str) -> Result<Value> {
+    serde_json::from_str(json).map_err(|e| Error::from_reason(e.to_string()))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::from_reason(e.to_string()))
+}
+
+/// Benchmark/test tool: joins a WebRtcTransport as a browser would (ICE, DTLS, SRTP) and
+/// resolves when the first complete key frame of `videoSsrc` has arrived, with timings (ms).
+#[napi]
+pub async fn native_viewer_watch(params_json: String) -> Result<String> {
+    let params = viewer_params(&parse_value(&params_json)?)?;
+    to_json(&crate::client::watch(params).await.map_err(Error::from_reason)?)
+}
+
+/// Benchmark tool: connects and counts the datagrams received for `durationMs` (no decryption).
+#[napi]
+pub async fn native_receiver_count(params_json: String) -> Result<String> {
+    let v = parse_value(&params_json)?;
+    let duration = std::time::Duration::from_millis(v["durationMs"].as_u64().unwrap_or(5000));
+    let params = viewer_params(&v)?;
+    to_json(&crate::client::count(params, duration).await.map_err(Error::from_reason)?)
+}
+
+/// Benchmark tool: connects and sends synthetic VP8 (`videoKbps`, ssrc `videoSsrc`, PT 96) and
+/// audio (ssrc `audioSsrc`, PT 111) over SRTP for `durationMs`.
+#[napi]
+pub async fn native_publish(params_json: String) -> Result<String> {
+    let v = parse_value(&params_json)?;
+    let duration = std::time::Duration::from_millis(v["durationMs"].as_u64().unwrap_or(5000));
+    let audio_ssrc = v["audioSsrc"].as_u64().unwrap_or(0) as u32;
+    let kbps = v["videoKbps"].as_u64().unwrap_or(1500) as u32;
+    let params = viewer_params(&v)?;
+    to_json(&crate::client::publish(params, audio_ssrc, kbps, duration).await.map_err(Error::from_reason)?)
 }

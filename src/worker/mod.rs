@@ -163,6 +163,8 @@ fn pipe_tuple() -> Value {
 
 pub struct Worker {
     sink: Sink,
+    /// RTP packets sent to transports (consumers' media), for benchmarks (in `dump()`).
+    rtp_sent: u64,
     pipes: HashMap<String, PipeEntry>,
     logger: Logger,
     settings: Settings,
@@ -191,6 +193,7 @@ impl Worker {
         Rc::new_cyclic(|me| {
             RefCell::new(Worker {
                 sink,
+                rtp_sent: 0,
                 pipes: HashMap::new(),
                 logger,
                 settings,
@@ -364,7 +367,7 @@ impl Worker {
                     if let Some(pipe) = self.pipes.get_mut(&transport_id) {
                         pipe.send(data, false);
                     } else if let Some(e) = self.transports.get_mut(&transport_id) {
-                        e.transport.send_media(now, &data, false);
+                        self.rtp_sent += u64::from(e.transport.send_media(now, &data, false));
                         while let Some(tx) = e.transport.poll_transmit() {
                             e.io.send(&tx.tuple, &tx.data);
                         }
@@ -664,6 +667,8 @@ impl Worker {
                 "channelRequestHandlers": handlers,
                 "channelNotificationHandlers": [],
             },
+            // ferrosoup: RTP packets this worker has sent to its transports.
+            "rtpPacketsSent": self.rtp_sent,
         })
     }
 

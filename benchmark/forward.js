@@ -1,0 +1,106 @@
+'use strict';
+
+/**
+ * Forwarding cost: one producer (synthetic VP8 at --kbps, default 1500, 30 fps + Opus-sized
+ * audio at 50 packets/s) sent over SRTP by a native publisher to K consumers on native
+ * receivers, all over loopback. The server runs in its own process; its CPU seconds (all
+ * threads, from its own accounting) per million RTP packets it sends are the figure.
+ *
+ *   node benchmark/forward.js                 # K = 100, 500, 1000, 2000; 1 and 2 worker threads
+ *   node benchmark/forward.js --k 100,500 --workers 1,2 --seconds 5
+ */
+const { fork } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const binding = require('../binding.js');
+
+function arg(name, fallback) {
+	const i = process.argv.indexOf(`--${name}`);
+	return i > 0 ? process.argv[i + 1] : fallback;
+}
+const KS = arg('k', '100,500,1000,2000').split(',').map(Number);
+const WORKERS = arg('workers', '1,2').split(',').map(Number);
+const SECONDS = Number(arg('seconds', '6'));
+const KBPS = Number(arg('kbps', '1500'));
+const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
+
+function server() {
+	const child = fork(path.join(__dirname, 'lib', 'forward-server.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+	let next = 0;
+	const pending = new Map();
+	child.on('message', (m) => {
+		const p = pending.get(m.id);
+		pending.delete(m.id);
+		if (m.error) p.reject(new Error(m.error));
+		else p.resolve(m.result);
+	});
+	const call = (cmd, data = {}) => new Promise((resolve, reject) => {
+		const id = next++;
+		pending.set(id, { resolve, reject });
+		child.send({ id, cmd, ...data });
+	});
+	return { call, kill: () => child.kill('SIGKILL') };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function run(workers, k) {
+	const s = server();
+	try {
+		const dtlsParameters = JSON.parse(binding.nativeViewerDtlsParameters());
+		const transport = await s.call('setup', { workers });
+		const videoSsrc = 11111111;
+		const audioSsrc = 22222222;
+		await s.call('produce', { dtlsParameters, videoSsrc, audioSsrc });
+		const total = (SECONDS + 8) * 1000 + k * 5;
+		const publishing = binding.nativePublish(JSON.stringify({ ...transport, videoSsrc, audioSsrc, videoKbps: KBPS, durationMs: total, timeoutMs: 10000 }));
+		publishing.catch(() => {});
+		await sleep(500);
+		const before = await s.call('usage');
+		const receivers = await s.call('consumers', { k, dtlsParameters });
+		const counting = Promise.all(receivers.map((r) => binding.nativeReceiverCount(JSON.stringify({ ...r, durationMs: (SECONDS + 4) * 1000, timeoutMs: 30000 }))));
+		// Let every receiver connect and the streams settle, then measure a window.
+		await sleep(3000);
+		const u1 = await s.call('usage');
+		await sleep(SECONDS * 1000);
+		const u2 = await s.call('usage');
+		const counts = (await counting).map((c) => JSON.parse(c));
+		const packets = u2.rtpPacketsSent - u1.rtpPacketsSent;
+		const cpuS = (u2.cpuMs - u1.cpuMs) / 1000;
+		const wallS = (u2.at - u1.at) / 1000;
+		return {
+			workers,
+			k,
+			receiversConnected: counts.filter((c) => c.packets > 0).length,
+			packetsPerSecond: Math.round(packets / wallS),
+			cpuSecondsPerMillionPackets: Math.round((cpuS / (packets / 1e6)) * 100) / 100,
+			cpuCoresBusy: Math.round((cpuS / wallS) * 100) / 100,
+			memoryPerConsumerKiB: Math.round((u1.rss - before.rss) / k / 1024),
+		};
+	} finally {
+		s.kill();
+	}
+}
+
+async function main() {
+	const rows = [];
+	for (const k of KS) {
+		for (const w of WORKERS) {
+			const r = await run(w, k);
+			rows.push(r);
+			console.error(`  K=${k} workers=${w}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
+		}
+	}
+	console.log('| K consumers | worker threads | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|');
+	for (const r of rows) {
+		console.log(`| ${r.k} | ${r.workers} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.memoryPerConsumerKiB} |`);
+	}
+	fs.mkdirSync(path.dirname(OUT), { recursive: true });
+	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows }, null, 2));
+}
+
+main().catch((e) => {
+	console.error(e);
+	process.exit(1);
+});
