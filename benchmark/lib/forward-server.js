@@ -52,9 +52,11 @@ const handlers = {
 		return out;
 	},
 	async usage() {
-		const cpu = process.cpuUsage();
 		const dumps = await Promise.all(state.workers.map((w) => w.dump()));
+		// CPU and time read right after the counters, so that they describe the same moment.
+		const cpu = process.cpuUsage();
 		return {
+			connected: state.transports.filter((t) => t.dtlsState === 'connected').length,
 			cpuMs: (cpu.user + cpu.system) / 1000,
 			rss: process.memoryUsage().rss,
 			rtpPacketsSent: dumps.reduce((n, d) => n + (d.rtpPacketsSent ?? 0), 0),
