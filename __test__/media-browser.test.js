@@ -27,65 +27,18 @@ after(async () => {
 	worker?.close();
 });
 
-function transportParams(t) {
-	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
-}
-
-async function publisher() {
-	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
-	const producers = {};
-	const page = await kit.openPage(browser, pages.url, async (method, data) => {
-		if (method === 'connect') {
-			await transport.connect({ dtlsParameters: data.dtlsParameters });
-			return {};
-		}
-		if (method === 'produce') {
-			const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
-			producers[data.kind] = producer;
-			return { id: producer.id };
-		}
-		throw new Error(method);
-	});
-	await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
-	const tid = await page.evaluate((p) => window.ferrosoupTest.createSendTransport(p), transportParams(transport));
-	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'video'), tid);
-	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'audio'), tid);
-	return { transport, producers, page };
-}
-
-async function viewer(producers) {
-	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
-	const page = await kit.openPage(browser, pages.url, async (method, data) => {
-		if (method === 'connect') {
-			await transport.connect({ dtlsParameters: data.dtlsParameters });
-			return {};
-		}
-		throw new Error(method);
-	});
-	const rtpCapabilities = await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
-	const tid = await page.evaluate((p) => window.ferrosoupTest.createRecvTransport(p), transportParams(transport));
-	const consumers = {};
-	for (const kind of ['video', 'audio']) {
-		const producer = producers[kind];
-		assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities }), true);
-		// The usual mediasoup pattern: create paused, let the client set up, then resume.
-		const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
-		await page.evaluate(
-			({ tid, params }) => window.ferrosoupTest.consume(tid, params),
-			{ tid, params: { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters } }
-		);
-		await consumer.resume();
-		consumers[kind] = consumer;
-	}
-	const received = (kind) => page.evaluate((id) => window.ferrosoupTest.received(id), consumers[kind].id);
-	return { transport, consumers, page, received };
-}
+const media = require('./lib/media');
+const publisher = () => media.publish({ browser, url: pages.url, router });
+const viewer = (producers) => media.view({ browser, url: pages.url, router, producers });
 
 test('camera and microphone from one page decode in another; pause/resume; producerclose', async () => {
 	const pub = await publisher();
 	assert.equal(pub.producers.video.type, 'simple');
 	assert.equal(pub.producers.video.kind, 'video');
 	const view = await viewer(pub.producers);
+	for (const kind of ['video', 'audio']) {
+		assert.equal(router.canConsume({ producerId: pub.producers[kind].id, rtpCapabilities: view.rtpCapabilities }), true);
+	}
 	await kit.waitFor(async () => (await view.received('video')).framesDecoded >= 10, 20000, 'decoded video frames');
 	await kit.waitFor(async () => (await view.received('audio')).totalSamplesReceived > 4800, 20000, 'received audio');
 

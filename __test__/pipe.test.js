@@ -30,42 +30,7 @@ after(async () => {
 	for (const w of workers ?? []) w.close();
 });
 
-function params(t) {
-	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
-}
-
-async function publish(router) {
-	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
-	const producers = {};
-	const page = await kit.openPage(browser, pages.url, async (method, data) => {
-		if (method === 'connect') return transport.connect({ dtlsParameters: data.dtlsParameters }).then(() => ({}));
-		const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
-		producers[data.kind] = producer;
-		return { id: producer.id };
-	});
-	await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
-	const tid = await page.evaluate((p) => window.ferrosoupTest.createSendTransport(p), params(transport));
-	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'video'), tid);
-	await page.evaluate((id) => window.ferrosoupTest.produce(id, 'audio'), tid);
-	return { transport, producers, page };
-}
-
-async function watch(router, producer) {
-	const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] });
-	const page = await kit.openPage(browser, pages.url, async (method, data) => {
-		if (method === 'connect') return transport.connect({ dtlsParameters: data.dtlsParameters }).then(() => ({}));
-		throw new Error(method);
-	});
-	const rtpCapabilities = await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
-	const tid = await page.evaluate((p) => window.ferrosoupTest.createRecvTransport(p), params(transport));
-	const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities });
-	await page.evaluate(({ tid, p }) => window.ferrosoupTest.consume(tid, p), {
-		tid,
-		p: { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters },
-	});
-	const frames = async () => (await page.evaluate((id) => window.ferrosoupTest.received(id), consumer.id)).framesDecoded;
-	return { transport, consumer, page, frames };
-}
+const media = require('./lib/media');
 
 test('pipeToRouter() argument checks', async () => {
 	await assert.rejects(routerA.pipeToRouter({ router: routerB }), TypeError);
@@ -76,7 +41,7 @@ test('pipeToRouter() argument checks', async () => {
 });
 
 test('a producer on worker A is decoded by a viewer on worker B; closing cascades', async () => {
-	const pub = await publish(routerA);
+	const pub = await media.publish({ browser, url: pages.url, router: routerA });
 	const { pipeConsumer, pipeProducer } = await routerA.pipeToRouter({ producerId: pub.producers.video.id, router: routerB });
 	assert.equal(pipeConsumer.type, 'pipe');
 	assert.equal(pipeConsumer.kind, 'video');
@@ -88,8 +53,9 @@ test('a producer on worker A is decoded by a viewer on worker B; closing cascade
 	assert.notEqual(audio.pipeProducer.id, pub.producers.audio.id);
 	assert.equal((await routerB.dump()).transportIds.length, 1);
 
-	const view = await watch(routerB, pipeProducer);
-	await kit.waitFor(async () => (await view.frames()) >= 10, 20000, 'frames decoded on worker B');
+	const view = await media.view({ browser, url: pages.url, router: routerB, producers: { video: pipeProducer }, paused: false });
+	view.consumer = view.consumers.video;
+	await kit.waitFor(async () => (await view.received('video')).framesDecoded >= 10, 20000, 'frames decoded on worker B');
 	const [stats] = await pipeProducer.getStats();
 	assert.ok(stats.packetCount > 0);
 

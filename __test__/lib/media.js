@@ -1,0 +1,66 @@
+'use strict';
+
+// Shared by the media browser tests: a Chromium page that publishes through a ferrosoup
+// transport, and a Chromium page that consumes through another.
+const kit = require('./browser');
+
+function transportParams(t) {
+	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+}
+
+const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
+
+/** Publishes the fake camera and microphone from a new page through a transport of `router`. */
+async function publish({ browser, url, router, kinds = ['video', 'audio'] }) {
+	const transport = await router.createWebRtcTransport(UDP);
+	const producers = {};
+	const page = await kit.openPage(browser, url, async (method, data) => {
+		if (method === 'connect') {
+			await transport.connect({ dtlsParameters: data.dtlsParameters });
+			return {};
+		}
+		if (method === 'produce') {
+			const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
+			producers[data.kind] = producer;
+			return { id: producer.id };
+		}
+		throw new Error(`unexpected ${method}`);
+	});
+	await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const tid = await page.evaluate((p) => window.ferrosoupTest.createSendTransport(p), transportParams(transport));
+	for (const kind of kinds) {
+		await page.evaluate(({ id, kind }) => window.ferrosoupTest.produce(id, kind), { id: tid, kind });
+	}
+	return { transport, producers, page };
+}
+
+/**
+ * Consumes `producers` (by kind) in a new page through a transport of `router`. With `paused`,
+ * consumers are created paused and resumed once the page has set them up (mediasoup's pattern).
+ */
+async function view({ browser, url, router, producers, paused = true }) {
+	const transport = await router.createWebRtcTransport(UDP);
+	const page = await kit.openPage(browser, url, async (method, data) => {
+		if (method === 'connect') {
+			await transport.connect({ dtlsParameters: data.dtlsParameters });
+			return {};
+		}
+		throw new Error(`unexpected ${method}`);
+	});
+	const rtpCapabilities = await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const tid = await page.evaluate((p) => window.ferrosoupTest.createRecvTransport(p), transportParams(transport));
+	const consumers = {};
+	for (const [kind, producer] of Object.entries(producers)) {
+		const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused });
+		await page.evaluate(
+			({ tid, params }) => window.ferrosoupTest.consume(tid, params),
+			{ tid, params: { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters } }
+		);
+		if (paused) await consumer.resume();
+		consumers[kind] = consumer;
+	}
+	const received = (kind) => page.evaluate((id) => window.ferrosoupTest.received(id), consumers[kind].id);
+	return { transport, consumers, page, received, rtpCapabilities };
+}
+
+module.exports = { transportParams, publish, view, UDP };
