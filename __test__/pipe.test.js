@@ -86,3 +86,40 @@ test('a producer on worker A is decoded by a viewer on worker B; closing cascade
 	await pub.page.close();
 	await view.page.close();
 });
+
+test('pipeToRouter() between two routers of the same worker (native publisher and viewer)', async () => {
+	const binding = require('../binding.js');
+	const { UDP } = media;
+	const r1 = await workers[0].createRouter({ mediaCodecs: codecs.opusVp8 });
+	const r2 = await workers[0].createRouter({ mediaCodecs: codecs.opusVp8 });
+	const dtlsParameters = JSON.parse(binding.nativeViewerDtlsParameters());
+	const send = await r1.createWebRtcTransport(UDP);
+	await send.connect({ dtlsParameters });
+	const producer = await send.produce({
+		kind: 'video',
+		rtpParameters: { mid: '0', codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 }], encodings: [{ ssrc: 31313131 }] },
+	});
+	const publishing = binding.nativePublish(JSON.stringify({
+		iceParameters: send.iceParameters, iceCandidates: send.iceCandidates, dtlsParameters: send.dtlsParameters,
+		videoSsrc: 31313131, audioSsrc: 0, videoKbps: 500, durationMs: 3000,
+	}));
+	const { pipeProducer } = await r1.pipeToRouter({ producerId: producer.id, router: r2 });
+	const recv = await r2.createWebRtcTransport(UDP);
+	const consumer = await recv.consume({ producerId: pipeProducer.id, rtpCapabilities: r2.rtpCapabilities });
+	await recv.connect({ dtlsParameters });
+	const result = JSON.parse(await binding.nativeViewerWatch(JSON.stringify({
+		iceParameters: recv.iceParameters, iceCandidates: recv.iceCandidates, dtlsParameters: recv.dtlsParameters,
+		videoSsrc: consumer.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 10000,
+	})));
+	assert.ok(result.firstKeyFrameMs > 0);
+	const published = JSON.parse(await publishing);
+	assert.ok(published.videoPackets > 0);
+	// Closing the source router closes its pipe, the pipe producer, and (by the worker's
+	// producerclose) the consumer of it.
+	const gone = once(consumer, 'producerclose');
+	r1.close();
+	assert.equal(pipeProducer.closed, true);
+	await gone;
+	assert.equal(consumer.closed, true);
+	r2.close();
+});
