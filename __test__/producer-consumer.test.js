@@ -569,11 +569,11 @@ test('consume(): simulcast and pipe consumers, preferred layers', async (t) => {
 		producer.consumableRtpParameters.encodings.map((e) => e.ssrc)
 	);
 
-	// Pipe consumers come with PipeTransport/pipeToRouter (a later layer): UnsupportedError.
-	await assert.rejects(
-		transport2.consume({ producerId: producer.id, rtpCapabilities: clone(DEVICE), pipe: true }),
-		ferrosoup.errors.UnsupportedError
-	);
+	// A pipe consumer gets every stream (mediasoup's parameters, no MID).
+	const pipe = await transport2.consume({ producerId: producer.id, rtpCapabilities: clone(DEVICE), pipe: true });
+	assert.equal(pipe.type, 'pipe');
+	assertConsumerParameters(pipe, expectedConsumerParameters(producer, DEVICE, { pipe: true }));
+	assert.equal(pipe.rtpParameters.encodings.length, 3);
 	// Pipe consumers do not use up a MID.
 	const after = await transport2.consume({ producerId: producer.id, rtpCapabilities: clone(DEVICE) });
 	assert.equal(after.rtpParameters.mid, '3');

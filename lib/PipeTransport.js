@@ -3,15 +3,14 @@
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
 const { Transport } = require('./Transport');
-const { UnsupportedError } = require('../errors');
 const utils = require('./utils');
 
 const logger = new Logger('PipeTransport');
 
 /**
- * mediasoup's PipeTransport. In ferrosoup the pipes that pipeToRouter() creates between workers
- * of this process carry packets in memory from one worker thread to the other (no socket, no
- * SRTP); PipeTransports over UDP are not there yet.
+ * mediasoup's PipeTransport. createPipeTransport() gives one over UDP (plain RTP/RTCP, or SRTP
+ * with keys the app exchanges, as mediasoup); the pipes that pipeToRouter() creates between
+ * routers of this process carry packets in memory from one worker thread to the other.
  */
 class PipeTransport extends Transport {
 	#data;
@@ -19,7 +18,11 @@ class PipeTransport extends Transport {
 	/** @private */
 	constructor(options) {
 		super(options, new EnhancedEventEmitter());
-		this.#data = { tuple: options.data.tuple, rtx: Boolean(options.data.rtx) };
+		this.#data = {
+			tuple: options.data.tuple,
+			rtx: Boolean(options.data.rtx),
+			srtpParameters: options.data.srtpParameters,
+		};
 	}
 
 	get type() {
@@ -39,12 +42,20 @@ class PipeTransport extends Transport {
 	}
 
 	get srtpParameters() {
+		return utils.clone(this.#data.srtpParameters);
+	}
+
+	get sctpNegotiatedCapabilities() {
 		return undefined;
 	}
 
-	async connect() {
+	/** Names the remote PipeTransport (and its SRTP key when SRTP is on). */
+	async connect({ ip, port, srtpParameters } = {}) {
 		logger.debug('connect()');
-		throw new UnsupportedError('PipeTransport over UDP is not implemented in ferrosoup yet (pipeToRouter between workers of this process is)');
+		const data = await this.channel.request('pipeTransport.connect', this.internal.transportId, { ip, port, srtpParameters });
+		if (data?.tuple) {
+			this.#data.tuple = data.tuple;
+		}
 	}
 
 	/** @private Links this in-memory pipe to its peer on another worker. */
@@ -61,6 +72,7 @@ class PipeTransport extends Transport {
 		if (!producerId || typeof producerId !== 'string') {
 			throw new TypeError('missing producerId');
 		}
+		utils.checkAppData(appData);
 		return super.consume({ producerId, appData, rtpCapabilities: {}, pipe: true });
 	}
 }

@@ -224,6 +224,11 @@ class Router extends EnhancedEventEmitter {
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
 		});
+		return this.#adopt(transport);
+	}
+
+	/** Tracks a new transport and its producers, as mediasoup's Router does. */
+	#adopt(transport) {
 		this.#transports.set(transport.id, transport);
 		transport.on('@close', () => this.#transports.delete(transport.id));
 		transport.on('@listenserverclose', () => this.#transports.delete(transport.id));
@@ -237,8 +242,53 @@ class Router extends EnhancedEventEmitter {
 		return notYet('PlainTransport');
 	}
 
-	createPipeTransport() {
-		return notYet('PipeTransport');
+	/**
+	 * mediasoup's createPipeTransport(): plain RTP/RTCP (optionally SRTP) over UDP to another
+	 * router (ferrosoup or mediasoup, in another process or host) once connect() names it.
+	 */
+	async createPipeTransport({
+		listenInfo,
+		listenIp,
+		port,
+		enableSctp = false,
+		enableRtx = false,
+		enableSrtp = false,
+		appData,
+	} = {}) {
+		logger.debug('createPipeTransport()');
+		if (!listenInfo && !listenIp) {
+			throw new TypeError('missing listenInfo and listenIp (one of them is mandatory)');
+		} else if (listenInfo && listenIp) {
+			throw new TypeError('only one of listenInfo and listenIp must be given');
+		}
+		utils.checkAppData(appData);
+		if (enableSctp) {
+			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet: createPipeTransport() needs enableSctp: false');
+		}
+		if (listenIp) {
+			if (typeof listenIp === 'string') listenIp = { ip: listenIp };
+			listenInfo = { protocol: 'udp', ip: listenIp.ip, announcedAddress: listenIp.announcedIp, port };
+		}
+		const info = normalizeListenInfo(listenInfo);
+		if (info.protocol !== 'udp') {
+			throw new TypeError('unsupported listen protocol');
+		}
+		const transportId = utils.generateUUIDv4();
+		const data = await this.#channel.request('router.createPipeTransport', this.id, {
+			transportId,
+			listenInfo: info,
+			enableRtx: Boolean(enableRtx),
+			enableSrtp: Boolean(enableSrtp),
+		});
+		const transport = new PipeTransport({
+			internal: { routerId: this.id, transportId },
+			data,
+			channel: this.#channel,
+			appData,
+			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
+			getProducerById: (producerId) => this.#producers.get(producerId),
+		});
+		return this.#adopt(transport);
 	}
 
 	createDirectTransport() {

@@ -77,6 +77,10 @@ pub struct Consumer {
     /// Pipe consumers forward every stream of the producer as it is: producer (router) SSRC →
     /// this consumer's SSRC for that encoding. Empty for ordinary consumers.
     pipe_map: Vec<(u32, u32)>,
+    /// Pipe consumers with RTX: this consumer's SSRC per stream → its RTX SSRC, and media
+    /// payload type → RTX payload type.
+    pipe_rtx: Vec<(u32, u32)>,
+    rtx_pts: Vec<(u8, u8)>,
 }
 
 /// A viewer's repeated key frame requests restart a cache replay no more often than this.
@@ -115,6 +119,11 @@ impl Consumer {
             (Some(s), Some(pt)) => Some((s as u32, pt)),
             _ => None,
         };
+        let rtx_pts = codecs
+            .iter()
+            .filter(|c| crate::ortc::is_rtx_codec(c))
+            .filter_map(|c| Some((c["parameters"]["apt"].as_u64()? as u8, c["payloadType"].as_u64()? as u8)))
+            .collect();
         Consumer {
             ext: ExtIds::from_parameters(p),
             mid: p["mid"].as_str().map(String::from),
@@ -167,13 +176,21 @@ impl Consumer {
             replays: 0,
             last_replay_at: None,
             pipe_map: Vec::new(),
+            pipe_rtx: Vec::new(),
+            rtx_pts,
         }
     }
 
     /// Makes this a pipe consumer (see `pipe_map`).
-    pub fn set_pipe(&mut self, map: Vec<(u32, u32)>) {
+    pub fn set_pipe(&mut self, map: Vec<(u32, u32)>, rtx: Vec<(u32, u32)>) {
         self.pipe_map = map;
+        self.pipe_rtx = rtx;
         self.sync_required = false;
+    }
+
+    /// Producer (router) SSRC → this pipe consumer's SSRC, per stream.
+    pub fn pipe_map(&self) -> &[(u32, u32)] {
+        &self.pipe_map
     }
 
     pub fn is_pipe(&self) -> bool {
@@ -318,7 +335,7 @@ impl Consumer {
             return None;
         }
         if !self.pipe_map.is_empty() {
-            return self.forward_pipe(now, p, producer_ext);
+            return self.forward_pipe(now, p, producer_ext, twcc_seq);
         }
         if let Some(src) = self.source_ssrc {
             if p.header.ssrc != src {
@@ -381,29 +398,61 @@ impl Consumer {
     }
 
     /// Pipe forwarding: same sequence numbers and timestamps, this consumer's SSRC per stream.
-    fn forward_pipe(&mut self, now: Instant, p: &Packet, producer_ext: &ExtIds) -> Option<Vec<u8>> {
+    /// (Over a WebRtcTransport, `consume({ pipe: true })`, the MID and transport-wide sequence
+    /// numbers are written as for any consumer there.)
+    fn forward_pipe(&mut self, now: Instant, p: &Packet, producer_ext: &ExtIds, twcc_seq: &mut u16) -> Option<Vec<u8>> {
         let ssrc = self.pipe_map.iter().find(|(from, _)| *from == p.header.ssrc).map(|(_, to)| *to)?;
+        let twcc = self.ext.id(rtp::URI_TRANSPORT_CC).map(|_| {
+            let s = *twcc_seq;
+            *twcc_seq = twcc_seq.wrapping_add(1);
+            s
+        });
         let bytes = rtp::rewrite(
             p,
             producer_ext,
             &self.ext,
-            &Rewrite { ssrc, seq: p.header.sequence_number, timestamp: p.header.timestamp, payload_type: p.header.payload_type, mid: None, transport_cc_seq: None },
+            &Rewrite { ssrc, seq: p.header.sequence_number, timestamp: p.header.timestamp, payload_type: p.header.payload_type, mid: self.mid.as_deref(), transport_cc_seq: twcc },
         )?;
         self.packets_sent += 1;
         self.bytes_sent += bytes.len() as u64;
         self.rate.update(bytes.len(), now);
         self.last_ts = Some((p.header.timestamp, now));
+        if !self.pipe_rtx.is_empty() {
+            self.buffer.push_back((p.header.sequence_number, now, bytes.clone()));
+            while self.buffer.len() > RTX_BUFFER_PACKETS
+                || self.buffer.front().is_some_and(|(_, t, _)| now.saturating_duration_since(*t) > RTX_BUFFER_AGE)
+            {
+                self.buffer.pop_front();
+            }
+        }
         Some(bytes)
     }
 
-    /// Answers a NACK: the packets still buffered, as RTX when negotiated.
-    pub fn on_nack(&mut self, seqs: &[u16]) -> Vec<Vec<u8>> {
+    /// Answers a NACK for `media_ssrc`: the packets still buffered, as RTX when negotiated.
+    pub fn on_nack(&mut self, media_ssrc: u32, seqs: &[u16]) -> Vec<Vec<u8>> {
         self.nack_count += 1;
         self.nack_packet_count += seqs.len() as u64;
         let mut out = Vec::new();
+        // A pipe buffer holds every stream: match the SSRC too, and answer on its RTX stream.
+        let pipe_rtx = self.pipe_rtx.iter().find(|(s, _)| *s == media_ssrc).map(|(_, r)| *r);
+        let ssrc_of = |b: &[u8]| b.get(8..12).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
         for seq in seqs {
-            let Some((_, _, bytes)) = self.buffer.iter().find(|(s, _, _)| s == seq) else { continue };
-            let packet = match self.rtx {
+            let Some((_, _, bytes)) = self
+                .buffer
+                .iter()
+                .find(|(s, _, b)| s == seq && (self.pipe_map.is_empty() || ssrc_of(b) == Some(media_ssrc)))
+            else {
+                continue;
+            };
+            let rtx = match pipe_rtx {
+                Some(rtx_ssrc) => {
+                    let pt = bytes[1] & 0x7f;
+                    self.rtx_pts.iter().find(|(apt, _)| *apt == pt).map(|(_, rtx_pt)| (rtx_ssrc, *rtx_pt))
+                }
+                None if !self.pipe_map.is_empty() => continue,
+                None => self.rtx,
+            };
+            let packet = match rtx {
                 Some((rtx_ssrc, rtx_pt)) => {
                     self.rtx_seq = self.rtx_seq.wrapping_add(1);
                     match rtp::to_rtx(bytes, rtx_ssrc, rtx_pt, self.rtx_seq) {
@@ -534,7 +583,7 @@ mod tests {
         let mut twcc = 0u16;
         let a = fwd(&mut c, &pkt(1, 0, true), &mut twcc).unwrap();
         let b = fwd(&mut c, &pkt(2, 0, false), &mut twcc).unwrap();
-        let out = c.on_nack(&[b.header.sequence_number, a.header.sequence_number, 9999]);
+        let out = c.on_nack(5000, &[b.header.sequence_number, a.header.sequence_number, 9999]);
         assert_eq!(out.len(), 2);
         let r = rtp::parse(&out[0]).unwrap();
         assert_eq!((r.header.ssrc, r.header.payload_type), (5001, 102));
@@ -544,7 +593,7 @@ mod tests {
         // Without RTX the original packet is resent.
         let mut c = consumer("video", false);
         let a = fwd(&mut c, &pkt(1, 0, true), &mut twcc).unwrap();
-        let out = c.on_nack(&[a.header.sequence_number]);
+        let out = c.on_nack(5000, &[a.header.sequence_number]);
         assert_eq!(rtp::parse(&out[0]).unwrap().header.ssrc, 5000);
     }
 
@@ -556,5 +605,52 @@ mod tests {
         let mut other = pkt(2, 0, false);
         other.header.payload_type = 55;
         assert!(fwd(&mut c, &other, &mut twcc).is_none());
+    }
+
+    #[test]
+    fn pipe_consumers_answer_nacks_per_stream_on_its_rtx_stream() {
+        let codecs = json!([
+            { "mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000 },
+            { "mimeType": "video/rtx", "payloadType": 102, "clockRate": 90000, "parameters": { "apt": 101 } },
+        ]);
+        let mut c = Consumer::new(NewConsumer {
+            id: "pc".into(),
+            producer_id: "p".into(),
+            transport_id: "pipe".into(),
+            kind: "video".into(),
+            ctype: "pipe".into(),
+            rtp_parameters: json!({ "codecs": codecs, "encodings": [{ "ssrc": 100, "rtx": { "ssrc": 200 } }, { "ssrc": 101, "rtx": { "ssrc": 201 } }], "headerExtensions": [] }),
+            paused: false,
+            producer_paused: false,
+            preferred_layers: None,
+            ignore_dtx: false,
+            cname: "x".into(),
+        });
+        c.set_pipe(vec![(777, 100), (778, 101)], vec![(100, 200), (101, 201)]);
+        let mut twcc = 0u16;
+        let mut low = pkt(40, 0, false);
+        let mut high = pkt(40, 0, false);
+        high.header.ssrc = 778;
+        high.payload = Bytes::from(vec![0x10, 0x01, 0x42]);
+        // Pipes forward as is: no key frame wait, sequence numbers kept, SSRC mapped per stream.
+        let a = fwd(&mut c, &low, &mut twcc).unwrap();
+        let b = fwd(&mut c, &high, &mut twcc).unwrap();
+        assert_eq!((a.header.ssrc, a.header.sequence_number), (100, 40));
+        assert_eq!((b.header.ssrc, b.header.sequence_number), (101, 40));
+        low.header.sequence_number = 41;
+        fwd(&mut c, &low, &mut twcc).unwrap();
+        // Same sequence number on two streams: the NACK's SSRC picks the packet.
+        let out = c.on_nack(101, &[40]);
+        assert_eq!(out.len(), 1);
+        let r = rtp::parse(&out[0]).unwrap();
+        assert_eq!((r.header.ssrc, r.header.payload_type), (201, 102));
+        let orig = rtp::from_rtx(r, 101, 101).unwrap();
+        assert_eq!(orig.payload.as_ref(), &[0x10, 0x01, 0x42]);
+        assert_eq!(c.on_nack(100, &[40, 41, 42]).len(), 2);
+        // Without RTX, pipe consumers keep no buffer and do not answer.
+        let mut plain = consumer("video", false);
+        plain.set_pipe(vec![(777, 5000)], Vec::new());
+        fwd(&mut plain, &low, &mut twcc).unwrap();
+        assert!(plain.on_nack(5000, &[41]).is_empty());
     }
 }

@@ -237,19 +237,21 @@ impl Router {
             .get(pid)
             .ok_or_else(|| RequestError::new(ErrorClass::NotFoundError, format!("Producer with id \"{pid}\" not found")))?;
         let pipe = data["pipe"].as_bool().unwrap_or(false);
-        if !pipe && !crate::ortc::can_consume(&producer.consumable, &mut caps)? {
+        // A PipeTransport's consumers forward every stream as it is; `pipe: true` on another
+        // transport (mediasoup's option) does the same within the receiver's capabilities.
+        let pipe_transport = data["pipeTransport"].as_bool().unwrap_or(false);
+        if !pipe_transport && !crate::ortc::can_consume(&producer.consumable, &mut caps)? {
             return Err(RequestError::new(ErrorClass::UnsupportedError, "cannot consume this Producer"));
         }
-        if pipe && !data["inMemoryPipe"].as_bool().unwrap_or(false) {
-            return Err(RequestError::new(ErrorClass::UnsupportedError, "pipe consumers over UDP PipeTransports are not implemented in ferrosoup yet (pipeToRouter between workers of this process is)"));
-        }
-        let mut params = if pipe {
-            crate::ortc::get_pipe_consumer_rtp_parameters(&producer.consumable, false, random_ssrc)
+        let mut params = if pipe_transport {
+            let rtx = data["pipeRtx"].as_bool().unwrap_or(false);
+            crate::ortc::get_pipe_consumer_rtp_parameters(&producer.consumable, rtx, random_ssrc)
         } else {
             let enable_rtx = data["enableRtx"].as_bool().unwrap_or(producer.kind == "video");
             crate::ortc::get_consumer_rtp_parameters(&producer.consumable, &mut caps, pipe, enable_rtx, random_ssrc)?
         };
         let media = self.media.get_mut(tid).ok_or_else(|| RequestError::error("transport not found"))?;
+        // As in mediasoup, pipe consumers get no MID (and use none up).
         if !pipe {
             let mid = match data["mid"].as_str().filter(|m| !m.is_empty()) {
                 Some(m) => m.to_string(),
@@ -268,15 +270,14 @@ impl Router {
         let producer_paused = producer.paused;
         let kind = producer.kind.clone();
         let ctype = if pipe { "pipe".to_string() } else { producer.ptype.name().to_string() };
-        let pipe_map: Vec<(u32, u32)> = if pipe {
-            producer
-                .streams
-                .iter()
-                .zip(params["encodings"].as_array().cloned().unwrap_or_default())
-                .filter_map(|(s, e)| Some((s.mapped_ssrc, e["ssrc"].as_u64()? as u32)))
-                .collect()
+        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
+        let (pipe_map, pipe_rtx): (Vec<(u32, u32)>, Vec<(u32, u32)>) = if pipe {
+            (
+                producer.streams.iter().zip(&encodings).filter_map(|(s, e)| Some((s.mapped_ssrc, e["ssrc"].as_u64()? as u32))).collect(),
+                encodings.iter().filter_map(|e| Some((e["ssrc"].as_u64()? as u32, e["rtx"]["ssrc"].as_u64()? as u32))).collect(),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let cname = producer.rtp_parameters["rtcp"]["cname"].as_str().unwrap_or_default().to_string();
         let producer_scores = producer.score_json();
@@ -299,7 +300,7 @@ impl Router {
             for (_, out) in &pipe_map {
                 media.consumer_ssrcs.insert(*out, id.clone());
             }
-            consumer.set_pipe(pipe_map);
+            consumer.set_pipe(pipe_map, pipe_rtx);
         }
         media.consumer_ssrcs.insert(consumer.ssrc, id.clone());
         if let Some(r) = consumer.rtx_ssrc() {
@@ -678,7 +679,7 @@ impl Router {
                         Self::trace(&mut self.outputs, &cid, "nack", "in", json!({ "ssrc": media_ssrc, "seqs": seqs }));
                     }
                     let Some(c) = self.consumer_by_ssrc(&tid, media_ssrc) else { continue };
-                    for data in c.on_nack(&seqs) {
+                    for data in c.on_nack(media_ssrc, &seqs) {
                         self.outputs.push_back(Output::Rtp { transport_id: tid.clone(), data });
                     }
                 }
@@ -815,7 +816,21 @@ impl Router {
                 list.push(rtcp::remb(media.rtcp_ssrc, estimate, ssrcs));
             }
         }
-        for c in self.consumers.values() {
+        for c in self.consumers.values().filter(|c| c.is_pipe() && c.packets_sent > 0) {
+            // A pipe forwards every stream with its timestamps: one SR per stream, on the
+            // sender's timeline, so receivers behind the far router keep audio/video sync.
+            if !self.media.get(&c.transport_id).is_some_and(|m| m.connected) {
+                continue;
+            }
+            let Some(p) = self.producers.get(&c.producer_id) else { continue };
+            let list = per_transport.entry(c.transport_id.clone()).or_default();
+            for (from, to) in c.pipe_map() {
+                let Some(rtp_time) = p.streams.iter().find(|s| s.mapped_ssrc == *from).and_then(|s| s.rtp_time_at(now)) else { continue };
+                list.push(rtcp::sender_report(*to, ntp, rtp_time, c.packets_sent as u32, c.bytes_sent as u32));
+                list.push(rtcp::sdes(*to, &c.cname));
+            }
+        }
+        for c in self.consumers.values().filter(|c| !c.is_pipe()) {
             // The sender's live timeline (also while a cache replay lags behind it), so that
             // audio/video sync at the viewer holds.
             let live = self.producers.get(&c.producer_id).and_then(|p| {

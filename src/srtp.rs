@@ -35,13 +35,17 @@ impl SrtpSession {
     ) -> Result<Self, String> {
         let mut cfg = Config { profile, ..Default::default() };
         cfg.set_session_keys_from_keying_material(material, is_client).map_err(|e| e.to_string())?;
-        let crypto = crate::ice::crypto().crypto();
         let k = &cfg.keys;
-        let tx = Context::new(&k.local_master_key, &k.local_master_salt, profile, None, None, crypto)
-            .map_err(|e| e.to_string())?;
+        Self::new(profile, (&k.local_master_key, &k.local_master_salt), (&k.remote_master_key, &k.remote_master_salt))
+    }
+
+    /// Sends with `local` (key, salt), receives with `remote` behind a replay window.
+    fn new(profile: ProtectionProfile, local: (&[u8], &[u8]), remote: (&[u8], &[u8])) -> Result<Self, String> {
+        let crypto = crate::ice::crypto().crypto();
+        let tx = Context::new(local.0, local.1, profile, None, None, crypto).map_err(|e| e.to_string())?;
         let rx = Context::new(
-            &k.remote_master_key,
-            &k.remote_master_salt,
+            remote.0,
+            remote.1,
             profile,
             Some(srtp_replay_protection(REPLAY_WINDOW)),
             Some(srtcp_replay_protection(REPLAY_WINDOW)),
@@ -69,5 +73,25 @@ impl SrtpSession {
     }
     pub fn encrypt_rtcp(&mut self, data: &[u8]) -> Result<BytesMut, String> {
         self.tx.encrypt_rtcp(data).map_err(|e| e.to_string())
+    }
+}
+
+/// mediasoup's PipeTransport SRTP: AEAD_AES_256_GCM with a 44-byte master (32 key + 12 salt),
+/// each side sending with its own key and receiving with the peer's.
+pub const PIPE_PROFILE: ProtectionProfile = ProtectionProfile::AeadAes256Gcm;
+
+impl SrtpSession {
+    /// From exchanged master keys (key ‖ salt), as PipeTransports use them.
+    pub fn from_master_keys(profile: ProtectionProfile, local: &[u8], remote: &[u8]) -> Result<Self, String> {
+        let (kl, sl) = (profile.key_len(), profile.salt_len());
+        if local.len() != kl + sl || remote.len() != kl + sl {
+            return Err(format!("master key must be {} bytes", kl + sl));
+        }
+        Self::new(profile, local.split_at(kl), remote.split_at(kl))
+    }
+
+    /// Master key ‖ salt length for `profile`.
+    pub fn master_len(profile: ProtectionProfile) -> usize {
+        profile.key_len() + profile.salt_len()
     }
 }

@@ -469,12 +469,16 @@ fn pipe_consumers_forward_every_packet_as_it_is() {
     let (mut r, _, _) = setup(0);
     let now = Instant::now();
     r.add_transport("pipe");
-    let c = r.consume(now, "pipe", &json!({ "consumerId": "pc", "producerId": "p1", "rtpCapabilities": {}, "pipe": true, "inMemoryPipe": true })).unwrap();
+    let c = r.consume(now, "pipe", &json!({ "consumerId": "pc", "producerId": "p1", "rtpCapabilities": {}, "pipe": true, "pipeTransport": true })).unwrap();
     assert_eq!(c["type"], "pipe");
     assert!(c["rtpParameters"].get("mid").is_none());
-    // Over a WebRtcTransport (no in-memory pipe) it is not there yet.
-    let e = r.consume(now, "recv", &json!({ "consumerId": "x", "producerId": "p1", "rtpCapabilities": {}, "pipe": true })).unwrap_err();
+    // `pipe: true` over another transport: checked against the receiver's capabilities.
+    let e = r.consume(now, "recv", &json!({ "consumerId": "x", "producerId": "p1", "rtpCapabilities": { "codecs": [] }, "pipe": true })).unwrap_err();
     assert_eq!(e.class, ErrorClass::UnsupportedError);
+    let caps = r.rtp_capabilities.clone();
+    let w = r.consume(now, "recv", &json!({ "consumerId": "x", "producerId": "p1", "rtpCapabilities": caps, "pipe": true })).unwrap();
+    assert_eq!(w["type"], "pipe");
+    assert!(w["rtpParameters"].get("mid").is_none());
     r.transport_connected(now, "pipe");
     // A delta frame first: pipes do not wait for key frames; sequence numbers and timestamps stay.
     r.on_rtp(now, "send", &vp8(7, false, 1));

@@ -1,11 +1,16 @@
 //! Transports: what connects a router to the network. `webrtc` is mediasoup's WebRtcTransport.
 
+pub mod pipe;
 pub mod rate;
 pub mod webrtc;
 
 use std::net::{IpAddr, SocketAddr};
 
+use std::time::Instant;
+
 use serde_json::{json, Value};
+
+use rate::RateCalculator;
 
 use crate::channel::RequestError;
 use crate::ice::{Protocol, Tuple};
@@ -81,4 +86,42 @@ pub fn tuple_json(t: &Tuple, announced: Option<&str>) -> Value {
         "remotePort": t.remote.port(),
         "protocol": t.protocol.name(),
     })
+}
+
+/// Byte counters and bitrates every transport reports.
+#[derive(Default)]
+pub struct Meters {
+    pub recv: RateCalculator,
+    pub send: RateCalculator,
+    pub rtp_recv: RateCalculator,
+    pub rtp_send: RateCalculator,
+}
+
+impl Meters {
+    /// The fields of mediasoup's `BaseTransportStats`.
+    pub fn stats_json(&mut self, ty: &str, id: &str, now: Instant) -> Value {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        json!({
+            "type": ty,
+            "transportId": id,
+            "timestamp": timestamp,
+            "bytesReceived": self.recv.total_bytes,
+            "recvBitrate": self.recv.rate(now),
+            "bytesSent": self.send.total_bytes,
+            "sendBitrate": self.send.rate(now),
+            "rtpBytesReceived": self.rtp_recv.total_bytes,
+            "rtpRecvBitrate": self.rtp_recv.rate(now),
+            "rtpBytesSent": self.rtp_send.total_bytes,
+            "rtpSendBitrate": self.rtp_send.rate(now),
+            "rtxBytesReceived": 0,
+            "rtxRecvBitrate": 0,
+            "rtxBytesSent": 0,
+            "rtxSendBitrate": 0,
+            "probationBytesSent": 0,
+            "probationSendBitrate": 0,
+        })
+    }
 }

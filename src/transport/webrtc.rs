@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::rate::RateCalculator;
-use super::{tuple_json, LocalSocket};
+use super::{tuple_json, LocalSocket, Meters};
 use crate::certificate::LocalCertificate;
 use crate::channel::{ErrorClass, RequestError};
 use crate::dtls::{DtlsState, DtlsTransport, Fingerprint, Role};
@@ -66,10 +65,7 @@ pub struct WebRtcTransport {
     outbox: VecDeque<Transmit>,
     inbox: VecDeque<Received>,
     notifications: VecDeque<(&'static str, Value)>,
-    recv: RateCalculator,
-    send: RateCalculator,
-    rtp_recv: RateCalculator,
-    rtp_send: RateCalculator,
+    meters: Meters,
     max_incoming_bitrate: Option<u64>,
     max_outgoing_bitrate: Option<u64>,
     min_outgoing_bitrate: Option<u64>,
@@ -126,10 +122,7 @@ impl WebRtcTransport {
             outbox: VecDeque::new(),
             inbox: VecDeque::new(),
             notifications: VecDeque::new(),
-            recv: RateCalculator::default(),
-            send: RateCalculator::default(),
-            rtp_recv: RateCalculator::default(),
-            rtp_send: RateCalculator::default(),
+            meters: Meters::default(),
             max_incoming_bitrate: None,
             max_outgoing_bitrate: None,
             min_outgoing_bitrate: None,
@@ -219,33 +212,11 @@ impl WebRtcTransport {
     }
 
     pub fn stats_json(&mut self, now: Instant) -> Value {
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let mut s = json!({
-            "type": "webrtc-transport",
-            "transportId": self.id,
-            "timestamp": timestamp,
-            "bytesReceived": self.recv.total_bytes,
-            "recvBitrate": self.recv.rate(now),
-            "bytesSent": self.send.total_bytes,
-            "sendBitrate": self.send.rate(now),
-            "rtpBytesReceived": self.rtp_recv.total_bytes,
-            "rtpRecvBitrate": self.rtp_recv.rate(now),
-            "rtpBytesSent": self.rtp_send.total_bytes,
-            "rtpSendBitrate": self.rtp_send.rate(now),
-            "rtxBytesReceived": 0,
-            "rtxRecvBitrate": 0,
-            "rtxBytesSent": 0,
-            "rtxSendBitrate": 0,
-            "probationBytesSent": 0,
-            "probationSendBitrate": 0,
-            "availableOutgoingBitrate": self.available_outgoing_bitrate,
-            "iceRole": "controlled",
-            "iceState": self.ice.state().name(),
-            "dtlsState": self.dtls.state().name(),
-        });
+        let mut s = self.meters.stats_json("webrtc-transport", &self.id, now);
+        s["availableOutgoingBitrate"] = json!(self.available_outgoing_bitrate);
+        s["iceRole"] = json!("controlled");
+        s["iceState"] = json!(self.ice.state().name());
+        s["dtlsState"] = json!(self.dtls.state().name());
         for (key, value) in [
             ("maxIncomingBitrate", self.max_incoming_bitrate),
             ("maxOutgoingBitrate", self.max_outgoing_bitrate),
@@ -283,7 +254,7 @@ impl WebRtcTransport {
         match protected {
             Ok(bytes) => {
                 if !rtcp {
-                    self.rtp_send.update(data.len(), now);
+                    self.meters.rtp_send.update(data.len(), now);
                 }
                 self.push_transmit(now, tuple, bytes.to_vec());
                 true
@@ -328,7 +299,7 @@ impl WebRtcTransport {
         if self.closed {
             return;
         }
-        self.recv.update(data.len(), now);
+        self.meters.recv.update(data.len(), now);
         match demux(data) {
             Demux::Stun => match self.ice.handle_stun(now, tuple, data) {
                 StunOutcome::Reply(bytes) => self.push_transmit(now, tuple, bytes),
@@ -354,7 +325,7 @@ impl WebRtcTransport {
                 };
                 match srtp.decrypt_rtp(data) {
                     Ok(plain) => {
-                        self.rtp_recv.update(plain.len(), now);
+                        self.meters.rtp_recv.update(plain.len(), now);
                         self.rtp_packets_received += 1;
                         self.inbox.push_back(Received::Rtp(plain.to_vec()));
                     }
@@ -380,7 +351,7 @@ impl WebRtcTransport {
     }
 
     fn push_transmit(&mut self, now: Instant, tuple: Tuple, data: Vec<u8>) {
-        self.send.update(data.len(), now);
+        self.meters.send.update(data.len(), now);
         self.outbox.push_back(Transmit { tuple, data });
     }
 

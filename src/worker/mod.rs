@@ -21,10 +21,11 @@ use tokio::task::AbortHandle;
 
 use crate::certificate::LocalCertificate;
 use crate::channel::{ErrorClass, Outgoing, Request, RequestError, Sink, ToWorker};
-use crate::ice::Tuple;
+use crate::ice::{Protocol, Tuple};
 use crate::router::Router;
 use crate::router::Output;
 use crate::transport::webrtc::{Received, WebRtcTransport};
+use crate::transport::pipe::PipeTransport;
 use crate::transport::ListenInfo;
 use logger::Logger;
 pub use settings::Settings;
@@ -115,28 +116,50 @@ struct TransportEntry {
     deadline: Option<Instant>,
 }
 
-/// An in-process pipe transport: media goes straight to its peer on another worker thread.
+/// A PipeTransport: in-process (media goes straight to its peer on another worker thread) or
+/// over UDP (plain RTP/RTCP or SRTP to a remote set by `connect()`).
 struct PipeEntry {
     router_id: String,
-    /// The peer worker's channel and the peer transport's id, once connected.
-    peer: Option<(mpsc::UnboundedSender<ToWorker>, String)>,
+    link: PipeLink,
     rtp_packets_sent: u64,
     rtp_packets_received: u64,
     bytes_sent: u64,
     bytes_received: u64,
 }
 
+enum PipeLink {
+    /// The peer worker's channel and the peer transport's id, once connected.
+    Memory(Option<(mpsc::UnboundedSender<ToWorker>, String)>),
+    Udp { transport: PipeTransport, io: io::TransportIo },
+}
+
 impl PipeEntry {
-    /// Hands media to the peer worker (dropped until connected).
-    fn send(&mut self, data: Vec<u8>, rtcp: bool) {
-        if let Some((tx, peer_id)) = &self.peer {
-            self.rtp_packets_sent += u64::from(!rtcp);
-            self.bytes_sent += data.len() as u64;
-            let _ = tx.send(ToWorker::Pipe { transport_id: peer_id.clone(), data, rtcp });
+    /// Hands media to the peer (dropped until connected).
+    fn send(&mut self, now: Instant, data: Vec<u8>, rtcp: bool) {
+        match &mut self.link {
+            PipeLink::Memory(Some((tx, peer_id))) => {
+                self.rtp_packets_sent += u64::from(!rtcp);
+                self.bytes_sent += data.len() as u64;
+                let _ = tx.send(ToWorker::Pipe { transport_id: peer_id.clone(), data, rtcp });
+            }
+            PipeLink::Memory(None) => {}
+            PipeLink::Udp { transport, io } => {
+                if transport.send_media(now, &data, rtcp) {
+                    self.rtp_packets_sent += u64::from(!rtcp);
+                    self.bytes_sent += data.len() as u64;
+                }
+                let local = transport.local();
+                while let Some((remote, bytes)) = transport.poll_transmit() {
+                    io.send(&Tuple { protocol: Protocol::Udp, local, remote }, &bytes);
+                }
+            }
         }
     }
 
-    fn stats_json(&self, id: &str) -> Value {
+    fn stats_json(&mut self, now: Instant, id: &str) -> Value {
+        if let PipeLink::Udp { transport, .. } = &mut self.link {
+            return transport.stats_json(now);
+        }
         json!([{
             "type": "pipe-transport",
             "transportId": id,
@@ -276,9 +299,36 @@ impl Worker {
     // ----- network and timers ---------------------------------------------------------------
 
     pub(crate) fn on_datagram(&mut self, id: &str, tuple: Tuple, data: &[u8]) {
-        let Some(entry) = self.transports.get_mut(id) else { return };
+        let Some(entry) = self.transports.get_mut(id) else {
+            self.on_pipe_datagram(id, tuple, data);
+            return;
+        };
         entry.transport.handle_datagram(Instant::now(), tuple, data);
         self.flush(id);
+    }
+
+    fn on_pipe_datagram(&mut self, id: &str, tuple: Tuple, data: &[u8]) {
+        let Some(PipeEntry { link: PipeLink::Udp { transport, .. }, router_id, rtp_packets_received, bytes_received, .. }) = self.pipes.get_mut(id) else { return };
+        let now = Instant::now();
+        transport.handle_datagram(now, tuple.remote, data);
+        let router_id = router_id.clone();
+        let mut received = Vec::new();
+        while let Some(r) = transport.poll_received() {
+            if let Received::Rtp(d) = &r {
+                *rtp_packets_received += 1;
+                *bytes_received += d.len() as u64;
+            }
+            received.push(r);
+        }
+        if let Some(router) = self.routers.get_mut(&router_id) {
+            for r in received {
+                match r {
+                    Received::Rtp(d) => router.on_rtp(now, id, &d),
+                    Received::Rtcp(d) => router.on_rtcp(now, id, &d),
+                }
+            }
+        }
+        self.drain_router(&router_id);
     }
 
     fn on_pipe(&mut self, id: &str, data: &[u8], rtcp: bool) {
@@ -365,7 +415,7 @@ impl Worker {
             match out {
                 Output::Rtp { transport_id, data } => {
                     if let Some(pipe) = self.pipes.get_mut(&transport_id) {
-                        pipe.send(data, false);
+                        pipe.send(now, data, false);
                     } else if let Some(e) = self.transports.get_mut(&transport_id) {
                         self.rtp_sent += u64::from(e.transport.send_media(now, &data, false));
                         while let Some(tx) = e.transport.poll_transmit() {
@@ -375,7 +425,7 @@ impl Worker {
                 }
                 Output::Rtcp { transport_id, data } => {
                     if let Some(pipe) = self.pipes.get_mut(&transport_id) {
-                        pipe.send(data, true);
+                        pipe.send(now, data, true);
                     } else if let Some(e) = self.transports.get_mut(&transport_id) {
                         e.transport.send_media(now, &data, true);
                         while let Some(tx) = e.transport.poll_transmit() {
@@ -446,7 +496,10 @@ impl Worker {
     }
 
     fn close_transport(&mut self, id: &str) {
-        if let Some(pipe) = self.pipes.remove(id) {
+        if let Some(mut pipe) = self.pipes.remove(id) {
+            if let PipeLink::Udp { io, .. } = &mut pipe.link {
+                io.abort();
+            }
             if let Some(router) = self.routers.get_mut(&pipe.router_id) {
                 router.close_transport(id);
             }
@@ -508,15 +561,7 @@ impl Worker {
                 Ok(Value::Null)
             }
             "router.createWebRtcTransport" => self.create_webrtc_transport(&req.handler_id, &req.data),
-            "router.createPipeTransport" => {
-                let id = req.data["transportId"].as_str().ok_or_else(|| RequestError::type_error("missing transportId"))?.to_string();
-                if !req.data["inMemory"].as_bool().unwrap_or(false) {
-                    return Err(RequestError::new(ErrorClass::UnsupportedError, "PipeTransport over UDP is not implemented in ferrosoup yet"));
-                }
-                self.pipes.insert(id.clone(), PipeEntry { router_id: req.handler_id.clone(), peer: None, rtp_packets_sent: 0, rtp_packets_received: 0, bytes_sent: 0, bytes_received: 0 });
-                self.routers.get_mut(&req.handler_id).expect("checked").add_transport(&id);
-                Ok(json!({ "tuple": pipe_tuple(), "rtx": false }))
-            }
+            "router.createPipeTransport" => self.create_pipe_transport(&req.handler_id, &req.data),
             "router.closeTransport" => {
                 let id = req.data.get("transportId").and_then(Value::as_str).unwrap_or_default().to_string();
                 self.close_transport(&id);
@@ -599,19 +644,41 @@ impl Worker {
                 let worker = req.data["peerWorker"].as_u64().ok_or_else(|| RequestError::type_error("missing peerWorker"))? as u32;
                 let peer_id = req.data["peerTransportId"].as_str().ok_or_else(|| RequestError::type_error("missing peerTransportId"))?.to_string();
                 let tx = worker_senders().lock().ok().and_then(|s| s.get(&worker).cloned()).ok_or_else(|| RequestError::error("peer worker not found"))?;
-                self.pipes.get_mut(id).expect("checked").peer = Some((tx, peer_id));
+                let entry = self.pipes.get_mut(id).expect("checked");
+                let PipeLink::Memory(peer) = &mut entry.link else {
+                    return Err(RequestError::error("not an in-memory pipe"));
+                };
+                *peer = Some((tx, peer_id));
                 if let Some(router) = self.routers.get_mut(&router_id) {
                     router.transport_connected(now, id);
                 }
                 Ok(Value::Null)
             }
+            "pipeTransport.connect" => {
+                let entry = self.pipes.get_mut(id).expect("checked");
+                let PipeLink::Udp { transport, .. } = &mut entry.link else {
+                    return Err(RequestError::new(ErrorClass::InvalidStateError, "an in-memory pipe is connected by pipeToRouter()"));
+                };
+                let reply = transport.connect(&req.data)?;
+                // No handshake: connected once the remote is known, as in mediasoup.
+                if let Some(router) = self.routers.get_mut(&router_id) {
+                    router.transport_connected(now, id);
+                }
+                Ok(reply)
+            }
             "transport.produce" | "transport.consume" | "transport.closeProducer" | "transport.closeConsumer" => {
+                let rtx = match &self.pipes[id].link {
+                    PipeLink::Udp { transport, .. } => transport.rtx(),
+                    PipeLink::Memory(_) => false,
+                };
                 let router = self.routers.get_mut(&router_id).ok_or_else(|| not_found(&router_id))?;
                 match req.method.as_str() {
                     "transport.produce" => router.produce(id, &req.data),
                     "transport.consume" => {
                         let mut data = req.data.clone();
-                        data["inMemoryPipe"] = json!(true);
+                        data["pipe"] = json!(true);
+                        data["pipeTransport"] = json!(true);
+                        data["pipeRtx"] = json!(rtx);
                         router.consume(now, id, &data)
                     }
                     "transport.closeProducer" => {
@@ -626,14 +693,67 @@ impl Worker {
             }
             "transport.dump" => {
                 let (producer_ids, consumer_ids) = self.routers.get(&router_id).map(|r| r.transport_dump_ids(id)).unwrap_or_default();
-                Ok(json!({ "id": id, "producerIds": producer_ids, "consumerIds": consumer_ids, "tuple": pipe_tuple(), "rtx": false, "inMemory": true }))
+                let mut d = match &self.pipes[id].link {
+                    PipeLink::Udp { transport, .. } => transport.dump_json(),
+                    PipeLink::Memory(_) => json!({ "id": id, "tuple": pipe_tuple(), "rtx": false, "inMemory": true }),
+                };
+                d["producerIds"] = json!(producer_ids);
+                d["consumerIds"] = json!(consumer_ids);
+                Ok(d)
             }
-            "transport.getStats" => Ok(self.pipes[id].stats_json(id)),
-            "transport.setMaxIncomingBitrate" | "transport.setMaxOutgoingBitrate" | "transport.setMinOutgoingBitrate" | "transport.enableTraceEvent" => Ok(Value::Null),
+            "transport.getStats" => Ok(self.pipes.get_mut(id).expect("checked").stats_json(now, id)),
+            "transport.enableTraceEvent" => {
+                if let PipeLink::Udp { transport, .. } = &mut self.pipes.get_mut(id).expect("checked").link {
+                    let types = req.data.get("types").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+                    transport.enable_trace_event(types);
+                }
+                Ok(Value::Null)
+            }
+            "transport.setMaxIncomingBitrate" | "transport.setMaxOutgoingBitrate" | "transport.setMinOutgoingBitrate" => Ok(Value::Null),
             m => Err(unknown_method(m)),
         };
         self.drain_router(&router_id);
         result
+    }
+
+    /// `router.createPipeTransport()`: in memory (for pipeToRouter within this process) or a
+    /// UDP socket bound as `listenInfo` says.
+    fn create_pipe_transport(&mut self, router_id: &str, data: &Value) -> Reply {
+        let id = data["transportId"].as_str().ok_or_else(|| RequestError::type_error("missing transportId"))?.to_string();
+        if self.pipes.contains_key(&id) || self.transports.contains_key(&id) {
+            return Err(RequestError::error(format!("a Transport with id {id} already exists")));
+        }
+        let new_entry = |link| PipeEntry { router_id: router_id.to_string(), link, rtp_packets_sent: 0, rtp_packets_received: 0, bytes_sent: 0, bytes_received: 0 };
+        let reply;
+        if data["inMemory"].as_bool().unwrap_or(false) {
+            self.pipes.insert(id.clone(), new_entry(PipeLink::Memory(None)));
+            reply = json!({ "tuple": pipe_tuple(), "rtx": false });
+        } else {
+            if data["enableSctp"].as_bool().unwrap_or(false) {
+                return Err(RequestError::new(ErrorClass::UnsupportedError, "SCTP (DataChannels) is not implemented in ferrosoup yet: createPipeTransport() needs enableSctp: false"));
+            }
+            let info = ListenInfo::from_json(data.get("listenInfo").unwrap_or(&Value::Null))?;
+            if info.protocol != Protocol::Udp {
+                return Err(RequestError::type_error("unsupported listen protocol"));
+            }
+            let rc_id: Rc<str> = Rc::from(id.as_str());
+            let range = (self.settings.rtc_min_port, self.settings.rtc_max_port);
+            let (sockets, io) = io::open(&self.self_ref, &rc_id, std::slice::from_ref(&info), range)
+                .map_err(|e| RequestError::error(format!("cannot bind pipe transport socket: {e}")))?;
+            let local = sockets[0].local;
+            let transport = PipeTransport::new(
+                id.clone(),
+                local,
+                info.announced_address.clone(),
+                data["enableRtx"].as_bool().unwrap_or(false),
+                data["enableSrtp"].as_bool().unwrap_or(false),
+            );
+            reply = transport.data_json();
+            self.logger.debug("info", format_args!("Router::createPipeTransport() | [transportId:{id}, local:{local}]"));
+            self.pipes.insert(id.clone(), new_entry(PipeLink::Udp { transport, io }));
+        }
+        self.routers.get_mut(router_id).expect("checked").add_transport(&id);
+        Ok(reply)
     }
 
     fn handle_media(&mut self, req: &Request) -> Reply {
