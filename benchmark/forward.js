@@ -8,6 +8,7 @@
  *
  *   node benchmark/forward.js                 # K = 100, 500, 1000, 2000; 1 and 2 worker threads
  *   node benchmark/forward.js --k 100,500 --workers 1,2 --seconds 5
+ *   node benchmark/forward.js --k 500 --workers 1 --sendmmsg on,off   # batched sends vs sendto
  */
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -22,6 +23,7 @@ const KS = arg('k', '100,500,1000,2000').split(',').map(Number);
 const WORKERS = arg('workers', '1,2').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '6'));
 const KBPS = Number(arg('kbps', '1500'));
+const SENDMMSG = arg('sendmmsg', 'on').split(',');
 const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
 
 function server() {
@@ -74,11 +76,15 @@ async function run(workers, k) {
 		const u2 = await s.call('usage');
 		void counting;
 		const packets = u2.rtpPacketsSent - u1.rtpPacketsSent;
+		const datagrams = u2.udpDatagramsSent - u1.udpDatagramsSent;
+		const syscalls = u2.udpSendSyscalls - u1.udpSendSyscalls;
 		const cpuS = (u2.cpuMs - u1.cpuMs) / 1000;
 		const wallS = (u2.at - u1.at) / 1000;
 		return {
 			workers,
 			k,
+			sendmmsg: process.env.FERROSOUP_SENDMMSG !== '0',
+			datagramsPerSendSyscall: Math.round((datagrams / Math.max(1, syscalls)) * 100) / 100,
 			receiversConnected: u1.connected,
 			packetsPerSecond: Math.round(packets / wallS),
 			cpuSecondsPerMillionPackets: Math.round((cpuS / (packets / 1e6)) * 100) / 100,
@@ -91,10 +97,11 @@ async function run(workers, k) {
 }
 
 /** Each case in its own process: its native publisher and receivers end with it. */
-function runIsolated(w, k) {
+function runIsolated(w, k, sendmmsg) {
 	const { execFileSync } = require('node:child_process');
 	const out = execFileSync(process.execPath, [__filename, '--one', `${w},${k}`, '--seconds', String(SECONDS), '--kbps', String(KBPS)], {
 		stdio: ['ignore', 'pipe', 'inherit'],
+		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1' },
 		timeout: 300000,
 	});
 	return JSON.parse(out.toString());
@@ -110,15 +117,17 @@ async function main() {
 	const rows = [];
 	for (const k of KS) {
 		for (const w of WORKERS) {
-			const r = runIsolated(w, k);
-			rows.push(r);
-			console.error(`  K=${k} workers=${w}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
+			for (const m of SENDMMSG) {
+				const r = runIsolated(w, k, m);
+				rows.push(r);
+				console.error(`  K=${k} workers=${w} sendmmsg=${m}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
+			}
 		}
 	}
-	console.log('| K consumers | worker threads | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | memory per consumer (KiB) |');
-	console.log('|---|---|---|---|---|---|---|');
+	console.log('| K consumers | worker threads | sends | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | datagrams per send syscall | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|');
 	for (const r of rows) {
-		console.log(`| ${r.k} | ${r.workers} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.memoryPerConsumerKiB} |`);
+		console.log(`| ${r.k} | ${r.workers} | ${r.sendmmsg ? 'sendmmsg' : 'sendto'} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows }, null, 2));

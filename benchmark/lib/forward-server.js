@@ -60,6 +60,8 @@ const handlers = {
 			cpuMs: (cpu.user + cpu.system) / 1000,
 			rss: process.memoryUsage().rss,
 			rtpPacketsSent: dumps.reduce((n, d) => n + (d.rtpPacketsSent ?? 0), 0),
+			udpDatagramsSent: dumps.reduce((n, d) => n + (d.udpDatagramsSent ?? 0), 0),
+			udpSendSyscalls: dumps.reduce((n, d) => n + (d.udpSendSyscalls ?? 0), 0),
 			at: Date.now(),
 		};
 	},

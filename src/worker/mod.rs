@@ -186,6 +186,8 @@ fn pipe_tuple() -> Value {
 
 pub struct Worker {
     sink: Sink,
+    /// UDP datagrams to send at the end of this turn (see `io::SendQueue`).
+    out: io::SharedSendQueue,
     /// RTP packets sent to transports (consumers' media), for benchmarks (in `dump()`).
     rtp_sent: u64,
     pipes: HashMap<String, PipeEntry>,
@@ -216,6 +218,7 @@ impl Worker {
         Rc::new_cyclic(|me| {
             RefCell::new(Worker {
                 sink,
+                out: Default::default(),
                 rtp_sent: 0,
                 pipes: HashMap::new(),
                 logger,
@@ -269,23 +272,50 @@ impl Worker {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let mut closing = false;
             tokio::select! {
                 biased;
-                msg = rx.recv() => match msg {
-                    Some(ToWorker::Request(req)) => {
-                        let id = req.id;
-                        let result = me.borrow_mut().handle(req);
-                        sink(Outgoing::Response { id, result });
-                        // Let aborted socket tasks drop now, so closed ports are free at once.
-                        tokio::task::yield_now().await;
+                msg = rx.recv() => {
+                    // Media from in-memory pipes comes a packet per message: take what is
+                    // queued (up to a bound) before flushing, so sends batch per socket.
+                    let mut msg = msg;
+                    for _ in 0..64 {
+                        match msg {
+                            Some(ToWorker::Request(req)) => {
+                                let id = req.id;
+                                let result = me.borrow_mut().handle(req);
+                                // Before answering: a closed transport's socket leaves the
+                                // queue with this, so its port is free when JS hears back.
+                                me.borrow_mut().flush_sends();
+                                sink(Outgoing::Response { id, result });
+                                // Let aborted socket tasks drop now, so closed ports are free at once.
+                                tokio::task::yield_now().await;
+                                break;
+                            }
+                            Some(ToWorker::Pipe { transport_id, data, rtcp }) => {
+                                me.borrow_mut().on_pipe(&transport_id, &data, rtcp);
+                            }
+                            Some(ToWorker::Close) | None => {
+                                closing = true;
+                                break;
+                            }
+                        }
+                        match rx.try_recv() {
+                            Ok(m) => msg = Some(m),
+                            Err(_) => break,
+                        }
                     }
-                    Some(ToWorker::Pipe { transport_id, data, rtcp }) => {
-                        me.borrow_mut().on_pipe(&transport_id, &data, rtcp);
-                    }
-                    Some(ToWorker::Close) | None => break,
-                },
+                    me.borrow_mut().flush_sends();
+                }
                 _ = wake.notified() => {}
-                _ = sleep => me.borrow_mut().fire_timers(Instant::now()),
+                _ = sleep => {
+                    let mut w = me.borrow_mut();
+                    w.fire_timers(Instant::now());
+                    w.flush_sends();
+                }
+            }
+            if closing {
+                break;
             }
         }
         let mut w = me.borrow_mut();
@@ -294,9 +324,15 @@ impl Worker {
         for id in ids {
             w.close_transport(&id);
         }
+        w.flush_sends();
     }
 
     // ----- network and timers ---------------------------------------------------------------
+
+    /// Sends the UDP datagrams queued this turn (one sendmmsg per socket).
+    pub(crate) fn flush_sends(&mut self) {
+        self.out.borrow_mut().flush();
+    }
 
     pub(crate) fn on_datagram(&mut self, id: &str, tuple: Tuple, data: &[u8]) {
         let Some(entry) = self.transports.get_mut(id) else {
@@ -738,7 +774,7 @@ impl Worker {
             }
             let rc_id: Rc<str> = Rc::from(id.as_str());
             let range = (self.settings.rtc_min_port, self.settings.rtc_max_port);
-            let (sockets, io) = io::open(&self.self_ref, &rc_id, std::slice::from_ref(&info), range)
+            let (sockets, io) = io::open(&self.self_ref, &rc_id, std::slice::from_ref(&info), range, &self.out)
                 .map_err(|e| RequestError::error(format!("cannot bind pipe transport socket: {e}")))?;
             let local = sockets[0].local;
             let transport = PipeTransport::new(
@@ -789,6 +825,10 @@ impl Worker {
             },
             // ferrosoup: RTP packets this worker has sent to its transports.
             "rtpPacketsSent": self.rtp_sent,
+            // ferrosoup: UDP datagrams sent, and the send syscalls that carried them.
+            "udpDatagramsSent": self.out.borrow().datagrams,
+            "udpSendSyscalls": self.out.borrow().syscalls,
+            "udpSendFailures": self.out.borrow().failures,
         })
     }
 
@@ -860,7 +900,7 @@ impl Worker {
         let bitrate = data.get("initialAvailableOutgoingBitrate").and_then(Value::as_u64).unwrap_or(600_000);
         let rc_id: Rc<str> = Rc::from(id.as_str());
         let range = (self.settings.rtc_min_port, self.settings.rtc_max_port);
-        let (sockets, io) = io::open(&self.self_ref, &rc_id, &infos, range)
+        let (sockets, io) = io::open(&self.self_ref, &rc_id, &infos, range, &self.out)
             .map_err(|e| RequestError::error(format!("cannot bind transport sockets: {e}")))?;
         let transport = WebRtcTransport::new(id.clone(), self.cert.clone(), sockets, consent, bitrate);
         let reply = transport.data_json();
