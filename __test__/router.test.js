@@ -110,7 +110,7 @@ test('parts not built yet reject with UnsupportedError naming the feature', asyn
 	const calls = {
 		WebRtcServer: () => router.createWebRtcTransport({ webRtcServer: {}, listenInfos: undefined }),
 		PlainTransport: () => router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
-		PipeTransport: () => router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
+		SCTP: () => router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, enableSctp: true }),
 		DirectTransport: () => router.createDirectTransport(),
 		ActiveSpeakerObserver: () => router.createActiveSpeakerObserver(),
 		AudioLevelObserver: () => router.createAudioLevelObserver(),

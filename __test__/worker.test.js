@@ -75,6 +75,9 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 		routerIds: [router.id],
 		channelMessageHandlers: { channelRequestHandlers: [router.id], channelNotificationHandlers: [] },
 		rtpPacketsSent: 0,
+		udpDatagramsSent: 0,
+		udpSendSyscalls: 0,
+		udpSendFailures: 0,
 	});
 	const usage = await worker.getResourceUsage();
 	const keys = ['ru_utime', 'ru_stime', 'ru_maxrss', 'ru_ixrss', 'ru_idrss', 'ru_isrss', 'ru_minflt',

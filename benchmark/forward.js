@@ -9,6 +9,7 @@
  *   node benchmark/forward.js                 # K = 100, 500, 1000, 2000; 1 and 2 worker threads
  *   node benchmark/forward.js --k 100,500 --workers 1,2 --seconds 5
  *   node benchmark/forward.js --k 500 --workers 1 --sendmmsg on,off   # batched sends vs sendto
+ *   node benchmark/forward.js --modules ferrosoup,mediasoup            # side by side, if installed
  */
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
@@ -24,6 +25,7 @@ const WORKERS = arg('workers', '1,2').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '6'));
 const KBPS = Number(arg('kbps', '1500'));
 const SENDMMSG = arg('sendmmsg', 'on').split(',');
+const MODULES = arg('modules', 'ferrosoup').split(',');
 const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
 
 function server() {
@@ -89,7 +91,8 @@ async function run(workers, k) {
 			packetsPerSecond: Math.round(packets / wallS),
 			cpuSecondsPerMillionPackets: Math.round((cpuS / (packets / 1e6)) * 100) / 100,
 			cpuCoresBusy: Math.round((cpuS / wallS) * 100) / 100,
-			memoryPerConsumerKiB: Math.round((u1.rss - before.rss) / k / 1024),
+			// mediasoup's workers are other processes: the server's RSS says nothing of them.
+			memoryPerConsumerKiB: (process.env.FORWARD_MODULE ?? 'ferrosoup') === 'ferrosoup' ? Math.round((u1.rss - before.rss) / k / 1024) : 'n/a',
 		};
 	} finally {
 		s.kill();
@@ -97,14 +100,24 @@ async function run(workers, k) {
 }
 
 /** Each case in its own process: its native publisher and receivers end with it. */
-function runIsolated(w, k, sendmmsg) {
+function runIsolated(w, k, sendmmsg, module) {
 	const { execFileSync } = require('node:child_process');
 	const out = execFileSync(process.execPath, [__filename, '--one', `${w},${k}`, '--seconds', String(SECONDS), '--kbps', String(KBPS)], {
 		stdio: ['ignore', 'pipe', 'inherit'],
-		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1' },
+		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1', FORWARD_MODULE: module },
 		timeout: 300000,
 	});
-	return JSON.parse(out.toString());
+	return { module, ...JSON.parse(out.toString()) };
+}
+
+function installed(module) {
+	if (module === 'ferrosoup') return true;
+	try {
+		require.resolve(module);
+		return true;
+	} catch {
+		return false;
+	}
 }
 
 async function main() {
@@ -115,19 +128,32 @@ async function main() {
 		process.exit(0);
 	}
 	const rows = [];
-	for (const k of KS) {
-		for (const w of WORKERS) {
-			for (const m of SENDMMSG) {
-				const r = runIsolated(w, k, m);
-				rows.push(r);
-				console.error(`  K=${k} workers=${w} sendmmsg=${m}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
+	for (const module of MODULES) {
+		if (!installed(module)) {
+			console.error(`  ${module}: not installed, skipped`);
+			continue;
+		}
+		for (const k of KS) {
+			for (const w of WORKERS) {
+				for (const m of module === 'ferrosoup' ? SENDMMSG : ['n/a']) {
+					let r;
+					try {
+						r = runIsolated(w, k, m, module);
+					} catch (error) {
+						console.error(`  ${module} K=${k} workers=${w}: failed (${error.message.split('\n')[0]})`);
+						continue;
+					}
+					rows.push(r);
+					console.error(`  ${module} K=${k} workers=${w} sendmmsg=${m}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
+				}
 			}
 		}
 	}
-	console.log('| K consumers | worker threads | sends | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | datagrams per send syscall | memory per consumer (KiB) |');
-	console.log('|---|---|---|---|---|---|---|---|---|');
+	console.log('| module | K consumers | workers | sends | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | datagrams per send syscall | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|');
 	for (const r of rows) {
-		console.log(`| ${r.k} | ${r.workers} | ${r.sendmmsg ? 'sendmmsg' : 'sendto'} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
+		const sends = r.module !== 'ferrosoup' ? 'sendto' : r.sendmmsg ? 'sendmmsg' : 'sendto';
+		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows }, null, 2));

@@ -1,24 +1,32 @@
 'use strict';
 
 // The forwarding benchmark's server, in its own process so that its CPU accounting is its own.
-// Driven over IPC by benchmark/forward.js.
-const ferrosoup = require('../..');
+// Driven over IPC by benchmark/forward.js. FORWARD_MODULE=mediasoup runs it on real mediasoup
+// (its workers are subprocesses: their CPU is added from getResourceUsage(), and a room over
+// several workers is built with pipeToRouter()).
+const MODULE = process.env.FORWARD_MODULE || 'ferrosoup';
+const mediasoup = MODULE === 'ferrosoup' ? require('../..') : require(MODULE);
+const IN_PROCESS = MODULE === 'ferrosoup';
 
 const mediaCodecs = [
 	{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
 	{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
 ];
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
-const state = { workers: [], router: null, producerTransport: null, producers: {}, transports: [] };
+const state = { workers: [], router: null, routers: [], piped: new Map(), producerTransport: null, producers: {}, transports: [], consumers: [] };
 
 const params = (t) => ({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters });
 
 const handlers = {
 	async setup({ workers }) {
-		state.workers = await Promise.all(Array.from({ length: workers }, () => ferrosoup.createWorker({ logLevel: 'error' })));
-		state.router = workers > 1
-			? await ferrosoup.createRouterGroup({ workers: state.workers, mediaCodecs })
-			: await state.workers[0].createRouter({ mediaCodecs });
+		state.workers = await Promise.all(Array.from({ length: workers }, () => mediasoup.createWorker({ logLevel: 'error' })));
+		if (workers > 1 && mediasoup.createRouterGroup) {
+			state.router = await mediasoup.createRouterGroup({ workers: state.workers, mediaCodecs });
+		} else {
+			// One router per worker; consumer transports round-robin, producers piped on demand.
+			state.routers = await Promise.all(state.workers.map((w) => w.createRouter({ mediaCodecs })));
+			state.router = state.routers[0];
+		}
 		state.producerTransport = await state.router.createWebRtcTransport(UDP);
 		return params(state.producerTransport);
 	},
@@ -41,25 +49,41 @@ const handlers = {
 	async consumers({ k, dtlsParameters }) {
 		const out = [];
 		for (let i = 0; i < k; i++) {
-			const t = await state.router.createWebRtcTransport(UDP);
-			const caps = state.router.rtpCapabilities;
+			const router = state.routers.length > 1 ? state.routers[i % state.routers.length] : state.router;
+			if (router !== state.router && !state.piped.has(router.id)) {
+				for (const p of Object.values(state.producers)) {
+					await state.router.pipeToRouter({ producerId: p.id, router });
+				}
+				state.piped.set(router.id, true);
+			}
+			const t = await router.createWebRtcTransport(UDP);
+			const caps = router.rtpCapabilities;
 			const video = await t.consume({ producerId: state.producers.video.id, rtpCapabilities: caps });
-			await t.consume({ producerId: state.producers.audio.id, rtpCapabilities: caps });
+			const audio = await t.consume({ producerId: state.producers.audio.id, rtpCapabilities: caps });
 			await t.connect({ dtlsParameters });
 			state.transports.push(t);
+			state.consumers.push(video, audio);
 			out.push({ ...params(t), videoSsrc: video.rtpParameters.encodings[0].ssrc });
 		}
 		return out;
 	},
 	async usage() {
 		const dumps = await Promise.all(state.workers.map((w) => w.dump()));
+		let rtpPacketsSent = dumps.reduce((n, d) => n + (d.rtpPacketsSent ?? 0), 0);
+		if (!IN_PROCESS) {
+			// mediasoup's dump has no such counter: sum the consumers' outbound streams.
+			const stats = await Promise.all(state.consumers.map((c) => c.getStats().catch(() => [])));
+			rtpPacketsSent = stats.flat().filter((s) => s.type === 'outbound-rtp').reduce((n, s) => n + s.packetCount, 0);
+		}
+		const usages = IN_PROCESS ? [] : await Promise.all(state.workers.map((w) => w.getResourceUsage()));
 		// CPU and time read right after the counters, so that they describe the same moment.
 		const cpu = process.cpuUsage();
+		const workerCpuMs = usages.reduce((n, u) => n + u.ru_utime + u.ru_stime, 0);
 		return {
 			connected: state.transports.filter((t) => t.dtlsState === 'connected').length,
-			cpuMs: (cpu.user + cpu.system) / 1000,
+			cpuMs: (cpu.user + cpu.system) / 1000 + workerCpuMs,
 			rss: process.memoryUsage().rss,
-			rtpPacketsSent: dumps.reduce((n, d) => n + (d.rtpPacketsSent ?? 0), 0),
+			rtpPacketsSent,
 			udpDatagramsSent: dumps.reduce((n, d) => n + (d.udpDatagramsSent ?? 0), 0),
 			udpSendSyscalls: dumps.reduce((n, d) => n + (d.udpSendSyscalls ?? 0), 0),
 			at: Date.now(),

@@ -218,7 +218,7 @@ impl PipeTransport {
             Kind::Rtp => {
                 let plain = match self.srtp.as_mut() {
                     Some(s) => match s.decrypt_rtp(data) {
-                        Ok(p) => p.to_vec(),
+                        Ok(p) => Vec::from(p),
                         Err(_) => {
                             self.drops.srtp += 1;
                             return;
@@ -233,7 +233,7 @@ impl PipeTransport {
             Kind::Rtcp => {
                 let plain = match self.srtp.as_mut() {
                     Some(s) => match s.decrypt_rtcp(data) {
-                        Ok(p) => p.to_vec(),
+                        Ok(p) => Vec::from(p),
                         Err(_) => {
                             self.drops.srtp += 1;
                             return;
@@ -256,7 +256,7 @@ impl PipeTransport {
         }
         let bytes = match self.srtp.as_mut() {
             Some(s) => match if rtcp { s.encrypt_rtcp(data) } else { s.encrypt_rtp(data) } {
-                Ok(b) => b.to_vec(),
+                Ok(b) => Vec::from(b),
                 Err(_) => return false,
             },
             None => data.to_vec(),

@@ -256,7 +256,7 @@ impl WebRtcTransport {
                 if !rtcp {
                     self.meters.rtp_send.update(data.len(), now);
                 }
-                self.push_transmit(now, tuple, bytes.to_vec());
+                self.push_transmit(now, tuple, Vec::from(bytes));
                 true
             }
             Err(_) => false,
@@ -327,7 +327,7 @@ impl WebRtcTransport {
                     Ok(plain) => {
                         self.meters.rtp_recv.update(plain.len(), now);
                         self.rtp_packets_received += 1;
-                        self.inbox.push_back(Received::Rtp(plain.to_vec()));
+                        self.inbox.push_back(Received::Rtp(Vec::from(plain)));
                     }
                     Err(_) => self.drops.srtp += 1,
                 }
@@ -340,7 +340,7 @@ impl WebRtcTransport {
                 match srtp.decrypt_rtcp(data) {
                     Ok(plain) => {
                         self.rtcp_packets_received += 1;
-                        self.inbox.push_back(Received::Rtcp(plain.to_vec()));
+                        self.inbox.push_back(Received::Rtcp(Vec::from(plain)));
                     }
                     Err(_) => self.drops.srtp += 1,
                 }

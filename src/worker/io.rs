@@ -149,14 +149,14 @@ pub struct TransportIo {
 }
 
 impl TransportIo {
-    pub fn send(&mut self, tuple: &Tuple, data: &[u8]) {
+    pub fn send(&mut self, tuple: &Tuple, data: Vec<u8>) {
         match tuple.protocol {
             Protocol::Udp => {
                 let Some((_, sock)) = self.udp.iter().find(|(a, _)| *a == tuple.local) else {
                     self.send_failures += 1;
                     return;
                 };
-                self.out.borrow_mut().push(sock, tuple.remote, data.to_vec());
+                self.out.borrow_mut().push(sock, tuple.remote, data);
             }
             Protocol::Tcp => {
                 let Some(tx) = self.tcp_conns.get(&(tuple.local, tuple.remote)) else {
@@ -169,7 +169,7 @@ impl TransportIo {
                 }
                 let mut frame = Vec::with_capacity(2 + data.len());
                 frame.extend_from_slice(&(data.len() as u16).to_be_bytes());
-                frame.extend_from_slice(data);
+                frame.extend_from_slice(&data);
                 if tx.send(frame).is_err() {
                     self.send_failures += 1;
                 }

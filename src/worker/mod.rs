@@ -150,7 +150,7 @@ impl PipeEntry {
                 }
                 let local = transport.local();
                 while let Some((remote, bytes)) = transport.poll_transmit() {
-                    io.send(&Tuple { protocol: Protocol::Udp, local, remote }, &bytes);
+                    io.send(&Tuple { protocol: Protocol::Udp, local, remote }, bytes);
                 }
             }
         }
@@ -439,7 +439,7 @@ impl Worker {
     fn send_transmits(&mut self, id: &str) {
         let Some(entry) = self.transports.get_mut(id) else { return };
         while let Some(tx) = entry.transport.poll_transmit() {
-            entry.io.send(&tx.tuple, &tx.data);
+            entry.io.send(&tx.tuple, tx.data);
         }
     }
 
@@ -455,7 +455,7 @@ impl Worker {
                     } else if let Some(e) = self.transports.get_mut(&transport_id) {
                         self.rtp_sent += u64::from(e.transport.send_media(now, &data, false));
                         while let Some(tx) = e.transport.poll_transmit() {
-                            e.io.send(&tx.tuple, &tx.data);
+                            e.io.send(&tx.tuple, tx.data);
                         }
                     }
                 }
@@ -465,7 +465,7 @@ impl Worker {
                     } else if let Some(e) = self.transports.get_mut(&transport_id) {
                         e.transport.send_media(now, &data, true);
                         while let Some(tx) = e.transport.poll_transmit() {
-                            e.io.send(&tx.tuple, &tx.data);
+                            e.io.send(&tx.tuple, tx.data);
                         }
                     }
                 }
@@ -545,7 +545,7 @@ impl Worker {
         let Some(mut entry) = self.transports.remove(id) else { return };
         entry.transport.close(Instant::now());
         while let Some(tx) = entry.transport.poll_transmit() {
-            entry.io.send(&tx.tuple, &tx.data);
+            entry.io.send(&tx.tuple, tx.data);
         }
         entry.io.abort();
         if let Some(router) = self.routers.get_mut(&entry.router_id) {
