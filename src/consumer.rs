@@ -84,7 +84,7 @@ pub struct Consumer {
 }
 
 /// A viewer's repeated key frame requests restart a cache replay no more often than this.
-const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(20);
+const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(10);
 
 pub struct NewConsumer {
     pub id: String,

@@ -66,6 +66,8 @@ pub struct Router {
     last_twcc: Option<Instant>,
     last_report: Option<Instant>,
     last_score: Option<Instant>,
+    /// When the next full tick (reports, feedback, retries) is due; replays are paced finer.
+    next_tick: Option<Instant>,
 }
 
 
@@ -91,6 +93,7 @@ impl Router {
             outputs: VecDeque::new(),
             key_frame_cache: Some(crate::producer::KeyFrameCacheConfig::default()),
             last_twcc: None,
+            next_tick: None,
             last_report: None,
             last_score: None,
         }
@@ -105,8 +108,17 @@ impl Router {
         self.outputs.pop_front()
     }
 
+    /// The next full tick, or sooner the next replayed packet that is due (so that a replay
+    /// is paced as recorded, not in 20 ms steps).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.producers.is_empty() || !self.consumers.is_empty()).then(|| Instant::now() + TICK)
+        if self.producers.is_empty() && self.consumers.is_empty() {
+            return None;
+        }
+        let tick = self.next_tick.unwrap_or_else(|| Instant::now() + TICK);
+        // Never in the past: a due entry is drained by the tick this wakes.
+        let floor = Instant::now() + Duration::from_millis(1);
+        let replay = self.consumers.values().filter_map(|c| c.next_replay_due()).min().map(|r| r.max(floor));
+        Some(replay.map_or(tick, |r| r.min(tick)))
     }
 
     fn notify(&mut self, target: &str, event: &'static str, data: Value) {
@@ -726,6 +738,10 @@ impl Router {
                 self.outputs.push_back(Output::Rtp { transport_id: c.transport_id.clone(), data });
             }
         }
+        if self.next_tick.is_some_and(|t| now < t) {
+            return; // woken for a replay only
+        }
+        self.next_tick = Some(now + TICK);
         // While viewers keep coming, refresh caches before they expire.
         let refresh: Vec<String> = self.producers.values().filter(|p| p.cache_needs_refresh(now)).map(|p| p.id.clone()).collect();
         for pid in refresh {

@@ -327,9 +327,18 @@ fn a_new_viewer_starts_from_the_cached_key_frame_without_asking_the_sender() {
     let first = rtp_to(&outs, "recv");
     assert_eq!(first.len(), 2, "the whole key frame, nothing more yet");
     assert!(crate::rtp::is_key_frame(crate::rtp::VideoCodec::Vp8, &first[0].payload));
+    // Between its 20 ms ticks the router asks to be woken when the next replayed packet is due
+    // (the first delta came 30 ms after the key frame: 7.5 ms at 4x).
+    r.tick(t1);
+    assert_eq!(r.poll_timeout(), Some(t1 + Duration::from_micros(7500)));
     // A live packet during the replay waits behind it.
     r.on_rtp(t1 + Duration::from_millis(1), "send", &vp8(6, false, 6));
     assert!(rtp_to(&outputs(&mut r), "recv").is_empty());
+    // A tick woken for the replay sends what is due (the first delta) and nothing early.
+    r.tick(t1 + Duration::from_millis(8));
+    let early = rtp_to(&outputs(&mut r), "recv");
+    assert_eq!(early.len(), 1);
+    let first: Vec<_> = first.into_iter().chain(early).collect();
     // The deltas follow at 4x speed (30 ms of media → ~8 ms), then the live packet.
     r.tick(t1 + Duration::from_millis(20));
     let rest = rtp_to(&outputs(&mut r), "recv");

@@ -477,8 +477,8 @@ impl Worker {
         let next = router.poll_timeout();
         let key = format!("r:{router_id}");
         let current = self.router_deadlines.get(&key).copied();
-        if next.is_some() && current.is_none() {
-            let d = next.expect("some");
+        // Re-armed only when due sooner (the stale heap entry is skipped when it fires).
+        if let Some(d) = next.filter(|d| current.is_none_or(|c| *d < c)) {
             self.router_deadlines.insert(key.clone(), d);
             self.push_timer(d, key);
         }

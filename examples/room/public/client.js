@@ -74,9 +74,13 @@ async function watch(roomId, name = 'viewer') {
 	const producers = await request('getProducers', { roomId }); // 5
 	const ordered = [...producers].sort((a, b) => (a.kind === 'audio' ? -1 : 1) - (b.kind === 'audio' ? -1 : 1));
 	const tracks = [];
+	const marks = {};
 	for (const { producerId } of ordered) {
 		const p = await request('consume', { roomId, transportId: transport.id, producerId, rtpCapabilities: device.rtpCapabilities }); // 6, 7
+		marks[`${p.kind}Consume`] = performance.now() - t0;
 		const consumer = await transport.consume({ id: p.id, producerId, kind: p.kind, rtpParameters: p.rtpParameters });
+		marks[`${p.kind}Ready`] = performance.now() - t0;
+		consumer.track.addEventListener('unmute', () => { marks[`${p.kind}Unmute`] = performance.now() - t0; }, { once: true });
 		tracks.push(consumer.track);
 	}
 	const video = document.getElementById('video') ?? document.body.appendChild(document.createElement('video'));
@@ -89,7 +93,7 @@ async function watch(roomId, name = 'viewer') {
 	});
 	const loadMs = firstFrame - t0;
 	status(`Watching room "${roomId}": first frame after ${loadMs.toFixed(0)} ms.`);
-	return { loadMs, connectedMs: connectedAt === undefined ? null : connectedAt - t0, replies: [...replies] };
+	return { loadMs, connectedMs: connectedAt === undefined ? null : connectedAt - t0, marks, replies: [...replies] };
 }
 
 async function exit() {
