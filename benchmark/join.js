@@ -82,6 +82,8 @@ function round(x) {
 
 /** N = 1 is repeated (sequentially) so that one noisy sample does not make the figure. */
 const SINGLE_TRIALS = Number(arg('trials', '5'));
+/** Chromium pages idle this long after loading, before their burst of joins. */
+const SETTLE_MS = Number(arg('settle-ms', '1000'));
 
 async function burst(kind, n, url, browser) {
 	if (n === 1 && SINGLE_TRIALS > 1) {
@@ -109,6 +111,9 @@ async function burstOnce(kind, n, url, browser) {
 			await page.waitForFunction(() => Boolean(window.roomDemo));
 			return page;
 		}));
+		// The viewers are on the page and join together: page loads (10 renderers starting,
+		// parsing the bundle) are over before the clock starts.
+		await new Promise((r) => setTimeout(r, SETTLE_MS));
 		await getJson(`${url}metrics/reset`, 'POST');
 		outcomes = await Promise.allSettled(pages.map((p, i) => p.evaluate((name) => window.roomDemo.watch('bench', name), `c${i}`)));
 	}

@@ -83,8 +83,10 @@ pub struct Consumer {
     rtx_pts: Vec<(u8, u8)>,
 }
 
-/// A viewer's repeated key frame requests restart a cache replay no more often than this.
-const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(10);
+/// A viewer's key frame requests restart a cache replay no more often than this: requests sent
+/// together (PLI + FIR, a compound with two) are one, but a request a few ms after a replay
+/// started comes from a receiver that appeared after its key frame went out, and must restart it.
+const MIN_REPLAY_INTERVAL: Duration = Duration::from_millis(3);
 
 pub struct NewConsumer {
     pub id: String,

@@ -434,7 +434,9 @@ impl Router {
     /// Restarts consumer `cid` from its producer's key frame cache if that is possible now.
     fn serve_from_cache(&mut self, now: Instant, cid: &str) -> bool {
         let Some(c) = self.consumers.get_mut(cid) else { return false };
-        if !c.is_video() || !c.active() {
+        // A pipe forwards the live stream as it is: the router on the far side asks because its
+        // own cache cannot serve, so the request goes on to the sender.
+        if !c.is_video() || !c.active() || c.is_pipe() {
             return false;
         }
         if !c.may_replay_again(now) {

@@ -453,6 +453,20 @@ fn a_viewers_pli_is_answered_from_the_cache_and_consume_prewarms_it() {
     for w in all.windows(2) {
         assert_eq!(w[1], w[0].wrapping_add(1), "{all:?}");
     }
+    // A receiver that became ready during a replay asks a few ms after it started: that
+    // restarts it (the key frame went out before the receiver existed)...
+    let t2 = t1 + Duration::from_millis(100);
+    r.on_rtcp(t2, "recv", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
+    assert!(crate::rtp::is_key_frame(crate::rtp::VideoCodec::Vp8, &rtp_to(&outputs(&mut r), "recv")[0].payload));
+    let t3 = t2 + Duration::from_millis(8);
+    r.on_rtcp(t3, "recv", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
+    let restarted = rtp_to(&outputs(&mut r), "recv");
+    assert!(crate::rtp::is_key_frame(crate::rtp::VideoCodec::Vp8, &restarted[0].payload));
+    // ...while a duplicate of the same request, a moment later, does not.
+    r.on_rtcp(t3 + Duration::from_micros(500), "recv", &rtcp::marshal(&[rtcp::pli(1, ssrc), rtcp::pli(1, ssrc)]).unwrap());
+    let outs = outputs(&mut r);
+    assert!(rtp_to(&outs, "recv").is_empty());
+    assert_eq!(pli_count(&outs), 0, "nor does it reach the sender");
 }
 
 #[test]
@@ -471,6 +485,25 @@ fn the_cache_is_refreshed_before_it_expires_only_while_viewers_come() {
     // Viewers stopped coming 5 s ago: the cache is left to expire.
     r.tick(t0 + Duration::from_millis(6500));
     assert_eq!(pli_count(&outputs(&mut r)), 0);
+}
+
+#[test]
+fn a_pipe_passes_key_frame_requests_to_the_sender_even_with_a_cache() {
+    // The far router asks because its own cache cannot serve; replaying this side's cache into
+    // the pipe would not help it, so the request must reach the sender.
+    let (mut r, _, _) = setup_with(0, json!({}));
+    let now = Instant::now();
+    r.add_transport("pipe");
+    let c = r.consume(now, "pipe", &json!({ "consumerId": "pc", "producerId": "p1", "rtpCapabilities": {}, "pipe": true, "pipeTransport": true })).unwrap();
+    r.transport_connected(now, "pipe");
+    r.on_rtp(now, "send", &vp8(1, true, 1));
+    outputs(&mut r);
+    let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let later = now + Duration::from_millis(600);
+    r.on_rtcp(later, "pipe", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
+    let outs = outputs(&mut r);
+    assert_eq!(pli_count(&outs), 1);
+    assert!(rtp_to(&outs, "pipe").is_empty(), "nothing replayed into the pipe");
 }
 
 #[test]
