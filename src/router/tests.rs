@@ -534,3 +534,63 @@ fn pipe_consumers_forward_every_packet_as_it_is() {
     r.on_rtcp(now + Duration::from_millis(600), "pipe", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
     assert_eq!(pli_count(&outputs(&mut r)), 1);
 }
+
+/// Router A's pipe consumer feeding router B's pipe producer, packets carried by hand (as the
+/// worker's in-memory pipe does): B detects and caches A's key frames, and B's key frame
+/// requests reach A's sender.
+#[test]
+fn two_routers_linked_by_a_pipe_cache_and_request_key_frames() {
+    let (mut a, _, _) = setup_with(0, json!({}));
+    let now = Instant::now();
+    a.add_transport("pipeA");
+    let pc = a.consume(now, "pipeA", &json!({ "consumerId": "pc", "producerId": "p1", "rtpCapabilities": {}, "pipe": true, "pipeTransport": true })).unwrap();
+    a.transport_connected(now, "pipeA");
+    let mut b = router();
+    b.add_transport("pipeB");
+    b.produce("pipeB", &json!({ "producerId": "p1", "kind": "video", "rtpParameters": pc["rtpParameters"] })).unwrap();
+    b.transport_connected(now, "pipeB");
+    let caps = b.rtp_capabilities.clone();
+    b.consume(now, "recv", &json!({ "consumerId": "v", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    b.transport_connected(now, "recv");
+    let carry = |a: &mut Router, b: &mut Router, at: Instant| {
+        for o in outputs(a) {
+            match o {
+                Output::Rtp { transport_id, data } if transport_id == "pipeA" => b.on_rtp(at, "pipeB", &data),
+                Output::Rtcp { transport_id, data } if transport_id == "pipeA" => b.on_rtcp(at, "pipeB", &data),
+                _ => {}
+            }
+        }
+    };
+    let carry_back = |b: &mut Router, a: &mut Router, at: Instant| -> usize {
+        let mut n = 0;
+        for o in outputs(b) {
+            if let Output::Rtcp { transport_id, data } = o {
+                if transport_id == "pipeB" {
+                    n += rtcp::parse(&data).map_or(0, |f| f.iter().filter(|x| matches!(x, Feedback::Pli { .. })).count());
+                    a.on_rtcp(at, "pipeA", &data);
+                }
+            }
+        }
+        n
+    };
+    // B's viewer is waiting: B asks through the pipe, A passes it on to the sender.
+    // B's viewer is coming and B's cache is empty: B asks through the pipe (as it prewarms),
+    // A passes it on to the sender.
+    assert_eq!(carry_back(&mut b, &mut a, now), 1, "B asks A");
+    assert_eq!(pli_count(&outputs(&mut a)), 1, "A asks the sender");
+    // The sender's key frame crosses the pipe: B's viewer starts, and B caches it.
+    a.on_rtp(now, "send", &vp8(10, true, 1));
+    a.on_rtp(now, "send", &vp8(11, false, 2));
+    carry(&mut a, &mut b, now);
+    let outs = outputs(&mut b);
+    assert!(crate::rtp::is_key_frame(crate::rtp::VideoCodec::Vp8, &rtp_to(&outs, "recv")[0].payload));
+    assert!(b.producers["p1"].cached(0, now).is_some(), "B cached the key frame");
+    // A second viewer on B starts from B's cache without asking anyone.
+    let t1 = now + Duration::from_millis(300);
+    b.add_transport("recv2");
+    b.transport_connected(t1, "recv2");
+    b.consume(t1, "recv2", &json!({ "consumerId": "v2", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    let outs = outputs(&mut b);
+    assert_eq!(rtp_to(&outs, "recv2").len(), 2);
+    assert_eq!(rtcp_to(&outs, "pipeB").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count(), 0);
+}
