@@ -61,14 +61,18 @@ async function run(workers, k) {
 		publishing.catch(() => {});
 		await sleep(500);
 		const before = await s.call('usage');
+		const created = Date.now();
 		const receivers = await s.call('consumers', { k, dtlsParameters });
+		if (process.env.FORWARD_VERBOSE) console.error(`    ${k} consumers created in ${Date.now() - created} ms`);
 		// A receiver that cannot connect (server saturated) is counted as not fed, not fatal.
 		const counting = Promise.allSettled(receivers.map((r) => binding.nativeReceiverCount(JSON.stringify({ ...r, durationMs: 600000, timeoutMs: 60000 }))));
 		// Wait until receivers stop connecting (all, or the rest timed out), then measure.
 		let connected = -1;
 		for (let i = 0; i < 60; i++) {
 			await sleep(1000);
+			const asked = Date.now();
 			const now = (await s.call('usage')).connected;
+			if (process.env.FORWARD_VERBOSE) console.error(`    connected ${now}/${k} (usage answered in ${Date.now() - asked} ms)`);
 			if (now === k || now === connected) break;
 			connected = now;
 		}

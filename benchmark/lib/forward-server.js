@@ -68,7 +68,10 @@ const handlers = {
 		return out;
 	},
 	async usage() {
+		const t0 = performance.now();
+		const lag = await new Promise((r) => setImmediate(() => r(performance.now() - t0)));
 		const dumps = await Promise.all(state.workers.map((w) => w.dump()));
+		if (process.env.FORWARD_VERBOSE) console.error(`    server: event loop lag ${lag.toFixed(1)} ms, dump answered after ${(performance.now() - t0).toFixed(1)} ms`);
 		let rtpPacketsSent = dumps.reduce((n, d) => n + (d.rtpPacketsSent ?? 0), 0);
 		if (!IN_PROCESS) {
 			// mediasoup's dump has no such counter: sum the consumers' outbound streams.

@@ -308,6 +308,9 @@ pub fn open(
     }
 }
 
+/// How long one reader turn may drain its socket before the next datagram waits for a new turn.
+const READER_SLICE: std::time::Duration = std::time::Duration::from_millis(20);
+
 async fn udp_reader(worker: Weak<RefCell<Worker>>, id: Rc<str>, sock: Rc<UdpSocket>, local: SocketAddr) {
     let mut buf = vec![0u8; 65536];
     loop {
@@ -319,8 +322,12 @@ async fn udp_reader(worker: Weak<RefCell<Worker>>, id: Rc<str>, sock: Rc<UdpSock
         let Some(w) = worker.upgrade() else { return };
         let tuple = Tuple { protocol: Protocol::Udp, local, remote: from };
         Worker::guarded(&w, |w| w.on_datagram(&id, tuple, &buf[..n]));
-        // Drain what else is queued without going back to the scheduler.
+        // Drain what else is queued without going back to the scheduler, for a bounded time.
+        let started = std::time::Instant::now();
         for _ in 0..64 {
+            if started.elapsed() >= READER_SLICE {
+                break;
+            }
             match sock.try_recv_from(&mut buf) {
                 Ok((n, from)) => {
                     let tuple = Tuple { protocol: Protocol::Udp, local, remote: from };
@@ -331,6 +338,11 @@ async fn udp_reader(worker: Weak<RefCell<Worker>>, id: Rc<str>, sock: Rc<UdpSock
         }
         // What this batch made the worker send leaves now, batched per socket.
         Worker::guarded(&w, |w| w.flush_sends());
+        drop(w);
+        // A socket that never runs dry (a saturated worker) must not keep the thread: tokio's
+        // budget would let this loop run ~128 batches (tens of seconds at full fan-out) before
+        // requests, timers and other sockets get a turn.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -367,6 +379,9 @@ async fn tcp_acceptor(worker: Weak<RefCell<Worker>>, id: Rc<str>, listener: TcpL
                     w.on_datagram(&id2, tuple, &buf[..n]);
                     w.flush_sends();
                 });
+                drop(w);
+                // As for UDP: a busy connection must not keep the thread (see udp_reader).
+                tokio::task::yield_now().await;
             }
             if let Some(w) = worker2.upgrade() {
                 Worker::guarded(&w, |w| w.on_tcp_closed(&id2, tuple));

@@ -306,6 +306,8 @@ impl Worker {
                         }
                     }
                     me.borrow_mut().flush_sends();
+                    // Pipe media can arrive without pause: let sockets and timers have a turn.
+                    tokio::task::yield_now().await;
                 }
                 _ = wake.notified() => {}
                 _ = sleep => {
