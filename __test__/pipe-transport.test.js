@@ -179,3 +179,44 @@ test('PipeTransport with SRTP: a peer holding the wrong key receives nothing', a
 	assert.ok(bStats.pipe.bytesReceived > 0, "datagrams did arrive");
 	assert.ok(!(watched.firstKeyFrameMs > 0));
 });
+
+test('PipeTransport: strangers are ignored, closing cascades to its consumers and frees the port', async () => {
+	const dgram = require('node:dgram');
+	const send = await router.createWebRtcTransport(UDP);
+	const producer = await send.produce({
+		kind: 'video',
+		rtpParameters: { mid: '0', codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 }], encodings: [{ ssrc: 515151 }] },
+	});
+	const pipe = await router.createPipeTransport({ listenInfo: LOOPBACK });
+	const peer = dgram.createSocket('udp4');
+	await new Promise((resolve) => peer.bind(0, '127.0.0.1', resolve));
+	await pipe.connect({ ip: '127.0.0.1', port: peer.address().port });
+	const consumer = await pipe.consume({ producerId: producer.id });
+	assert.deepEqual((await pipe.dump()).consumerIds, [consumer.id]);
+
+	// RTP-looking and garbage datagrams from an address that is not the connected one.
+	const stranger = dgram.createSocket('udp4');
+	const rtp = Buffer.alloc(40);
+	rtp[0] = 0x80;
+	rtp[1] = 96;
+	rtp.writeUInt32BE(515151, 8);
+	for (let i = 0; i < 20; i++) {
+		stranger.send(i % 2 ? rtp : Buffer.from('garbage'), pipe.tuple.localPort, '127.0.0.1');
+	}
+	await new Promise((r) => setTimeout(r, 200));
+	const [stats] = await pipe.getStats();
+	assert.equal(stats.bytesReceived, 0, 'nothing accepted from a stranger');
+
+	const closed = new Promise((resolve) => consumer.on('transportclose', resolve));
+	const port = pipe.tuple.localPort;
+	pipe.close();
+	await closed;
+	assert.equal(consumer.closed, true);
+	assert.ok(!(await router.dump()).transportIds.includes(pipe.id));
+	// The port is free again.
+	const again = await router.createPipeTransport({ listenInfo: { ...LOOPBACK, port } });
+	again.close();
+	stranger.close();
+	peer.close();
+	send.close();
+});
