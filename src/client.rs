@@ -189,18 +189,66 @@ pub struct CountResult {
     pub dtls_ms: f64,
     pub packets: u64,
     pub bytes: u64,
+    /// With `verify`: per SSRC, what was decrypted (RTP only).
+    pub streams: Vec<StreamCount>,
 }
 
-/// Connects, then counts RTP/RTCP datagrams for `duration` (no decryption: a load sink).
-pub async fn count(p: ViewerParams, duration: Duration) -> Result<CountResult, String> {
-    let c = connect(&p).await?;
+/// What a verifying receiver saw of one stream: packets, distinct sequence numbers, and the
+/// span they cover (extended across wraps), so that gaps and duplicates show.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamCount {
+    pub ssrc: u32,
+    pub packets: u64,
+    pub distinct: u64,
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub wraps: u64,
+    #[serde(skip)]
+    seen: std::collections::HashSet<i64>,
+    #[serde(skip)]
+    unwrap: rtp::SeqUnwrapper,
+}
+
+/// Asks the kernel for a large receive buffer (beyond rmem_max where allowed), so a busy
+/// machine does not drop what a verifying receiver must count.
+fn big_receive_buffer(sock: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 8 << 20;
+    // SAFETY: setsockopt reads `size` for the duration of the call.
+    unsafe {
+        let fd = sock.as_raw_fd();
+        let p = &size as *const libc::c_int as *const libc::c_void;
+        let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, p, len) != 0 {
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, p, len);
+        }
+    }
+}
+
+/// Connects, then counts RTP/RTCP datagrams for `duration`. Without `verify` nothing is
+/// decrypted (a load sink); with it, RTP is decrypted and counted per SSRC and sequence number.
+///
+/// With `expect_packets`, returns as soon as a verified stream has received that many packets.
+pub async fn count(p: ViewerParams, duration: Duration, verify: bool, expect_packets: u64) -> Result<CountResult, String> {
+    let mut c = connect(&p).await?;
+    if verify {
+        big_receive_buffer(&c.sock);
+    }
     let mut r = CountResult { dtls_ms: c.dtls_ms, ..Default::default() };
     let mut buf = vec![0u8; 65536];
     let end = Instant::now() + duration;
     let mut next_stun = Instant::now() + Duration::from_secs(2);
     loop {
         let now = Instant::now();
-        if now >= end {
+        let done = expect_packets > 0 && r.streams.iter().any(|s| s.packets >= expect_packets);
+        if now >= end || done {
+            for s in &mut r.streams {
+                s.distinct = s.seen.len() as u64;
+                s.first_seq = s.seen.iter().min().copied().unwrap_or(0);
+                s.last_seq = s.seen.iter().max().copied().unwrap_or(0);
+                s.wraps = ((s.last_seq >> 16) - (s.first_seq >> 16)) as u64;
+            }
             return Ok(r);
         }
         if now >= next_stun {
@@ -208,10 +256,29 @@ pub async fn count(p: ViewerParams, duration: Duration) -> Result<CountResult, S
             next_stun = now + Duration::from_secs(2);
         }
         let Ok(Ok((n, _))) = tokio::time::timeout_at(next_stun.min(end).into(), c.sock.recv_from(&mut buf)).await else { continue };
-        if matches!(demux(&buf[..n]), Demux::Rtp | Demux::Rtcp) {
-            r.packets += 1;
-            r.bytes += n as u64;
+        let kind = demux(&buf[..n]);
+        if !matches!(kind, Demux::Rtp | Demux::Rtcp) {
+            continue;
         }
+        r.packets += 1;
+        r.bytes += n as u64;
+        if !verify || kind != Demux::Rtp {
+            continue;
+        }
+        let Ok(plain) = c.srtp.decrypt_rtp(&buf[..n]) else { continue };
+        let Some(pkt) = rtp::parse(&plain) else { continue };
+        let i = match r.streams.iter().position(|s| s.ssrc == pkt.header.ssrc) {
+            Some(i) => i,
+            None => {
+                r.streams.push(StreamCount { ssrc: pkt.header.ssrc, ..Default::default() });
+                r.streams.len() - 1
+            }
+        };
+        let s = &mut r.streams[i];
+        s.packets += 1;
+        // Offset so that extended numbers stay positive.
+        let ext = s.unwrap.unwrap(pkt.header.sequence_number) + (1 << 20);
+        s.seen.insert(ext);
     }
 }
 
@@ -223,59 +290,92 @@ pub struct PublishResult {
     pub audio_packets: u64,
 }
 
-/// Connects, then sends synthetic VP8 video (`video_kbps`, 30 fps, key frame every second)
-/// and Opus-sized audio (50 packets/s) over SRTP for `duration`.
-pub async fn publish(p: ViewerParams, audio_ssrc: u32, video_kbps: u32, duration: Duration) -> Result<PublishResult, String> {
+/// What a native publisher sends.
+pub struct PublishOptions {
+    pub audio_ssrc: u32,
+    pub video_kbps: u32,
+    pub duration: Duration,
+    /// Audio packets per second (50 for Opus's 20 ms frames).
+    pub audio_pps: u32,
+    /// Stop audio after this many packets (0: no limit).
+    pub audio_packets: u64,
+    /// First sequence number of each stream (near 65535 to cross the wrap at once).
+    pub first_seq: u16,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions { audio_ssrc: 0, video_kbps: 1500, duration: Duration::from_secs(5), audio_pps: 50, audio_packets: 0, first_seq: 0 }
+    }
+}
+
+/// Connects, then sends synthetic VP8 video (`video_kbps`, 30 fps, key frame every second; none
+/// when `video_ssrc` is 0) and Opus-sized audio (`audio_pps`) over SRTP for `duration`.
+pub async fn publish(p: ViewerParams, o: PublishOptions) -> Result<PublishResult, String> {
     use bytes::Bytes;
     use rtc_rtp::header::Header;
     use rtc_rtp::packet::Packet;
     let mut c = connect(&p).await?;
     let mut r = PublishResult { dtls_ms: c.dtls_ms, ..Default::default() };
-    let frame_bytes = (video_kbps as usize * 1000 / 8) / 30;
+    let frame_bytes = (o.video_kbps as usize * 1000 / 8) / 30;
     let per_frame = frame_bytes.div_ceil(1100).max(1);
     let chunk = frame_bytes / per_frame;
-    let (mut vseq, mut aseq, mut vts, mut ats) = (0u16, 0u16, 0u32, 0u32);
+    let (mut vseq, mut aseq, mut vts, mut ats) = (o.first_seq, o.first_seq, 0u32, 0u32);
     let start = Instant::now();
-    let end = start + duration;
+    let end = start + o.duration;
     let mut frame = 0u64;
     let mut next_stun = start + Duration::from_secs(2);
     let mut buf = vec![0u8; 2048];
-    while Instant::now() < end {
-        let tick = start + Duration::from_micros(frame * 33_333);
-        tokio::time::sleep_until(tick.into()).await;
-        let key = frame % 30 == 0;
-        for i in 0..per_frame {
-            let mut payload = vec![0xABu8; chunk.max(4)];
-            payload[0] = if i == 0 { 0x10 } else { 0x00 };
-            payload[1] = if key { 0x00 } else { 0x01 };
-            let pkt = Packet {
-                header: Header { version: 2, payload_type: 96, sequence_number: vseq, timestamp: vts, ssrc: p.video_ssrc, marker: i + 1 == per_frame, ..Default::default() },
-                payload: Bytes::from(payload),
-            };
-            vseq = vseq.wrapping_add(1);
-            if let Some(plain) = rtp::marshal(&pkt) {
-                if let Ok(sealed) = c.srtp.encrypt_rtp(&plain) {
-                    let _ = c.sock.send_to(&sealed, p.server).await;
-                    r.video_packets += 1;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        // Video frames due (30 fps).
+        while p.video_ssrc != 0 && start + Duration::from_micros(frame * 33_333) <= now {
+            let key = frame % 30 == 0;
+            for i in 0..per_frame {
+                let mut payload = vec![0xABu8; chunk.max(4)];
+                payload[0] = if i == 0 { 0x10 } else { 0x00 };
+                payload[1] = if key { 0x00 } else { 0x01 };
+                let pkt = Packet {
+                    header: Header { version: 2, payload_type: 96, sequence_number: vseq, timestamp: vts, ssrc: p.video_ssrc, marker: i + 1 == per_frame, ..Default::default() },
+                    payload: Bytes::from(payload),
+                };
+                vseq = vseq.wrapping_add(1);
+                if let Some(plain) = rtp::marshal(&pkt) {
+                    if let Ok(sealed) = c.srtp.encrypt_rtp(&plain) {
+                        out.push(sealed.to_vec());
+                        r.video_packets += 1;
+                    }
                 }
             }
+            vts = vts.wrapping_add(3000);
+            frame += 1;
         }
-        vts = vts.wrapping_add(3000);
-        // Audio: 20 ms packets, so 5 every 3 frames.
-        let audio_due = ((frame + 1) * 33_333 / 20_000) - (frame * 33_333 / 20_000);
-        for _ in 0..audio_due {
+        // Audio packets due.
+        let audio_due = (now.saturating_duration_since(start).as_micros() as u64 * u64::from(o.audio_pps) / 1_000_000).saturating_sub(r.audio_packets);
+        let audio_left = if o.audio_packets == 0 { u64::MAX } else { o.audio_packets - r.audio_packets };
+        for _ in 0..audio_due.min(audio_left) {
+            if o.audio_ssrc == 0 {
+                break;
+            }
             let pkt = Packet {
-                header: Header { version: 2, payload_type: 111, sequence_number: aseq, timestamp: ats, ssrc: audio_ssrc, ..Default::default() },
+                header: Header { version: 2, payload_type: 111, sequence_number: aseq, timestamp: ats, ssrc: o.audio_ssrc, ..Default::default() },
                 payload: Bytes::from(vec![0x5Au8; 100]),
             };
             aseq = aseq.wrapping_add(1);
-            ats = ats.wrapping_add(960);
+            ats = ats.wrapping_add(48_000 / o.audio_pps.max(1));
             if let Some(plain) = rtp::marshal(&pkt) {
                 if let Ok(sealed) = c.srtp.encrypt_rtp(&plain) {
-                    let _ = c.sock.send_to(&sealed, p.server).await;
+                    out.push(sealed.to_vec());
                     r.audio_packets += 1;
                 }
             }
+        }
+        for d in out.drain(..) {
+            let _ = c.sock.send_to(&d, p.server).await;
         }
         // Drain what the server sends back (reports, feedback) without acting on it.
         while c.sock.try_recv_from(&mut buf).is_ok() {}
@@ -283,7 +383,7 @@ pub async fn publish(p: ViewerParams, audio_ssrc: u32, video_kbps: u32, duration
             let _ = c.sock.send_to(&c.stun, p.server).await;
             next_stun += Duration::from_secs(2);
         }
-        frame += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     Ok(r)
 }

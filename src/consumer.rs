@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use crate::rtp::{self, ExtIds, Rewrite, VideoCodec};
 use crate::transport::rate::RateCalculator;
 
+pub mod seq_manager;
+use seq_manager::{SeqInput, SeqManager};
+
 /// A cached key frame goes out at once; what followed it is replayed this many times faster
 /// than it was received, so the viewer catches up without a burst.
 pub const REPLAY_SPEED: u32 = 4;
@@ -42,10 +45,8 @@ pub struct Consumer {
     payload_types: Vec<u8>,
     /// Waiting for the next (key) frame to (re)start.
     sync_required: bool,
-    seq_offset: u16,
-    /// Input sequence number at the last sync: older input is not forwarded.
-    sync_in_seq: Option<u16>,
-    last_out_seq: u16,
+    /// Input → output sequence numbers, continuous across syncs.
+    seq: SeqManager,
     rtx_seq: u16,
     /// Which producer stream (by mapped SSRC) is forwarded; simulcast forwards one.
     pub source_ssrc: Option<u32>,
@@ -150,9 +151,7 @@ impl Consumer {
             preferred_layers: n.preferred_layers,
             cname: n.cname,
             sync_required: true,
-            seq_offset: 0,
-            sync_in_seq: None,
-            last_out_seq: crate::ice::random_u32() as u16,
+            seq: SeqManager::new(crate::ice::random_u32() as u16),
             rtx_seq: crate::ice::random_u32() as u16,
             source_ssrc: None,
             source_last_at: None,
@@ -346,29 +345,23 @@ impl Consumer {
         }
         self.source_last_at = Some(now);
         let in_seq = p.header.sequence_number;
-        if self.sync_required {
+        let out_seq = if self.sync_required || !self.seq.is_synced() {
             if self.is_video() && !is_key {
                 return None;
             }
-            self.seq_offset = self.last_out_seq.wrapping_add(1).wrapping_sub(in_seq);
-            // Keep timestamps moving forward across a change of source stream.
-            if let Some((last_ts, at)) = self.last_ts {
-                let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
-                let target = last_ts.wrapping_add(elapsed.max(1.0) as u32);
-                let candidate = p.header.timestamp.wrapping_add(self.ts_offset);
-                if (candidate.wrapping_sub(last_ts) as i32) <= 0 {
-                    self.ts_offset = target.wrapping_sub(p.header.timestamp);
+            self.resync(now, p)
+        } else {
+            match self.seq.input(in_seq) {
+                SeqInput::Forward(out) => out,
+                SeqInput::Old => return None,
+                // The sender started a new numbering: video waits for its next key frame.
+                SeqInput::Discontinuity if self.is_video() && !is_key => {
+                    self.sync_required = true;
+                    return None;
                 }
+                SeqInput::Discontinuity => self.resync(now, p),
             }
-            self.sync_in_seq = Some(in_seq);
-            self.sync_required = false;
-        } else if let Some(base) = self.sync_in_seq {
-            // Older than the sync point: the receiver never knew these.
-            if (in_seq.wrapping_sub(base) as i16) < 0 {
-                return None;
-            }
-        }
-        let out_seq = in_seq.wrapping_add(self.seq_offset);
+        };
         let ts = p.header.timestamp.wrapping_add(self.ts_offset);
         let twcc = self.ext.id(rtp::URI_TRANSPORT_CC).map(|_| {
             let s = *twcc_seq;
@@ -381,8 +374,7 @@ impl Consumer {
             &self.ext,
             &Rewrite { ssrc: self.ssrc, seq: out_seq, timestamp: ts, payload_type: p.header.payload_type, mid: self.mid.as_deref(), transport_cc_seq: twcc },
         )?;
-        if (out_seq.wrapping_sub(self.last_out_seq) as i16) > 0 {
-            self.last_out_seq = out_seq;
+        if out_seq == self.seq.max_output() {
             self.last_ts = Some((ts, now));
         }
         self.packets_sent += 1;
@@ -397,6 +389,22 @@ impl Consumer {
             }
         }
         Some(bytes)
+    }
+
+    /// Starts the output stream again at `p`: its sequence number continues after the last one
+    /// sent, its timestamp never goes backwards.
+    fn resync(&mut self, now: Instant, p: &Packet) -> u16 {
+        // Keep timestamps moving forward across a change of source stream.
+        if let Some((last_ts, at)) = self.last_ts {
+            let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+            let target = last_ts.wrapping_add(elapsed.max(1.0) as u32);
+            let candidate = p.header.timestamp.wrapping_add(self.ts_offset);
+            if (candidate.wrapping_sub(last_ts) as i32) <= 0 {
+                self.ts_offset = target.wrapping_sub(p.header.timestamp);
+            }
+        }
+        self.sync_required = false;
+        self.seq.sync(p.header.sequence_number)
     }
 
     /// Pipe forwarding: same sequence numbers and timestamps, this consumer's SSRC per stream.

@@ -19,6 +19,10 @@ const MAX_NACK_RETRIES: u8 = 10;
 const MAX_NACK_AGE: u16 = 500;
 /// Time between NACKs for the same packet.
 const NACK_INTERVAL: Duration = Duration::from_millis(40);
+/// RFC 3550 A.1: a jump forward of more than this, or back of more than `MAX_MISORDER`, is not
+/// loss or reordering; two such packets in sequence mean the sender restarted its numbering.
+const MAX_DROPOUT: i64 = 3000;
+const MAX_MISORDER: i64 = 1500;
 
 /// Even with `keyFrameRequestDelay` 0, requests to a sender are at least this far apart (an
 /// encoder ignores requests that follow a key frame closely; more only floods it).
@@ -163,6 +167,8 @@ pub struct RecvStream {
     pub discarded: u64,
     /// Highest extended sequence number seen, and the first.
     max_ext_seq: Option<i64>,
+    /// After a jump: the number that, arriving next, confirms a restart of the numbering.
+    bad_seq: Option<u16>,
     base_ext_seq: i64,
     received_in_window: u64,
     expected_prior: i64,
@@ -211,6 +217,7 @@ impl RecvStream {
             repaired: 0,
             discarded: 0,
             max_ext_seq: None,
+            bad_seq: None,
             base_ext_seq: 0,
             received_in_window: 0,
             expected_prior: 0,
@@ -240,9 +247,34 @@ impl RecvStream {
         }
     }
 
-    /// Records a media packet; `false` if it is a duplicate or too old to matter.
+    /// Records a media packet; `false` if it is a duplicate, too old to matter, or a jump not
+    /// (yet) confirmed as a restart of the sender's numbering.
     fn receive(&mut self, now: Instant, seq: u16, timestamp: u32, len: usize, retransmission: bool) -> bool {
-        let ext = self.extend(seq);
+        let mut ext = self.extend(seq);
+        if let Some(max) = self.max_ext_seq {
+            let jump = ext - max;
+            if (jump > MAX_DROPOUT || jump < -MAX_MISORDER) && !self.missing.contains_key(&ext) {
+                // Retransmissions (and a sender's probing with old packets over RTX) never
+                // restart the numbering.
+                if retransmission {
+                    self.discarded += 1;
+                    return false;
+                }
+                if self.bad_seq != Some(seq) {
+                    self.bad_seq = Some(seq.wrapping_add(1));
+                    self.discarded += 1;
+                    return false;
+                }
+                // Two in sequence: a new numbering. It continues the extended space in the next
+                // cycle, as if nothing had been lost in between.
+                let next_cycle = (max & !0xffff) + 0x1_0000 + i64::from(seq);
+                self.base_ext_seq += next_cycle - max - 1;
+                self.max_ext_seq = Some(next_cycle - 1);
+                self.missing.clear();
+                ext = next_cycle;
+            }
+        }
+        self.bad_seq = None;
         match self.max_ext_seq {
             None => {
                 self.base_ext_seq = ext;
@@ -253,7 +285,8 @@ impl RecvStream {
                 if !retransmission {
                     self.last_rtp = Some((timestamp, now));
                 }
-                for lost in (max + 1)..ext {
+                // Only the losses recent enough to be NACKed are worth a list entry.
+                for lost in (max + 1).max(ext - i64::from(MAX_NACK_AGE))..ext {
                     self.missing.insert(lost, (0, None));
                 }
                 self.max_ext_seq = Some(ext);
@@ -778,5 +811,70 @@ impl Producer {
             "traceEventTypes": self.trace_event_types,
             "paused": self.paused,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream() -> RecvStream {
+        RecvStream::new(0, Some(1), None, None, 2, 90000, "video/VP8".into())
+    }
+
+    #[test]
+    fn reports_count_cycles_and_losses_past_every_wrap() {
+        let t0 = Instant::now();
+        let mut s = stream();
+        let first = 65_000u16;
+        let mut lost = 0i64;
+        let mut nacked = Vec::new();
+        for i in 0..200_000u32 {
+            let seq = first.wrapping_add(i as u16);
+            let now = t0 + Duration::from_millis(u64::from(i));
+            if i % 1000 == 500 {
+                lost += 1;
+                continue;
+            }
+            assert!(s.receive(now, seq, i.wrapping_mul(3000), 100, false), "packet {i}");
+            if i % 1000 == 510 {
+                nacked.extend(s.nacks_due(now));
+            }
+        }
+        let r = s.report(t0 + Duration::from_secs(300)).unwrap();
+        let expected_ext = i64::from(first) + 199_999;
+        assert_eq!(i64::from(r.last_sequence_number), expected_ext, "cycles in the high 16 bits");
+        assert_eq!(r.last_sequence_number & 0xffff, u32::from(first.wrapping_add(199_999u32 as u16)));
+        assert_eq!(i64::from(r.total_lost), lost);
+        // Every loss was NACKed with its own (wrapped) number.
+        let want: Vec<u16> = (0..200).map(|k| first.wrapping_add((k * 1000 + 500) as u16)).collect();
+        assert_eq!(nacked, want);
+    }
+
+    #[test]
+    fn a_restarted_numbering_is_followed_after_two_packets_in_sequence() {
+        let t0 = Instant::now();
+        let mut s = stream();
+        for seq in 100..200u16 {
+            assert!(s.receive(t0, seq, 0, 100, false));
+        }
+        // A stray packet far away is dropped, and costs no NACK list.
+        assert!(!s.receive(t0, 40_000, 0, 100, false));
+        assert!(s.missing.is_empty());
+        // The sender restarts at 40,000: the second packet in sequence confirms it.
+        assert!(!s.receive(t0, 50_000, 0, 100, false));
+        assert!(s.receive(t0, 50_001, 0, 100, false));
+        assert!(s.receive(t0, 50_002, 0, 100, false));
+        assert!(s.missing.is_empty());
+        let r = s.report(t0).unwrap();
+        assert_eq!(r.total_lost, 0, "the jump is not counted as loss");
+        assert_eq!(r.last_sequence_number & 0xffff, 50_002);
+        // Old packets resent over RTX (as a sender probes with) never restart it.
+        assert!(!s.receive(t0, 10, 0, 100, true));
+        assert!(!s.receive(t0, 11, 0, 100, true));
+        assert!(s.receive(t0, 50_003, 0, 100, false));
+        // A gap of 2,000 is loss, but only the NACKable part is listed.
+        assert!(s.receive(t0, 52_004, 0, 100, false));
+        assert!(s.missing.len() <= MAX_NACK_AGE as usize);
     }
 }

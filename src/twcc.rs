@@ -12,6 +12,8 @@ use rtc_rtcp::transport_feedbacks::transport_layer_cc::{
 
 /// Most packets one feedback message reports.
 const MAX_PER_FEEDBACK: i64 = 2000;
+/// Most arrivals kept between two feedback messages (a flood between ticks drops the oldest).
+const MAX_PENDING: usize = 10_000;
 
 #[derive(Default)]
 pub struct TwccRecorder {
@@ -32,6 +34,9 @@ impl TwccRecorder {
             return; // already reported
         }
         self.arrivals.insert(s, now.saturating_duration_since(epoch).as_micros() as i64);
+        if self.arrivals.len() > MAX_PENDING {
+            self.arrivals.pop_first();
+        }
     }
 
     pub fn has_pending(&self) -> bool {
@@ -41,7 +46,9 @@ impl TwccRecorder {
     /// Builds one feedback message for what arrived since the last one.
     pub fn feedback(&mut self, sender_ssrc: u32, media_ssrc: u32) -> Option<TransportLayerCc> {
         let (&first, _) = self.arrivals.iter().next()?;
-        let base = self.next_base.map_or(first, |b| b.min(first));
+        // After a gap longer than one message covers, start at what arrived (the numbers in
+        // between are never reported, as in mediasoup).
+        let base = self.next_base.filter(|b| first - b < MAX_PER_FEEDBACK).unwrap_or(first);
         let last = *self.arrivals.keys().next_back()?;
         let end = last.min(base + MAX_PER_FEEDBACK - 1);
         let first_arrival = self.arrivals.range(base..=end).next().map(|(_, a)| *a)?;
@@ -123,5 +130,33 @@ mod tests {
         assert!(!r.has_pending());
         r.record(3, t0 + Duration::from_millis(40));
         assert_eq!(r.feedback(1, 2).unwrap().base_sequence_number, 3);
+    }
+
+    #[test]
+    fn feedback_keeps_coming_past_wraps_and_after_long_gaps() {
+        let t0 = Instant::now();
+        let mut r = TwccRecorder::default();
+        let mut seq = 65_000u16;
+        let mut reported = 0u64;
+        // 200,000 packets, 100 per feedback, with a 5,000-number gap in the middle.
+        for i in 0..200_000u64 {
+            if i == 100_000 {
+                seq = seq.wrapping_add(5_000);
+            }
+            r.record(seq, t0 + Duration::from_micros(i * 100));
+            seq = seq.wrapping_add(1);
+            if i % 100 == 99 {
+                let fb = r.feedback(1, 2).expect("feedback after every batch");
+                reported += fb.recv_deltas.len() as u64;
+                assert!(fb.packet_status_count <= 100, "{}", fb.packet_status_count);
+            }
+        }
+        assert_eq!(reported, 200_000);
+        assert!(!r.has_pending());
+        // A flood between two feedback messages keeps at most MAX_PENDING arrivals.
+        for i in 0..50_000u64 {
+            r.record(seq.wrapping_add(i as u16), t0 + Duration::from_secs(30));
+        }
+        assert_eq!(r.arrivals.len(), MAX_PENDING);
     }
 }

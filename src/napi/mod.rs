@@ -191,23 +191,33 @@ pub async fn native_viewer_watch(params_json: String) -> Result<String> {
     to_json(&crate::client::watch(params).await.map_err(Error::from_reason)?)
 }
 
-/// Benchmark tool: connects and counts the datagrams received for `durationMs` (no decryption).
+/// Benchmark/test tool: connects and counts the datagrams received for `durationMs`; with
+/// `verify`, decrypts RTP and counts each stream's packets and sequence numbers.
 #[napi]
 pub async fn native_receiver_count(params_json: String) -> Result<String> {
     let v = parse_value(&params_json)?;
     let duration = std::time::Duration::from_millis(v["durationMs"].as_u64().unwrap_or(5000));
+    let verify = v["verify"].as_bool().unwrap_or(false);
+    let expect = v["expectPackets"].as_u64().unwrap_or(0);
     let params = viewer_params(&v)?;
-    to_json(&crate::client::count(params, duration).await.map_err(Error::from_reason)?)
+    to_json(&crate::client::count(params, duration, verify, expect).await.map_err(Error::from_reason)?)
 }
 
-/// Benchmark tool: connects and sends synthetic VP8 (`videoKbps`, ssrc `videoSsrc`, PT 96) and
-/// audio (ssrc `audioSsrc`, PT 111) over SRTP for `durationMs`.
+/// Benchmark/test tool: connects and sends synthetic VP8 (`videoKbps`, ssrc `videoSsrc`, PT 96)
+/// and audio (ssrc `audioSsrc`, PT 111, `audioPps` packets/s, at most `audioPackets`) over SRTP
+/// for `durationMs`, sequence numbers from `firstSeq`.
 #[napi]
 pub async fn native_publish(params_json: String) -> Result<String> {
     let v = parse_value(&params_json)?;
-    let duration = std::time::Duration::from_millis(v["durationMs"].as_u64().unwrap_or(5000));
-    let audio_ssrc = v["audioSsrc"].as_u64().unwrap_or(0) as u32;
-    let kbps = v["videoKbps"].as_u64().unwrap_or(1500) as u32;
+    let d = crate::client::PublishOptions::default();
+    let o = crate::client::PublishOptions {
+        duration: std::time::Duration::from_millis(v["durationMs"].as_u64().unwrap_or(5000)),
+        audio_ssrc: v["audioSsrc"].as_u64().unwrap_or(0) as u32,
+        video_kbps: v["videoKbps"].as_u64().unwrap_or(1500) as u32,
+        audio_pps: v["audioPps"].as_u64().map_or(d.audio_pps, |n| n.clamp(1, 100_000) as u32),
+        audio_packets: v["audioPackets"].as_u64().unwrap_or(0),
+        first_seq: v["firstSeq"].as_u64().unwrap_or(0) as u16,
+    };
     let params = viewer_params(&v)?;
-    to_json(&crate::client::publish(params, audio_ssrc, kbps, duration).await.map_err(Error::from_reason)?)
+    to_json(&crate::client::publish(params, o).await.map_err(Error::from_reason)?)
 }

@@ -594,3 +594,235 @@ fn two_routers_linked_by_a_pipe_cache_and_request_key_frames() {
     assert_eq!(rtp_to(&outs, "recv2").len(), 2);
     assert_eq!(rtcp_to(&outs, "pipeB").iter().filter(|f| matches!(f, Feedback::Pli { .. })).count(), 0);
 }
+
+// ----- long streams: every packet keeps flowing past the 16-bit wraps ----------------------
+
+/// One input packet of a long stream: its index (also written into the payload so that the
+/// output can be matched to it), sequence number and timestamp.
+#[derive(Clone, Copy)]
+struct In {
+    idx: u32,
+    seq: u16,
+    ts: u32,
+}
+
+fn long_payload(video: bool, key: bool, idx: u32) -> Vec<u8> {
+    let mut p = if video { vec![0x10, if key { 0x00 } else { 0x01 }, 0x9d] } else { vec![0xfc] };
+    p.extend_from_slice(&idx.to_be_bytes());
+    p
+}
+
+fn payload_idx(p: &Packet) -> u32 {
+    let b = &p.payload[p.payload.len() - 4..];
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn media_packet(ssrc: u32, pt: u8, i: In, video: bool, key: bool) -> Vec<u8> {
+    crate::rtp::marshal(&Packet {
+        header: Header { version: 2, payload_type: pt, sequence_number: i.seq, timestamp: i.ts, ssrc, marker: true, ..Default::default() },
+        payload: Bytes::from(long_payload(video, key, i.idx)),
+    })
+    .unwrap()
+}
+
+/// The input schedule of a long stream: `n` packets starting near the wrap, one in 97 lost,
+/// one pair in 50 swapped. Returns (arrival order, lost indices).
+fn long_schedule(n: u32, ts_step: u32) -> (Vec<In>, std::collections::HashSet<u32>) {
+    let all: Vec<In> = (0..n)
+        .map(|idx| In { idx, seq: 65_000u16.wrapping_add(idx as u16), ts: 4_294_000_000u32.wrapping_add(idx.wrapping_mul(ts_step)) })
+        .collect();
+    let lost: std::collections::HashSet<u32> = (0..n).filter(|i| i % 97 == 50).collect();
+    let mut order: Vec<In> = all.into_iter().filter(|i| !lost.contains(&i.idx)).collect();
+    let mut k = 10;
+    while k + 1 < order.len() {
+        order.swap(k, k + 1);
+        k += 50;
+    }
+    (order, lost)
+}
+
+/// Checks a consumer's output against what went in: output sequence numbers are the input's
+/// shifted by one offset per synchronisation (at most `max_syncs`), a new sync continues right
+/// after the highest number sent, no number is used twice, and timestamps never go backwards
+/// along the output numbering (a cache replay compresses them, but onto the live timeline).
+/// Returns the input indices that went out.
+fn check_long_output(inputs: &[In], out: &[Packet], max_syncs: usize) -> std::collections::HashSet<u32> {
+    let by_idx: HashMap<u32, In> = inputs.iter().map(|i| (i.idx, *i)).collect();
+    let mut offsets: Vec<u16> = Vec::new();
+    let mut unwrap = crate::rtp::SeqUnwrapper::default();
+    let mut by_ext = std::collections::BTreeMap::new();
+    let mut max_out: Option<i64> = None;
+    let mut went_out = std::collections::HashSet::new();
+    for p in out {
+        let i = by_idx[&payload_idx(p)];
+        let off = p.header.sequence_number.wrapping_sub(i.seq);
+        let ext = unwrap.unwrap(p.header.sequence_number);
+        if offsets.last() != Some(&off) {
+            if let Some(m) = max_out {
+                assert_eq!(ext, m + 1, "a new sync continues after the highest number sent (packet {})", i.idx);
+            }
+            offsets.push(off);
+        }
+        assert!(by_ext.insert(ext, p.header.timestamp).is_none(), "output sequence number {ext} used twice");
+        max_out = Some(max_out.map_or(ext, |m| m.max(ext)));
+        went_out.insert(i.idx);
+    }
+    assert!(offsets.len() <= max_syncs, "{} syncs", offsets.len());
+    let ts: Vec<u32> = by_ext.values().copied().collect();
+    for w in ts.windows(2) {
+        let d = w[1].wrapping_sub(w[0]) as i32;
+        assert!((0..900_000).contains(&d), "timestamps go {} → {}", w[0], w[1]);
+    }
+    went_out
+}
+
+fn rtp_of(outs: Vec<Output>, tid: &str) -> Vec<Packet> {
+    rtp_to(&outs, tid)
+}
+
+#[test]
+fn a_long_video_stream_keeps_flowing_past_every_wrap_with_and_without_the_cache() {
+    for cache in [json!(false), json!({})] {
+        let (mut r, _, c) = setup_with(0, cache.clone());
+        let ssrc = c["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+        let t0 = Instant::now();
+        r.transport_connected(t0, "recv");
+        let (order, lost) = long_schedule(200_000, 3000);
+        let mut out = Vec::new();
+        let mut first_key = None;
+        for (k, i) in order.iter().enumerate() {
+            let now = t0 + Duration::from_millis(u64::from(i.idx));
+            // A key frame every 300 packets.
+            let key = i.idx % 300 == 0;
+            if key && first_key.is_none() {
+                first_key = Some(i.idx);
+            }
+            r.on_rtp(now, "send", &media_packet(1111, 96, *i, true, key));
+            if k % 20 == 0 {
+                r.tick(now);
+            }
+            // Halfway, the viewer asks for a key frame (served from the cache when there is one).
+            if i.idx == 100_000 {
+                r.on_rtcp(now, "recv", &rtcp::marshal(&[rtcp::pli(1, ssrc)]).unwrap());
+            }
+            out.extend(rtp_of(outputs(&mut r), "recv"));
+        }
+        r.tick(t0 + Duration::from_secs(300));
+        out.extend(rtp_of(outputs(&mut r), "recv"));
+        let went_out = check_long_output(&order, &out, 2);
+        // Every packet that arrived after the first key frame went out.
+        let missing: Vec<u32> = order.iter().filter(|i| i.idx >= first_key.unwrap() && !went_out.contains(&i.idx)).map(|i| i.idx).collect();
+        assert!(missing.is_empty(), "cache {cache}: {} packets not forwarded, first {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(out.len() >= 200_000 - lost.len() - 1, "cache {cache}: {}", out.len());
+        let stats = r.consumer_request(t0, "consumer.getStats", "c1", &Value::Null).unwrap();
+        assert_eq!(stats[0]["packetCount"].as_u64().unwrap(), out.len() as u64);
+    }
+}
+
+#[test]
+fn a_long_audio_stream_keeps_flowing_and_resumes_after_a_pause() {
+    let mut r = router();
+    let params = json!({
+        "mid": "0",
+        "codecs": [{ "mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2 }],
+        "encodings": [{ "ssrc": 4444 }],
+        "rtcp": { "cname": "mic" },
+    });
+    r.produce("send", &json!({ "producerId": "a", "kind": "audio", "rtpParameters": params })).unwrap();
+    let caps = r.rtp_capabilities.clone();
+    r.consume(Instant::now(), "recv", &json!({ "consumerId": "ca", "producerId": "a", "rtpCapabilities": caps })).unwrap();
+    let t0 = Instant::now();
+    r.transport_connected(t0, "recv");
+    let (order, lost) = long_schedule(200_000, 960);
+    let mut out = Vec::new();
+    for (k, i) in order.iter().enumerate() {
+        let now = t0 + Duration::from_millis(u64::from(i.idx) * 20);
+        if i.idx == 120_000 {
+            r.consumer_request(now, "consumer.pause", "ca", &Value::Null).unwrap();
+        }
+        if i.idx == 120_500 {
+            r.consumer_request(now, "consumer.resume", "ca", &Value::Null).unwrap();
+        }
+        r.on_rtp(now, "send", &media_packet(4444, 111, *i, false, false));
+        if k % 50 == 0 {
+            r.tick(now);
+        }
+        out.extend(rtp_of(outputs(&mut r), "recv"));
+    }
+    let went_out = check_long_output(&order, &out, 2);
+    let paused = |idx: u32| (120_000..120_500).contains(&idx);
+    let missing: Vec<u32> = order.iter().filter(|i| !paused(i.idx) && !went_out.contains(&i.idx)).map(|i| i.idx).collect();
+    // The packet swapped across the resume point is older than the new sync: one may be missing.
+    assert!(missing.len() <= 1, "{} packets not forwarded, first {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(out.len() > 199_000 - lost.len() - 500);
+}
+
+#[test]
+fn long_simulcast_and_pipe_streams_keep_flowing() {
+    let mut r = router();
+    let mut params = vp8_params();
+    params["encodings"] = json!([{ "ssrc": 1111, "scalabilityMode": "L1T1" }, { "ssrc": 1112, "scalabilityMode": "L1T1" }]);
+    let reply = r.produce("send", &json!({ "producerId": "s", "kind": "video", "rtpParameters": params, "keyFrameCache": false })).unwrap();
+    assert_eq!(reply["type"], "simulcast");
+    let caps = r.rtp_capabilities.clone();
+    r.consume(Instant::now(), "recv", &json!({ "consumerId": "cs", "producerId": "s", "rtpCapabilities": caps })).unwrap();
+    r.add_transport("pipe");
+    let pc = r.consume(Instant::now(), "pipe", &json!({ "consumerId": "pc", "producerId": "s", "rtpCapabilities": {}, "pipe": true, "pipeTransport": true })).unwrap();
+    let pipe_ssrcs: Vec<u32> = pc["rtpParameters"]["encodings"].as_array().unwrap().iter().map(|e| e["ssrc"].as_u64().unwrap() as u32).collect();
+    let t0 = Instant::now();
+    r.transport_connected(t0, "recv");
+    r.transport_connected(t0, "pipe");
+    let (order, _) = long_schedule(200_000, 3000);
+    let mut to_viewer = Vec::new();
+    let mut to_pipe = Vec::new();
+    for (k, i) in order.iter().enumerate() {
+        let now = t0 + Duration::from_millis(u64::from(i.idx));
+        let key = i.idx % 300 == 0;
+        // Both layers carry the same numbering here; each is its own stream.
+        r.on_rtp(now, "send", &media_packet(1111, 96, *i, true, key));
+        r.on_rtp(now, "send", &media_packet(1112, 96, *i, true, key));
+        if k % 20 == 0 {
+            r.tick(now);
+        }
+        let outs = outputs(&mut r);
+        to_pipe.extend(rtp_to(&outs, "pipe"));
+        to_viewer.extend(rtp_to(&outs, "recv"));
+    }
+    // The viewer gets one layer, continuously.
+    let went_out = check_long_output(&order, &to_viewer, 2);
+    assert!(went_out.len() >= order.len() - 600, "{}", went_out.len());
+    // The pipe gets every packet of both layers, sequence numbers and timestamps as they were.
+    assert_eq!(to_pipe.len(), order.len() * 2);
+    for (p, i) in to_pipe.chunks(2).zip(&order) {
+        for (q, ssrc) in p.iter().zip(&pipe_ssrcs) {
+            assert_eq!((q.header.ssrc, q.header.sequence_number, q.header.timestamp, payload_idx(q)), (*ssrc, i.seq, i.ts, i.idx));
+        }
+    }
+}
+
+#[test]
+fn a_sender_restarting_its_numbering_keeps_reaching_the_viewer_continuously() {
+    let (mut r, _, _) = setup_with(0, json!(false));
+    let t0 = Instant::now();
+    r.transport_connected(t0, "recv");
+    let mut out = Vec::new();
+    let send = |r: &mut Router, seq: u16, idx: u32, key: bool| {
+        r.on_rtp(t0, "send", &media_packet(1111, 96, In { idx, seq, ts: idx * 3000 }, true, key));
+    };
+    for i in 0..100u32 {
+        send(&mut r, 1000 + i as u16, i, i == 0);
+    }
+    out.extend(rtp_of(outputs(&mut r), "recv"));
+    // New numbering at 40,000 (e.g. the sender's encoder restarted): after two packets the
+    // producer follows it, and the viewer restarts at the next key frame, continuing its numbers.
+    for i in 0..10u32 {
+        send(&mut r, 40_000 + i as u16, 100 + i, i == 5);
+    }
+    out.extend(rtp_of(outputs(&mut r), "recv"));
+    let seqs: Vec<u16> = out.iter().map(|p| p.header.sequence_number).collect();
+    assert_eq!(seqs.len(), 105, "{seqs:?}");
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1));
+    }
+    assert_eq!(payload_idx(&out[100]), 105, "restarted on the key frame");
+}
