@@ -6,7 +6,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const ferrosoup = require('..');
-const binding = require('../binding.js');
+const binding = require('../crates/tools-node');
 const codecs = require('./lib/codecs');
 
 const LOOPBACK = { protocol: 'udp', ip: '127.0.0.1', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 };

@@ -84,7 +84,9 @@ test('camera and microphone from one page decode in another; pause/resume; produ
 });
 
 test('a viewer joining a running broadcast decodes its first frame without a new key frame request', async () => {
-	const pub = await publisher();
+	// A cache long enough that its refresh (requested before it expires while viewers come)
+	// cannot fall inside this test, however slowly the pages start.
+	const pub = await media.publish({ browser, url: pages.url, router, produceOptions: { keyFrameCache: { maxDurationMs: 30000 } } });
 	const pliCount = async () => (await pub.producers.video.getStats()).reduce((n, s) => n + s.pliCount + s.firCount, 0);
 	// The first viewer may need a fresh key frame from the publisher.
 	const first = await viewer(pub.producers);

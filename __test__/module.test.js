@@ -60,7 +60,7 @@ test('observer emits newworker; native logs reach setLogEventListeners by level 
 		assert.deepStrictEqual(seen, [worker]);
 		await worker.dump();
 		const native = debugLogs.filter((l) => l.namespace === 'ferrosoup:Channel');
-		assert.ok(native.some((l) => /worker\.dump/.test(l.log)), JSON.stringify(native));
+		assert.ok(native.some((l) => /WORKER_DUMP/.test(l.log)), JSON.stringify(native));
 		assert.ok(native.every((l) => l.log.startsWith(`[pid:${process.pid}, worker:`)));
 		// Same request at 'warn': no native debug lines.
 		await worker.updateSettings({ logLevel: 'warn' });
@@ -71,7 +71,7 @@ test('observer emits newworker; native logs reach setLogEventListeners by level 
 		await worker.updateSettings({ logLevel: 'debug', logTags: [] });
 		debugLogs.length = 0;
 		await worker.dump();
-		assert.equal(debugLogs.filter((l) => /worker\.dump/.test(l.log)).length, 0);
+		assert.equal(debugLogs.filter((l) => /WORKER_DUMP/.test(l.log)).length, 0);
 		worker.close();
 	} finally {
 		ferrosoup.setLogEventListeners();

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const { fork } = require('node:child_process');
 const path = require('node:path');
 const ferrosoup = require('..');
-const binding = require('../binding.js');
+const binding = require('../crates/tools-node');
 const codecs = require('./lib/codecs');
 
 const { UnsupportedError } = ferrosoup.errors;

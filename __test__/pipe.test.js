@@ -88,7 +88,7 @@ test('a producer on worker A is decoded by a viewer on worker B; closing cascade
 });
 
 test('pipeToRouter() between two routers of the same worker (native publisher and viewer)', async () => {
-	const binding = require('../binding.js');
+	const binding = require('../crates/tools-node');
 	const { UDP } = media;
 	const r1 = await workers[0].createRouter({ mediaCodecs: codecs.opusVp8 });
 	const r2 = await workers[0].createRouter({ mediaCodecs: codecs.opusVp8 });

@@ -5,7 +5,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
 const ferrosoup = require('..');
-const binding = require('../binding.js');
+const binding = require('../crates/tools-node');
 const kit = require('./lib/browser');
 const codecs = require('./lib/codecs');
 

@@ -15,7 +15,12 @@ const { WorkerClosedError, UnsupportedError } = ferrosoup.errors;
 
 test('createWorker() with defaults', async () => {
 	const worker = await ferrosoup.createWorker();
-	assert.equal(worker.pid, process.pid);
+	const other = await ferrosoup.createWorker();
+	// A worker's pid is its thread's kernel id: one of this process's tasks, one per worker.
+	assert.ok(fs.existsSync(`/proc/${process.pid}/task/${worker.pid}`), `${worker.pid} is a thread of this process`);
+	assert.notEqual(worker.pid, process.pid);
+	assert.notEqual(worker.pid, other.pid);
+	other.close();
 	assert.equal(worker.closed, false);
 	assert.equal(worker.died, false);
 	assert.equal(worker.subprocessClosed, false);
@@ -70,7 +75,7 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 	const router = await worker.createRouter();
 	const dump = await worker.dump();
 	assert.deepStrictEqual(dump, {
-		pid: process.pid,
+		pid: worker.pid,
 		webRtcServerIds: [],
 		routerIds: [router.id],
 		channelMessageHandlers: { channelRequestHandlers: [router.id], channelNotificationHandlers: [] },
@@ -78,6 +83,8 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 		udpDatagramsSent: 0,
 		udpSendSyscalls: 0,
 		udpSendFailures: 0,
+		tcpFramesDropped: 0,
+		pipeMessagesDropped: 0,
 	});
 	const usage = await worker.getResourceUsage();
 	const keys = ['ru_utime', 'ru_stime', 'ru_maxrss', 'ru_ixrss', 'ru_idrss', 'ru_isrss', 'ru_minflt',

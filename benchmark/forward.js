@@ -14,7 +14,7 @@
 const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const binding = require('../binding.js');
+const binding = require('../crates/tools-node');
 
 function arg(name, fallback) {
 	const i = process.argv.indexOf(`--${name}`);

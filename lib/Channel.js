@@ -19,6 +19,7 @@ const logger = new Logger('Channel');
 class Channel extends EnhancedEventEmitter {
 	#native;
 	#pid = process.pid;
+	#workerPid;
 	#closed = false;
 	#nextId = 0;
 	#sents = new Map();
@@ -29,12 +30,14 @@ class Channel extends EnhancedEventEmitter {
 		try {
 			this.#native = new native.NativeWorker(JSON.stringify(settings), (json) => this.#onMessage(json));
 		} catch (error) {
-			const match = /^TypeError:(.*)$/s.exec(error.message);
-			if (match) {
-				throw new TypeError(match[1]);
-			}
-			throw error;
+			// The binding names mediasoup's error class in `code`.
+			throw error.code === 'TypeError' ? new TypeError(error.message) : makeError(error.code, error.message);
 		}
+	}
+
+	/** The worker thread's kernel id (its `pid`), once running. */
+	get workerPid() {
+		return this.#workerPid;
 	}
 
 	get closed() {
@@ -69,8 +72,11 @@ class Channel extends EnhancedEventEmitter {
 		const id = this.#nextId;
 		const payload = data === undefined ? '' : JSON.stringify(data);
 		return new Promise((resolve, reject) => {
-			if (!this.#native.request(id, method, handlerId, payload)) {
-				reject(new WorkerClosedError(`Channel closed, cannot send request [method:${method}]`));
+			// The binding parses the request at once: a malformed one (or a closed worker)
+			// comes back as { error, reason }.
+			const rejection = this.#native.request(id, method, handlerId, payload);
+			if (rejection) {
+				reject(makeError(rejection.error, rejection.reason));
 				return;
 			}
 			this.#sents.set(id, { id, method, resolve, reject });
@@ -117,6 +123,7 @@ class Channel extends EnhancedEventEmitter {
 				break;
 			}
 			case 'running':
+				this.#workerPid = msg.pid;
 				this.safeEmit('@running');
 				break;
 			case 'died':

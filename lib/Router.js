@@ -1,6 +1,5 @@
 'use strict';
 
-const net = require('node:net');
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
 const { UnsupportedError } = require('../errors');
@@ -12,46 +11,6 @@ const { PipeTransport } = require('./PipeTransport');
 const { NotFoundError } = require('../errors');
 
 const logger = new Logger('Router');
-
-/** Checks a TransportListenInfo the way mediasoup's worker does, in its JSON form. */
-function normalizeListenInfo(info) {
-	if (!info || typeof info !== 'object') {
-		throw new TypeError('invalid listenInfo');
-	}
-	if (info.protocol !== 'udp' && info.protocol !== 'tcp') {
-		throw new TypeError(`invalid listenInfo.protocol ${info.protocol}`);
-	}
-	if (typeof info.ip !== 'string' || !info.ip) {
-		throw new TypeError('missing listenInfo.ip');
-	}
-	if (net.isIP(info.ip) === 0) {
-		throw new TypeError(`invalid IP '${info.ip}'`);
-	}
-	const announcedAddress = info.announcedAddress ?? info.announcedIp;
-	if (announcedAddress !== undefined && typeof announcedAddress !== 'string') {
-		throw new TypeError('invalid listenInfo.announcedAddress');
-	}
-	if (info.port !== undefined && info.port !== null && (!Number.isInteger(info.port) || info.port < 0 || info.port > 65535)) {
-		throw new TypeError(`invalid listenInfo.port ${info.port}`);
-	}
-	let portRange;
-	if (info.portRange !== undefined) {
-		const { min, max } = info.portRange ?? {};
-		if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
-			throw new TypeError('invalid listenInfo.portRange');
-		}
-		portRange = { min, max };
-	}
-	return {
-		protocol: info.protocol,
-		ip: info.ip,
-		announcedAddress: announcedAddress || undefined,
-		port: info.port || undefined,
-		portRange,
-		sendBufferSize: info.sendBufferSize,
-		recvBufferSize: info.recvBufferSize,
-	};
-}
 
 function notYet(feature) {
 	return Promise.reject(new UnsupportedError(`${feature} is not implemented in ferrosoup yet`));
@@ -201,14 +160,14 @@ class Router extends EnhancedEventEmitter {
 		if (listenInfos.length === 0) {
 			throw new TypeError('empty listenInfos');
 		}
-		const infos = listenInfos.map(normalizeListenInfo);
 		if (typeof iceConsentTimeout !== 'number' || iceConsentTimeout < 0 || iceConsentTimeout > 255) {
 			throw new TypeError('invalid iceConsentTimeout');
 		}
 		const transportId = utils.generateUUIDv4();
 		const data = await this.#channel.request('router.createWebRtcTransport', this.id, {
 			transportId,
-			listenInfos: infos,
+			// Checked by the worker (one place for listen-info rules).
+			listenInfos,
 			enableUdp,
 			enableTcp,
 			preferUdp,
@@ -269,14 +228,10 @@ class Router extends EnhancedEventEmitter {
 			if (typeof listenIp === 'string') listenIp = { ip: listenIp };
 			listenInfo = { protocol: 'udp', ip: listenIp.ip, announcedAddress: listenIp.announcedIp, port };
 		}
-		const info = normalizeListenInfo(listenInfo);
-		if (info.protocol !== 'udp') {
-			throw new TypeError('unsupported listen protocol');
-		}
 		const transportId = utils.generateUUIDv4();
 		const data = await this.#channel.request('router.createPipeTransport', this.id, {
 			transportId,
-			listenInfo: info,
+			listenInfo,
 			enableRtx: Boolean(enableRtx),
 			enableSrtp: Boolean(enableSrtp),
 		});

@@ -12,7 +12,8 @@ const logger = new Logger('Worker');
 
 /**
  * A mediasoup Worker. In ferrosoup it is a native thread of this process with its own event
- * loop (not a subprocess): `pid` is this process's id.
+ * loop (not a subprocess): `pid` is that thread's kernel id (unique per worker; signalling it
+ * signals the whole process).
  */
 class Worker extends EnhancedEventEmitter {
 	#channel;
@@ -59,7 +60,7 @@ class Worker extends EnhancedEventEmitter {
 	}
 
 	get pid() {
-		return process.pid;
+		return this.#channel.workerPid ?? process.pid;
 	}
 
 	get closed() {

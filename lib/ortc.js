@@ -9,6 +9,7 @@ const ERROR_CLASSES = {
 	UnsupportedError: errors.UnsupportedError,
 	NotFoundError: errors.NotFoundError,
 	InvalidStateError: errors.InvalidStateError,
+	WorkerClosedError: errors.WorkerClosedError,
 	Error,
 };
 

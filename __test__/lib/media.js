@@ -10,8 +10,11 @@ function transportParams(t) {
 
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 
-/** Publishes the fake camera and microphone from a new page through a transport of `router`. */
-async function publish({ browser, url, router, kinds = ['video', 'audio'] }) {
+/**
+ * Publishes the fake camera and microphone from a new page through a transport of `router`.
+ * `produceOptions` go to every `produce()` (e.g. a producer's `keyFrameCache`).
+ */
+async function publish({ browser, url, router, kinds = ['video', 'audio'], produceOptions = {} }) {
 	const transport = await router.createWebRtcTransport(UDP);
 	const producers = {};
 	const page = await kit.openPage(browser, url, async (method, data) => {
@@ -20,7 +23,7 @@ async function publish({ browser, url, router, kinds = ['video', 'audio'] }) {
 			return {};
 		}
 		if (method === 'produce') {
-			const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters });
+			const producer = await transport.produce({ kind: data.kind, rtpParameters: data.rtpParameters, ...produceOptions });
 			producers[data.kind] = producer;
 			return { id: producer.id };
 		}

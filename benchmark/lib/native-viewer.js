@@ -4,7 +4,7 @@
 // ICE + DTLS + SRTP in Rust (ferrosoup's native viewer), timed to the first complete key frame.
 const { performance } = require('node:perf_hooks');
 const { io } = require('socket.io-client');
-const binding = require('../../binding.js');
+const binding = require('../../crates/tools-node');
 
 function connectSocket(url) {
 	return new Promise((resolve, reject) => {

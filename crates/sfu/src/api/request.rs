@@ -1,0 +1,427 @@
+//! Requests from the app to a worker, parsed once at the edge (the binding) into one typed
+//! struct per method. A missing or malformed field is a `TypeError` there, never a default.
+//!
+//! RTP parameters and capabilities stay JSON values: mediasoup's ORTC rules are written against
+//! JavaScript semantics (`typeof`, truthiness), which `crate::ortc` reproduces over JSON.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ids::*;
+use super::{ApiError, ApiResult};
+use crate::transport::listen::ListenInfo;
+
+/// One request: the caller's id (echoed in the reply), the object it addresses (a router,
+/// transport, producer or consumer id; empty for the worker) and what to do.
+#[derive(Debug)]
+pub struct Request {
+    pub id: u32,
+    /// mediasoup's name for the method (e.g. `TRANSPORT_DUMP`), for logs and error messages.
+    pub method: &'static str,
+    pub handler: String,
+    pub body: Body,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    WorkerDump,
+    WorkerGetResourceUsage,
+    WorkerUpdateSettings(UpdateSettings),
+    WorkerCreateRouter(CreateRouter),
+    WorkerCloseRouter(CloseRouter),
+    /// Test hook (only with `FERROSOUP_TEST_HOOKS=1`): panics the worker thread.
+    WorkerPanicForTesting,
+
+    RouterDump,
+    RouterUpdateRtpCapabilities(UpdateRtpCapabilities),
+    RouterCreateWebRtcTransport(CreateWebRtcTransport),
+    RouterCreatePipeTransport(CreatePipeTransport),
+    RouterCloseTransport(CloseTransport),
+
+    TransportDump,
+    TransportGetStats,
+    TransportProduce(Produce),
+    TransportConsume(Consume),
+    TransportCloseProducer(CloseProducer),
+    TransportCloseConsumer(CloseConsumer),
+    TransportSetMaxIncomingBitrate(Bitrate),
+    TransportSetMaxOutgoingBitrate(Bitrate),
+    TransportSetMinOutgoingBitrate(Bitrate),
+    TransportEnableTraceEvent(TraceEventTypes),
+    TransportRestartIce,
+    WebRtcTransportConnect(WebRtcConnect),
+    PipeTransportConnect(PipeConnect),
+    PipeTransportConnectInMemory(ConnectInMemory),
+
+    ProducerDump,
+    ProducerGetStats,
+    ProducerPause,
+    ProducerResume,
+    ProducerEnableTraceEvent(TraceEventTypes),
+
+    ConsumerDump,
+    ConsumerGetStats,
+    ConsumerPause,
+    ConsumerResume,
+    ConsumerSetPreferredLayers(PreferredLayers),
+    ConsumerSetPriority(SetPriority),
+    ConsumerRequestKeyFrame,
+    ConsumerEnableTraceEvent(TraceEventTypes),
+}
+
+/// Which kind of object a request addresses (how its handler id is looked up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Worker,
+    Router,
+    Transport,
+    Producer,
+    Consumer,
+}
+
+impl Body {
+    pub fn target(&self) -> Target {
+        use Body::*;
+        match self {
+            WorkerDump | WorkerGetResourceUsage | WorkerUpdateSettings(_) | WorkerCreateRouter(_)
+            | WorkerCloseRouter(_) | WorkerPanicForTesting => Target::Worker,
+            RouterDump | RouterUpdateRtpCapabilities(_) | RouterCreateWebRtcTransport(_)
+            | RouterCreatePipeTransport(_) | RouterCloseTransport(_) => Target::Router,
+            TransportDump | TransportGetStats | TransportProduce(_) | TransportConsume(_)
+            | TransportCloseProducer(_) | TransportCloseConsumer(_)
+            | TransportSetMaxIncomingBitrate(_) | TransportSetMaxOutgoingBitrate(_)
+            | TransportSetMinOutgoingBitrate(_) | TransportEnableTraceEvent(_) | TransportRestartIce
+            | WebRtcTransportConnect(_) | PipeTransportConnect(_) | PipeTransportConnectInMemory(_) => {
+                Target::Transport
+            }
+            ProducerDump | ProducerGetStats | ProducerPause | ProducerResume | ProducerEnableTraceEvent(_) => {
+                Target::Producer
+            }
+            ConsumerDump | ConsumerGetStats | ConsumerPause | ConsumerResume | ConsumerSetPreferredLayers(_)
+            | ConsumerSetPriority(_) | ConsumerRequestKeyFrame | ConsumerEnableTraceEvent(_) => Target::Consumer,
+        }
+    }
+}
+
+/// The facade's method names and mediasoup's for them (as its errors name them).
+const METHODS: &[(&str, &str)] = &[
+    ("worker.dump", "WORKER_DUMP"),
+    ("worker.getResourceUsage", "WORKER_GET_RESOURCE_USAGE"),
+    ("worker.updateSettings", "WORKER_UPDATE_SETTINGS"),
+    ("worker.createRouter", "WORKER_CREATE_ROUTER"),
+    ("worker.closeRouter", "WORKER_CLOSE_ROUTER"),
+    ("worker.panicForTesting", "WORKER_PANIC_FOR_TESTING"),
+    ("router.dump", "ROUTER_DUMP"),
+    ("router.updateRtpCapabilities", "ROUTER_UPDATE_RTP_CAPABILITIES"),
+    ("router.createWebRtcTransport", "ROUTER_CREATE_WEBRTCTRANSPORT"),
+    ("router.createPipeTransport", "ROUTER_CREATE_PIPETRANSPORT"),
+    ("router.closeTransport", "ROUTER_CLOSE_TRANSPORT"),
+    ("transport.dump", "TRANSPORT_DUMP"),
+    ("transport.getStats", "TRANSPORT_GET_STATS"),
+    ("transport.produce", "TRANSPORT_PRODUCE"),
+    ("transport.consume", "TRANSPORT_CONSUME"),
+    ("transport.closeProducer", "TRANSPORT_CLOSE_PRODUCER"),
+    ("transport.closeConsumer", "TRANSPORT_CLOSE_CONSUMER"),
+    ("transport.setMaxIncomingBitrate", "TRANSPORT_SET_MAX_INCOMING_BITRATE"),
+    ("transport.setMaxOutgoingBitrate", "TRANSPORT_SET_MAX_OUTGOING_BITRATE"),
+    ("transport.setMinOutgoingBitrate", "TRANSPORT_SET_MIN_OUTGOING_BITRATE"),
+    ("transport.enableTraceEvent", "TRANSPORT_ENABLE_TRACE_EVENT"),
+    ("transport.restartIce", "TRANSPORT_RESTART_ICE"),
+    ("webRtcTransport.connect", "WEBRTCTRANSPORT_CONNECT"),
+    ("pipeTransport.connect", "PIPETRANSPORT_CONNECT"),
+    ("pipeTransport.connectInMemory", "PIPETRANSPORT_CONNECT_IN_MEMORY"),
+    ("producer.dump", "PRODUCER_DUMP"),
+    ("producer.getStats", "PRODUCER_GET_STATS"),
+    ("producer.pause", "PRODUCER_PAUSE"),
+    ("producer.resume", "PRODUCER_RESUME"),
+    ("producer.enableTraceEvent", "PRODUCER_ENABLE_TRACE_EVENT"),
+    ("consumer.dump", "CONSUMER_DUMP"),
+    ("consumer.getStats", "CONSUMER_GET_STATS"),
+    ("consumer.pause", "CONSUMER_PAUSE"),
+    ("consumer.resume", "CONSUMER_RESUME"),
+    ("consumer.setPreferredLayers", "CONSUMER_SET_PREFERRED_LAYERS"),
+    ("consumer.setPriority", "CONSUMER_SET_PRIORITY"),
+    ("consumer.requestKeyFrame", "CONSUMER_REQUEST_KEY_FRAME"),
+    ("consumer.enableTraceEvent", "CONSUMER_ENABLE_TRACE_EVENT"),
+];
+
+/// mediasoup's name for a facade method (e.g. `TRANSPORT_DUMP`), for error messages.
+pub fn mediasoup_method_name(method: &str) -> &'static str {
+    METHODS.iter().find(|(m, _)| *m == method).map_or("UNKNOWN", |(_, n)| n)
+}
+
+impl Request {
+    /// Parses a request as the facade sends it: method name, handler id and JSON data (empty
+    /// for none).
+    pub fn parse(id: u32, method: &str, handler: &str, data: &str) -> ApiResult<Request> {
+        let value: Value = if data.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(data).map_err(|e| ApiError::type_error(format!("invalid request data: {}", clean(&e))))?
+        };
+        Self::from_value(id, method, handler, value)
+    }
+
+    pub fn from_value(id: u32, method: &str, handler: &str, data: Value) -> ApiResult<Request> {
+        use Body::*;
+        let body = match method {
+            "worker.dump" => WorkerDump,
+            "worker.getResourceUsage" => WorkerGetResourceUsage,
+            "worker.updateSettings" => WorkerUpdateSettings(de(data)?),
+            "worker.createRouter" => WorkerCreateRouter(de(data)?),
+            "worker.closeRouter" => WorkerCloseRouter(de(data)?),
+            "worker.panicForTesting" => WorkerPanicForTesting,
+            "router.dump" => RouterDump,
+            "router.updateRtpCapabilities" => RouterUpdateRtpCapabilities(de(data)?),
+            "router.createWebRtcTransport" => RouterCreateWebRtcTransport(de(data)?),
+            "router.createPipeTransport" => RouterCreatePipeTransport(de(data)?),
+            "router.closeTransport" => RouterCloseTransport(de(data)?),
+            "transport.dump" => TransportDump,
+            "transport.getStats" => TransportGetStats,
+            "transport.produce" => TransportProduce(de(data)?),
+            "transport.consume" => TransportConsume(de(data)?),
+            "transport.closeProducer" => TransportCloseProducer(de(data)?),
+            "transport.closeConsumer" => TransportCloseConsumer(de(data)?),
+            "transport.setMaxIncomingBitrate" => TransportSetMaxIncomingBitrate(de(data)?),
+            "transport.setMaxOutgoingBitrate" => TransportSetMaxOutgoingBitrate(de(data)?),
+            "transport.setMinOutgoingBitrate" => TransportSetMinOutgoingBitrate(de(data)?),
+            "transport.enableTraceEvent" => TransportEnableTraceEvent(de(data)?),
+            "transport.restartIce" => TransportRestartIce,
+            "webRtcTransport.connect" => WebRtcTransportConnect(de(data)?),
+            "pipeTransport.connect" => PipeTransportConnect(PipeConnect { data }),
+            "pipeTransport.connectInMemory" => PipeTransportConnectInMemory(de(data)?),
+            "producer.dump" => ProducerDump,
+            "producer.getStats" => ProducerGetStats,
+            "producer.pause" => ProducerPause,
+            "producer.resume" => ProducerResume,
+            "producer.enableTraceEvent" => ProducerEnableTraceEvent(de(data)?),
+            "consumer.dump" => ConsumerDump,
+            "consumer.getStats" => ConsumerGetStats,
+            "consumer.pause" => ConsumerPause,
+            "consumer.resume" => ConsumerResume,
+            "consumer.setPreferredLayers" => ConsumerSetPreferredLayers(de(data)?),
+            "consumer.setPriority" => ConsumerSetPriority(de(data)?),
+            "consumer.requestKeyFrame" => ConsumerRequestKeyFrame,
+            "consumer.enableTraceEvent" => ConsumerEnableTraceEvent(de(data)?),
+            m => return Err(ApiError::other(format!("unknown method '{m}'"))),
+        };
+        if body.target() != Target::Worker && handler.is_empty() {
+            return Err(ApiError::type_error(format!("missing handler id [method:{}]", mediasoup_method_name(method))));
+        }
+        Ok(Request { id, method: mediasoup_method_name(method), handler: handler.to_string(), body })
+    }
+}
+
+/// serde's message without its position suffix, in mediasoup's words where they differ.
+fn clean(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" at line ").next().unwrap_or(&s).to_string();
+    // "missing field `producerId`" → "missing producerId"
+    if let Some(field) = s.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+        return format!("missing {field}");
+    }
+    s
+}
+
+fn de<T: DeserializeOwned>(v: Value) -> ApiResult<T> {
+    // A request without data is an empty object to the structs (their required fields then
+    // report what is missing).
+    let v = if v.is_null() { Value::Object(Default::default()) } else { v };
+    serde_json::from_value(v).map_err(|e| ApiError::type_error(clean(&e)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSettings {
+    pub log_level: Option<String>,
+    pub log_tags: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRouter {
+    pub router_id: RouterId,
+    #[serde(default)]
+    pub media_codecs: Option<Value>,
+    /// ferrosoup extension: the routers' default key frame cache (`false` turns it off).
+    #[serde(default)]
+    pub key_frame_cache: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseRouter {
+    pub router_id: RouterId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRtpCapabilities {
+    pub rtp_capabilities: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebRtcTransport {
+    pub transport_id: TransportId,
+    pub listen_infos: Vec<ListenInfo>,
+    /// Seconds without consent before ICE disconnects (0: never).
+    #[serde(default = "default_consent")]
+    pub ice_consent_timeout: u8,
+    #[serde(default = "default_initial_bitrate")]
+    pub initial_available_outgoing_bitrate: u64,
+    #[serde(default)]
+    pub enable_sctp: bool,
+}
+
+fn default_consent() -> u8 {
+    30
+}
+
+fn default_initial_bitrate() -> u64 {
+    600_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePipeTransport {
+    pub transport_id: TransportId,
+    /// For `pipeToRouter()` between workers of this process: no socket, media in memory.
+    #[serde(default)]
+    pub in_memory: bool,
+    #[serde(default)]
+    pub listen_info: Option<ListenInfo>,
+    #[serde(default)]
+    pub enable_rtx: bool,
+    #[serde(default)]
+    pub enable_srtp: bool,
+    #[serde(default)]
+    pub enable_sctp: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseTransport {
+    pub transport_id: TransportId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Produce {
+    pub producer_id: ProducerId,
+    pub kind: MediaKind,
+    pub rtp_parameters: Value,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub key_frame_request_delay: u64,
+    /// ferrosoup extension: this producer's key frame cache (`false` turns it off).
+    #[serde(default)]
+    pub key_frame_cache: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consume {
+    pub consumer_id: ConsumerId,
+    pub producer_id: ProducerId,
+    pub rtp_capabilities: Value,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub mid: Option<String>,
+    #[serde(default)]
+    pub preferred_layers: Option<Value>,
+    #[serde(default)]
+    pub ignore_dtx: bool,
+    #[serde(default)]
+    pub enable_rtx: Option<bool>,
+    #[serde(default)]
+    pub pipe: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseProducer {
+    pub producer_id: ProducerId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseConsumer {
+    pub consumer_id: ConsumerId,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Bitrate {
+    pub bitrate: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TraceEventTypes {
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebRtcConnect {
+    /// Checked by the transport, with mediasoup's messages.
+    #[serde(default)]
+    pub dtls_parameters: Option<Value>,
+}
+
+/// `pipeTransport.connect({ ip, port, srtpParameters })`: checked by the transport, field by
+/// field, with mediasoup's messages (its order of checks is part of its behaviour).
+#[derive(Debug)]
+pub struct PipeConnect {
+    pub data: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectInMemory {
+    pub peer_worker: u32,
+    pub peer_transport_id: TransportId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreferredLayers {
+    pub spatial_layer: u8,
+    #[serde(default)]
+    pub temporal_layer: Option<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SetPriority {
+    pub priority: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ErrorKind;
+
+    #[test]
+    fn parses_typed_bodies_and_rejects_missing_fields() {
+        let r = Request::parse(1, "transport.closeProducer", "t1", r#"{"producerId":"p1"}"#).unwrap();
+        match r.body {
+            Body::TransportCloseProducer(c) => assert_eq!(c.producer_id.as_str(), "p1"),
+            other => panic!("{other:?}"),
+        }
+        let e = Request::parse(2, "transport.closeProducer", "t1", "{}").unwrap_err();
+        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Type, "missing producerId"));
+        let e = Request::parse(3, "transport.produce", "t1", r#"{"producerId":"p","kind":"data","rtpParameters":{}}"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Type);
+        let e = Request::parse(4, "router.dump", "", "").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Type);
+        let e = Request::parse(5, "nope.nope", "", "").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Other);
+        let e = Request::parse(6, "router.createWebRtcTransport", "r", r#"{"transportId":"t","listenInfos":[{"protocol":"udp","ip":"nope"}]}"#).unwrap_err();
+        assert_eq!(e.message, "invalid IP 'nope'");
+        assert!(matches!(Request::parse(7, "worker.dump", "", "").unwrap().body, Body::WorkerDump));
+        assert_eq!(mediasoup_method_name("transport.dump"), "TRANSPORT_DUMP");
+    }
+}

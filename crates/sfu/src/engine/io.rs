@@ -1,0 +1,115 @@
+//! What goes into an [`Engine`](super::Engine) and what comes out.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::api::{ApiError, Request};
+use crate::log::LogLine;
+use crate::net::{Protocol, SocketId, Transmit};
+use crate::transport::listen::ListenInfo;
+
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A request from the app.
+    Request(Request),
+    /// A UDP datagram, or one RFC 4571 frame of a TCP connection (`socket` is the connection).
+    Datagram { socket: SocketId, from: SocketAddr, data: &'a [u8] },
+    /// The runtime accepted a TCP connection on a listening socket of ours.
+    TcpAccepted { listener: SocketId, conn: SocketId, remote: SocketAddr },
+    /// A TCP connection closed (by the peer, an error, or after `Output::CloseSocket`).
+    TcpClosed { conn: SocketId },
+    /// The answer to an `Output::Bind`.
+    Bound { token: BindToken, result: Result<Vec<BoundSocket>, String> },
+    /// Media from a pipe transport on another worker of this process.
+    Pipe(PipeMessage),
+    /// Time passed: fire what is due.
+    Timeout,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    Transmit(Transmit),
+    /// The answer to the request with this id.
+    Reply { id: u32, result: Result<Value, ApiError> },
+    /// A notification for the app's object `target`.
+    Event(Event),
+    Log(LogLine),
+    /// Media for a pipe transport on another worker of this process.
+    Pipe { worker: u32, message: PipeMessage },
+    /// Open sockets as described; answer with `Input::Bound` (a request waits for it).
+    Bind { token: BindToken, sockets: Vec<BindSpec> },
+    /// The socket is no longer used (its transport closed): close it.
+    CloseSocket(SocketId),
+    /// Nothing more to do until this time (`None`: until the next input).
+    Timeout(Option<Instant>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub target: Arc<str>,
+    pub name: &'static str,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipeMessage {
+    /// The receiving pipe transport (on the other worker).
+    pub transport: Arc<str>,
+    pub data: Vec<u8>,
+    pub rtcp: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BindToken(pub u64);
+
+/// One socket to open: as the listen info says, in `port_range` when it names no port, trying
+/// ports from the one at `start` (mod the range) on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindSpec {
+    pub info: ListenInfo,
+    pub port_range: (u16, u16),
+    pub start: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundSocket {
+    pub id: SocketId,
+    pub protocol: Protocol,
+    pub local: SocketAddr,
+}
+
+/// Where components put what the engine hands out.
+#[derive(Default)]
+pub struct Outbox {
+    queue: VecDeque<Output>,
+}
+
+impl Outbox {
+    pub fn push(&mut self, o: Output) {
+        self.queue.push_back(o);
+    }
+
+    pub fn transmit(&mut self, t: Transmit) {
+        self.queue.push_back(Output::Transmit(t));
+    }
+
+    pub fn event(&mut self, target: &Arc<str>, name: &'static str, data: Value) {
+        self.queue.push_back(Output::Event(Event { target: target.clone(), name, data }));
+    }
+
+    pub fn pop(&mut self) -> Option<Output> {
+        self.queue.pop_front()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+}

@@ -1,0 +1,669 @@
+//! Engine: everything one worker does, sans-IO. Inputs (requests, datagrams with the socket
+//! and remote address, pipe messages, time) go in through [`Engine::handle_input`]; outputs
+//! (datagrams to send, replies, events, pipe messages, sockets to open or close, the next
+//! timeout) come out of [`Engine::poll_output`]. Mutate, then drain to the timeout.
+//!
+//! The engine owns the worker's routers and transports; routers own their producers and
+//! consumers. It dispatches typed requests by handler id (a map, no scans), routes datagrams
+//! by socket, and keeps one deadline per router and transport.
+
+pub mod io;
+pub mod timers;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use serde_json::{json, Value};
+
+use crate::api::request::{CreatePipeTransport, CreateWebRtcTransport};
+use crate::api::settings::{parse_log_tags, LogLevel, Settings};
+use crate::api::{ApiError, ApiResult, Body, Request, RouterId, TransportId};
+use crate::arena::Arena;
+use crate::clock::Clock;
+use crate::log::Logger;
+use crate::net::certificate::LocalCertificate;
+use crate::net::rng::Rng;
+use crate::net::{Protocol, SocketId, Tuple};
+use crate::router::consumer::ConsumerKey;
+use crate::router::producer::{KeyFrameCacheConfig, ProducerKey};
+use crate::router::{Router, RouterKey};
+use crate::transport::pipe::{MemoryPipe, PipeTransport};
+use crate::transport::webrtc::WebRtcTransport;
+use crate::transport::{Link, LocalSocket, Received, Transport, TransportKey};
+
+pub use io::{BindSpec, BindToken, BoundSocket, Event, Input, Outbox, Output, PipeMessage};
+use timers::{TimerKey, Timers};
+
+pub struct EngineConfig {
+    pub settings: Settings,
+    pub certificate: Arc<LocalCertificate>,
+    /// Seed of the engine's random source (SSRCs, ICE credentials, pipe keys...).
+    pub seed: [u8; 32],
+    /// This worker's number (where other workers' pipes send to).
+    pub worker: u32,
+}
+
+/// What a request's handler id names.
+#[derive(Clone, Copy, Debug)]
+enum Handler {
+    Router(RouterKey),
+    Transport(TransportKey),
+    Producer(RouterKey, ProducerKey),
+    Consumer(RouterKey, ConsumerKey),
+}
+
+struct SocketInfo {
+    owner: TransportKey,
+    protocol: Protocol,
+    local: SocketAddr,
+    /// A TCP connection: its remote.
+    remote: Option<SocketAddr>,
+}
+
+/// A transport waiting for its sockets.
+enum Pending {
+    WebRtc { id: u32, router: RouterKey, req: CreateWebRtcTransport },
+    Pipe { id: u32, router: RouterKey, req: CreatePipeTransport },
+}
+
+pub struct Engine {
+    clock: Clock,
+    rng: Rng,
+    logger: Logger,
+    settings: Settings,
+    cert: Arc<LocalCertificate>,
+    worker: u32,
+    routers: Arena<Router>,
+    router_order: Vec<RouterKey>,
+    transports: Arena<Transport>,
+    handlers: HashMap<String, Handler>,
+    sockets: HashMap<SocketId, SocketInfo>,
+    pending: HashMap<BindToken, Pending>,
+    next_token: u64,
+    timers: Timers,
+    touched: Vec<TimerKey>,
+    out: Outbox,
+    now: Instant,
+    /// RTP packets sent by transports that have since closed (for the worker's count).
+    rtp_sent_closed: u64,
+    /// What the runtime adds to `worker.dump()` (its pid, socket counters).
+    dump_extra: Value,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, now: Instant, wall: SystemTime) -> Self {
+        Engine {
+            clock: Clock::new(now, wall),
+            rng: Rng::from_seed(config.seed),
+            logger: Logger::new(&config.settings),
+            settings: config.settings,
+            cert: config.certificate,
+            worker: config.worker,
+            routers: Arena::default(),
+            router_order: Vec::new(),
+            transports: Arena::default(),
+            handlers: HashMap::new(),
+            sockets: HashMap::new(),
+            pending: HashMap::new(),
+            next_token: 1,
+            timers: Timers::default(),
+            touched: Vec::new(),
+            out: Outbox::default(),
+            now,
+            rtp_sent_closed: 0,
+            dump_extra: Value::Null,
+        }
+    }
+
+    /// Fields the runtime adds to `worker.dump()`.
+    pub fn set_dump_extra(&mut self, extra: Value) {
+        self.dump_extra = extra;
+    }
+
+    /// Logs a request as mediasoup's worker does (also for the ones the runtime answers).
+    pub fn log_request(&mut self, r: &Request) {
+        self.log(LogLevel::Debug, "info", format_args!("Worker::HandleRequest() | [method:{}, id:{}]", r.method, r.id));
+    }
+
+    pub fn worker(&self) -> u32 {
+        self.worker
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The one entry point for everything that happens to the worker.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        self.now = now;
+        match input {
+            Input::Request(r) => {
+                self.log_request(&r);
+                let id = r.id;
+                if let Some(result) = self.handle_request(now, r) {
+                    self.out.push(Output::Reply { id, result });
+                }
+            }
+            Input::Datagram { socket, from, data } => self.on_datagram(now, socket, from, data),
+            Input::TcpAccepted { listener, conn, remote } => self.on_tcp_accepted(listener, conn, remote),
+            Input::TcpClosed { conn } => self.on_tcp_closed(now, conn),
+            Input::Bound { token, result } => self.on_bound(now, token, result),
+            Input::Pipe(msg) => self.on_pipe(now, msg),
+            Input::Timeout => self.on_timeout(now),
+        }
+    }
+
+    /// The next output; `Output::Timeout` when there is nothing more until then.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.out.pop() {
+            return o;
+        }
+        for key in std::mem::take(&mut self.touched) {
+            let deadline = match key {
+                TimerKey::Router(rk) => self.routers.get(rk).and_then(|r| r.poll_timeout(self.now)),
+                TimerKey::Transport(tk) => self.transports.get(tk).and_then(|t| t.poll_timeout()),
+            };
+            self.timers.set(key, deadline);
+        }
+        Output::Timeout(self.timers.next())
+    }
+
+    fn touch(&mut self, key: TimerKey) {
+        if self.touched.last() != Some(&key) {
+            self.touched.push(key);
+        }
+    }
+
+    fn log(&mut self, level: LogLevel, tag: &str, text: std::fmt::Arguments<'_>) {
+        if let Some(line) = self.logger.line(level, Some(tag), text) {
+            self.out.push(Output::Log(line));
+        }
+    }
+
+    // ----- network and time ----------------------------------------------------------------
+
+    fn on_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
+        let Some(info) = self.sockets.get(&socket) else { return };
+        let tk = info.owner;
+        let tuple = Tuple { socket, protocol: info.protocol, local: info.local, remote: from };
+        let Some(t) = self.transports.get_mut(tk) else { return };
+        let rk = t.router;
+        let received = match &mut t.link {
+            Link::WebRtc(w) => {
+                let r = w.handle_datagram(now, tuple, data, &mut self.out);
+                let connected = w.take_newly_connected();
+                self.touch(TimerKey::Transport(tk));
+                if connected {
+                    self.transport_connected(now, rk, tk);
+                }
+                r
+            }
+            Link::Pipe(p) => p.handle_datagram(now, from, data),
+            _ => None,
+        };
+        match received {
+            Some(Received::Rtp(d)) => self.route_rtp(now, rk, tk, &d, false),
+            Some(Received::Rtcp(d)) => self.route_rtp(now, rk, tk, &d, true),
+            None => {}
+        }
+    }
+
+    fn route_rtp(&mut self, now: Instant, rk: RouterKey, tk: TransportKey, data: &[u8], rtcp: bool) {
+        let Some(router) = self.routers.get_mut(rk) else { return };
+        if rtcp {
+            router.on_rtcp(now, &self.clock, tk, data, &mut self.transports, &mut self.out);
+        } else {
+            router.on_rtp(now, &self.clock, tk, data, &mut self.transports, &mut self.out);
+        }
+        self.touch(TimerKey::Router(rk));
+    }
+
+    fn transport_connected(&mut self, now: Instant, rk: RouterKey, tk: TransportKey) {
+        if let Some(router) = self.routers.get_mut(rk) {
+            router.transport_connected(now, &self.clock, tk, &mut self.transports, &mut self.out);
+            self.touch(TimerKey::Router(rk));
+        }
+    }
+
+    fn on_tcp_accepted(&mut self, listener: SocketId, conn: SocketId, remote: SocketAddr) {
+        let Some(info) = self.sockets.get(&listener) else {
+            self.out.push(Output::CloseSocket(conn));
+            return;
+        };
+        let (owner, local) = (info.owner, info.local);
+        let Some(t) = self.transports.get_mut(owner) else {
+            self.out.push(Output::CloseSocket(conn));
+            return;
+        };
+        t.sockets.push(conn);
+        self.sockets.insert(conn, SocketInfo { owner, protocol: Protocol::Tcp, local, remote: Some(remote) });
+    }
+
+    fn on_tcp_closed(&mut self, now: Instant, conn: SocketId) {
+        let Some(info) = self.sockets.remove(&conn) else { return };
+        let Some(t) = self.transports.get_mut(info.owner) else { return };
+        t.sockets.retain(|s| *s != conn);
+        if let (Link::WebRtc(w), Some(remote)) = (&mut t.link, info.remote) {
+            w.tcp_closed(now, &Tuple { socket: conn, protocol: Protocol::Tcp, local: info.local, remote }, &mut self.out);
+            self.touch(TimerKey::Transport(info.owner));
+        }
+    }
+
+    fn on_pipe(&mut self, now: Instant, msg: PipeMessage) {
+        let Some(Handler::Transport(tk)) = self.handlers.get(&*msg.transport).copied() else { return };
+        let Some(t) = self.transports.get_mut(tk) else { return };
+        let Link::Memory(m) = &mut t.link else { return };
+        m.received(msg.data.len(), msg.rtcp);
+        let rk = t.router;
+        self.route_rtp(now, rk, tk, &msg.data, msg.rtcp);
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::Router(rk) => {
+                    if let Some(router) = self.routers.get_mut(rk) {
+                        router.tick(now, &self.clock, &mut self.transports, &mut self.out);
+                    }
+                }
+                TimerKey::Transport(tk) => {
+                    let Some(t) = self.transports.get_mut(tk) else { continue };
+                    let rk = t.router;
+                    if let Link::WebRtc(w) = &mut t.link {
+                        w.handle_timeout(now, &mut self.out);
+                        if w.take_newly_connected() {
+                            self.transport_connected(now, rk, tk);
+                        }
+                    }
+                }
+            }
+            self.touch(key);
+        }
+    }
+
+    // ----- requests -------------------------------------------------------------------------
+
+    /// Handles a request; `None` when its answer comes later (after sockets are bound).
+    fn handle_request(&mut self, now: Instant, r: Request) -> Option<ApiResult<Value>> {
+        let handler = match r.body.target() {
+            crate::api::request::Target::Worker => None,
+            _ => match self.handlers.get(&r.handler).copied() {
+                Some(h) => Some(h),
+                None => return Some(Err(ApiError::not_found(format!("Channel request handler with ID {} not found [method:{}]", r.handler, r.method)))),
+            },
+        };
+        Some(match (r.body, handler) {
+            (Body::WorkerDump, _) => Ok(self.dump()),
+            (Body::WorkerGetResourceUsage, _) | (Body::WorkerPanicForTesting, _) => Err(ApiError::other("handled by the runtime")),
+            (Body::WorkerUpdateSettings(s), _) => self.update_settings(s),
+            (Body::WorkerCreateRouter(c), _) => self.create_router(c.router_id, c.media_codecs, c.key_frame_cache),
+            (Body::WorkerCloseRouter(c), _) => {
+                if let Some(Handler::Router(rk)) = self.handlers.get(c.router_id.as_str()).copied() {
+                    self.close_router(now, rk);
+                }
+                Ok(Value::Null)
+            }
+            (body, Some(Handler::Router(rk))) => return self.router_request(now, r.id, rk, body),
+            (body, Some(Handler::Transport(tk))) => self.transport_request(now, tk, body),
+            (body, Some(Handler::Producer(rk, pk))) => {
+                let router = self.routers.get_mut(rk)?;
+                let result = router.producer_request(now, &self.clock, pk, body, &mut self.transports, &mut self.out);
+                self.touch(TimerKey::Router(rk));
+                result
+            }
+            (body, Some(Handler::Consumer(rk, ck))) => {
+                let router = self.routers.get_mut(rk)?;
+                let result = router.consumer_request(now, &self.clock, ck, body, &mut self.transports, &mut self.out);
+                self.touch(TimerKey::Router(rk));
+                result
+            }
+            (_, None) => Err(ApiError::other("no handler")),
+        })
+    }
+
+    /// `worker.dump()` as the engine knows it (the runtime adds what only it knows).
+    pub fn dump(&self) -> Value {
+        let mut handlers: Vec<&str> = self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()).collect();
+        handlers.extend(self.transports.iter().map(|(_, t)| t.id.as_str()));
+        let rtp_sent: u64 = self.rtp_sent_closed + self.transports.iter().map(|(_, t)| t.media.rtp_packets_sent).sum::<u64>();
+        let mut d = json!({
+            "pid": 0,
+            "webRtcServerIds": [],
+            "routerIds": self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()).collect::<Vec<_>>(),
+            "channelMessageHandlers": {
+                "channelRequestHandlers": handlers,
+                "channelNotificationHandlers": [],
+            },
+            // ferrosoup: RTP packets this worker has sent to its transports.
+            "rtpPacketsSent": rtp_sent,
+        });
+        if let (Value::Object(d), Value::Object(extra)) = (&mut d, &self.dump_extra) {
+            for (k, v) in extra {
+                d.insert(k.clone(), v.clone());
+            }
+        }
+        d
+    }
+
+    fn update_settings(&mut self, s: crate::api::request::UpdateSettings) -> ApiResult<Value> {
+        let mut level = self.logger.level();
+        if let Some(l) = s.log_level.as_deref().filter(|l| !l.is_empty()) {
+            level = LogLevel::parse(l)?;
+        }
+        let tags = match &s.log_tags {
+            Some(v) => parse_log_tags(Some(v)),
+            None => self.logger.tags().to_vec(),
+        };
+        self.logger.update(level, tags);
+        Ok(Value::Null)
+    }
+
+    fn create_router(&mut self, id: RouterId, media_codecs: Option<Value>, key_frame_cache: Option<Value>) -> ApiResult<Value> {
+        if self.handlers.contains_key(id.as_str()) {
+            return Err(ApiError::other(format!("a Router with id {id} already exists")));
+        }
+        let caps = crate::ortc::generate_router_rtp_capabilities(media_codecs.as_ref())?;
+        self.log(LogLevel::Debug, "info", format_args!("Worker::createRouter() | [routerId:{id}]"));
+        // ferrosoup extension: router-wide key frame cache default (`false` turns it off).
+        let cache = KeyFrameCacheConfig::from_json(key_frame_cache.as_ref(), Some(KeyFrameCacheConfig::default()));
+        let rk = self.routers.insert(Router::new(id.clone(), caps.clone(), cache));
+        self.router_order.push(rk);
+        self.handlers.insert(id.to_string(), Handler::Router(rk));
+        Ok(json!({ "rtpCapabilities": caps }))
+    }
+
+    fn close_router(&mut self, now: Instant, rk: RouterKey) {
+        let Some(router) = self.routers.get(rk) else { return };
+        for tk in router.transports().to_vec() {
+            self.close_transport(now, tk);
+        }
+        if let Some(router) = self.routers.remove(rk) {
+            self.handlers.remove(router.id().as_str());
+            for id in router.ids() {
+                self.handlers.remove(&id);
+            }
+        }
+        self.router_order.retain(|k| *k != rk);
+        self.timers.set(TimerKey::Router(rk), None);
+    }
+
+    fn router_request(&mut self, now: Instant, id: u32, rk: RouterKey, body: Body) -> Option<ApiResult<Value>> {
+        let router = self.routers.get_mut(rk)?;
+        Some(match body {
+            Body::RouterDump => Ok(router.dump(&self.transports)),
+            Body::RouterUpdateRtpCapabilities(u) => {
+                router.rtp_capabilities = u.rtp_capabilities;
+                Ok(Value::Null)
+            }
+            Body::RouterCreateWebRtcTransport(req) => {
+                if let Err(e) = self.check_new_transport(&req.transport_id) {
+                    return Some(Err(e));
+                }
+                if req.enable_sctp {
+                    return Some(Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createWebRtcTransport() needs enableSctp: false")));
+                }
+                if req.listen_infos.is_empty() {
+                    return Some(Err(ApiError::type_error("empty listenInfos")));
+                }
+                let specs = req.listen_infos.iter().map(|i| self.bind_spec(i.clone())).collect();
+                self.bind(specs, Pending::WebRtc { id, router: rk, req });
+                return None;
+            }
+            Body::RouterCreatePipeTransport(req) => {
+                if let Err(e) = self.check_new_transport(&req.transport_id) {
+                    return Some(Err(e));
+                }
+                if req.in_memory {
+                    let tk = self.add_transport(rk, req.transport_id.clone(), Link::Memory(MemoryPipe::default()), Vec::new());
+                    let _ = tk;
+                    return Some(Ok(json!({ "tuple": crate::transport::pipe::memory_tuple(), "rtx": false })));
+                }
+                if req.enable_sctp {
+                    return Some(Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createPipeTransport() needs enableSctp: false")));
+                }
+                let Some(info) = req.listen_info.clone() else { return Some(Err(ApiError::type_error("missing listenInfo"))) };
+                if info.protocol != Protocol::Udp {
+                    return Some(Err(ApiError::type_error("unsupported listen protocol")));
+                }
+                let spec = self.bind_spec(info);
+                self.bind(vec![spec], Pending::Pipe { id, router: rk, req });
+                return None;
+            }
+            Body::RouterCloseTransport(c) => {
+                if let Some(Handler::Transport(tk)) = self.handlers.get(c.transport_id.as_str()).copied() {
+                    self.close_transport(now, tk);
+                }
+                Ok(Value::Null)
+            }
+            _ => Err(ApiError::other("not a router request")),
+        })
+    }
+
+    fn check_new_transport(&self, id: &TransportId) -> ApiResult<()> {
+        if self.handlers.contains_key(id.as_str()) {
+            return Err(ApiError::other(format!("a Transport with id {id} already exists")));
+        }
+        Ok(())
+    }
+
+    fn bind_spec(&mut self, info: crate::transport::listen::ListenInfo) -> BindSpec {
+        let port_range = info.port_range.unwrap_or((self.settings.rtc_min_port, self.settings.rtc_max_port));
+        BindSpec { info, port_range, start: self.rng.u32() }
+    }
+
+    fn bind(&mut self, sockets: Vec<BindSpec>, pending: Pending) {
+        let token = BindToken(self.next_token);
+        self.next_token += 1;
+        self.pending.insert(token, pending);
+        self.out.push(Output::Bind { token, sockets });
+    }
+
+    fn on_bound(&mut self, now: Instant, token: BindToken, result: Result<Vec<BoundSocket>, String>) {
+        let Some(pending) = self.pending.remove(&token) else {
+            // Nobody waits for these (any more): give them back.
+            for s in result.into_iter().flatten() {
+                self.out.push(Output::CloseSocket(s.id));
+            }
+            return;
+        };
+        let (id, rk) = match &pending {
+            Pending::WebRtc { id, router, .. } | Pending::Pipe { id, router, .. } => (*id, *router),
+        };
+        let reply = match result {
+            Err(e) => Err(ApiError::other(format!("cannot bind transport sockets: {e}"))),
+            Ok(bound) if !self.routers.contains(rk) => {
+                for s in bound {
+                    self.out.push(Output::CloseSocket(s.id));
+                }
+                Err(ApiError::not_found("Router closed"))
+            }
+            Ok(bound) => Ok(self.create_bound_transport(now, rk, pending, bound)),
+        };
+        self.out.push(Output::Reply { id, result: reply });
+    }
+
+    fn create_bound_transport(&mut self, _now: Instant, rk: RouterKey, pending: Pending, bound: Vec<BoundSocket>) -> Value {
+        match pending {
+            Pending::WebRtc { req, .. } => {
+                let sockets: Vec<LocalSocket> = bound
+                    .iter()
+                    .zip(&req.listen_infos)
+                    .map(|(b, info)| LocalSocket { id: b.id, protocol: b.protocol, local: b.local, announced_address: info.announced_address.clone() })
+                    .collect();
+                let t = WebRtcTransport::new(
+                    req.transport_id.clone(),
+                    self.cert.clone(),
+                    sockets,
+                    req.ice_consent_timeout,
+                    req.initial_available_outgoing_bitrate,
+                    &mut self.rng,
+                );
+                let reply = t.data_json();
+                self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}]", req.transport_id));
+                self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), bound);
+                reply
+            }
+            Pending::Pipe { req, .. } => {
+                let b = bound[0];
+                let announced = req.listen_info.as_ref().and_then(|i| i.announced_address.clone());
+                let p = PipeTransport::new(req.transport_id.clone(), b.id, b.local, announced, req.enable_rtx, req.enable_srtp, &mut self.rng);
+                let reply = p.data_json();
+                self.log(LogLevel::Debug, "info", format_args!("Router::createPipeTransport() | [transportId:{}, local:{}]", req.transport_id, b.local));
+                self.add_transport(rk, req.transport_id, Link::Pipe(Box::new(p)), bound);
+                reply
+            }
+        }
+    }
+
+    fn add_transport(&mut self, rk: RouterKey, id: TransportId, link: Link, bound: Vec<BoundSocket>) -> TransportKey {
+        let mut t = Transport::new(id.clone(), rk, link, self.rng.ssrc());
+        t.sockets = bound.iter().map(|b| b.id).collect();
+        let tk = self.transports.insert(t);
+        for b in bound {
+            self.sockets.insert(b.id, SocketInfo { owner: tk, protocol: b.protocol, local: b.local, remote: None });
+        }
+        if let Some(router) = self.routers.get_mut(rk) {
+            router.add_transport(tk);
+        }
+        self.handlers.insert(id.to_string(), Handler::Transport(tk));
+        self.touch(TimerKey::Transport(tk));
+        tk
+    }
+
+    /// Closes a transport: DTLS close_notify, its producers (and their consumers) and
+    /// consumers go, its sockets are handed back.
+    fn close_transport(&mut self, now: Instant, tk: TransportKey) {
+        let Some(t) = self.transports.get_mut(tk) else { return };
+        t.close(now, &mut self.out);
+        let rk = t.router;
+        if let Some(router) = self.routers.get_mut(rk) {
+            router.close_transport(tk, &mut self.transports, &mut self.out);
+            self.forget_removed(rk);
+            self.touch(TimerKey::Router(rk));
+        }
+        if let Some(t) = self.transports.remove(tk) {
+            self.rtp_sent_closed += t.media.rtp_packets_sent;
+            self.handlers.remove(t.id.as_str());
+            for s in t.sockets {
+                self.sockets.remove(&s);
+                self.out.push(Output::CloseSocket(s));
+            }
+        }
+        self.timers.set(TimerKey::Transport(tk), None);
+    }
+
+    /// Forgets the handlers of producers and consumers the router removed.
+    fn forget_removed(&mut self, rk: RouterKey) {
+        if let Some(router) = self.routers.get_mut(rk) {
+            for id in router.take_removed() {
+                self.handlers.remove(&id);
+            }
+        }
+    }
+
+    fn transport_request(&mut self, now: Instant, tk: TransportKey, body: Body) -> ApiResult<Value> {
+        let t = self.transports.get_mut(tk).ok_or_else(|| ApiError::not_found("Transport not found"))?;
+        let rk = t.router;
+        self.touch(TimerKey::Transport(tk));
+        self.touch(TimerKey::Router(rk));
+        match body {
+            Body::TransportProduce(req) => {
+                let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
+                let t = self.transports.get_mut(tk).expect("checked");
+                let id = req.producer_id.to_string();
+                let (pk, reply) = router.produce(tk, t, req, &mut self.rng)?;
+                self.handlers.insert(id, Handler::Producer(rk, pk));
+                Ok(reply)
+            }
+            Body::TransportConsume(req) => {
+                let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
+                let id = req.consumer_id.to_string();
+                let (ck, reply) = router.consume(now, &self.clock, tk, &mut self.transports, req, &mut self.rng, &mut self.out)?;
+                self.handlers.insert(id, Handler::Consumer(rk, ck));
+                Ok(reply)
+            }
+            Body::TransportCloseProducer(c) => {
+                if let Some(Handler::Producer(prk, pk)) = self.handlers.get(c.producer_id.as_str()).copied() {
+                    if let Some(router) = self.routers.get_mut(prk) {
+                        router.close_producer(pk, &mut self.transports, &mut self.out);
+                        self.forget_removed(prk);
+                    }
+                }
+                Ok(Value::Null)
+            }
+            Body::TransportCloseConsumer(c) => {
+                if let Some(Handler::Consumer(crk, ck)) = self.handlers.remove(c.consumer_id.as_str()) {
+                    if let Some(router) = self.routers.get_mut(crk) {
+                        router.close_consumer(ck, &mut self.transports);
+                        self.forget_removed(crk);
+                    }
+                }
+                Ok(Value::Null)
+            }
+            Body::TransportDump => {
+                let t = &self.transports[tk];
+                let mut d = t.dump_json();
+                if let Some(router) = self.routers.get(rk) {
+                    let (producers, consumers) = router.transport_ids(t);
+                    d["producerIds"] = json!(producers);
+                    d["consumerIds"] = json!(consumers);
+                    d["rtpListener"] = router.listener_dump(t);
+                }
+                Ok(d)
+            }
+            Body::TransportGetStats => Ok(self.transports[tk].stats_json(now, &self.clock)),
+            Body::TransportSetMaxIncomingBitrate(b) => {
+                self.transports[tk].media.bitrates.set_max_incoming(b.bitrate);
+                Ok(Value::Null)
+            }
+            Body::TransportSetMaxOutgoingBitrate(b) => self.transports[tk].media.bitrates.set_max_outgoing(b.bitrate).map(|()| Value::Null),
+            Body::TransportSetMinOutgoingBitrate(b) => self.transports[tk].media.bitrates.set_min_outgoing(b.bitrate).map(|()| Value::Null),
+            Body::TransportEnableTraceEvent(types) => {
+                use crate::trace::{TraceType, TraceTypes};
+                self.transports[tk].media.trace = TraceTypes::from_names(&types.types).restricted_to(&[TraceType::Probation, TraceType::Bwe]);
+                Ok(Value::Null)
+            }
+            Body::TransportRestartIce => match &mut self.transports[tk].link {
+                Link::WebRtc(w) => Ok(w.restart_ice(now, &mut self.rng)),
+                _ => Err(ApiError::other("not a WebRtcTransport")),
+            },
+            Body::WebRtcTransportConnect(c) => {
+                let Link::WebRtc(w) = &mut self.transports[tk].link else { return Err(ApiError::other("not a WebRtcTransport")) };
+                let r = w.connect(now, c.dtls_parameters.as_ref(), &mut self.out)?;
+                if w.take_newly_connected() {
+                    self.transport_connected(now, rk, tk);
+                }
+                Ok(r)
+            }
+            Body::PipeTransportConnect(c) => {
+                let reply = match &mut self.transports[tk].link {
+                    Link::Pipe(p) => p.connect(&c.data)?,
+                    Link::Memory(_) => return Err(ApiError::invalid_state("an in-memory pipe is connected by pipeToRouter()")),
+                    _ => return Err(ApiError::other("not a PipeTransport")),
+                };
+                // No handshake: connected once the remote is known, as in mediasoup.
+                self.transport_connected(now, rk, tk);
+                Ok(reply)
+            }
+            Body::PipeTransportConnectInMemory(c) => {
+                let Link::Memory(m) = &mut self.transports[tk].link else { return Err(ApiError::other("not an in-memory pipe")) };
+                m.connect(c.peer_worker, &c.peer_transport_id);
+                self.transport_connected(now, rk, tk);
+                Ok(Value::Null)
+            }
+            _ => Err(ApiError::other("not a transport request")),
+        }
+    }
+
+    /// Closes everything (the worker is stopping): every transport's sockets are handed back.
+    pub fn close(&mut self, now: Instant) {
+        for rk in self.router_order.clone() {
+            self.close_router(now, rk);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+use super::*;
+
+fn pair() -> (DtlsTransport, DtlsTransport, Vec<Fingerprint>, Vec<Fingerprint>) {
+    let a = LocalCertificate::generate().unwrap();
+    let b = LocalCertificate::generate().unwrap();
+    let fp = |c: &LocalCertificate| {
+        vec![Fingerprint {
+            algorithm: "sha-256".into(),
+            value: c.fingerprints[2]["value"].as_str().unwrap().to_string(),
+        }]
+    };
+    let (fa, fb) = (fp(&a), fp(&b));
+    (DtlsTransport::new(a), DtlsTransport::new(b), fa, fb)
+}
+
+/// Shuttles datagrams both ways, firing timers, until nothing moves.
+fn pump(x: &mut DtlsTransport, y: &mut DtlsTransport, now: &mut Instant) {
+    for _ in 0..200 {
+        let mut moved = false;
+        while let Some(d) = x.poll_transmit() {
+            moved = true;
+            y.handle_datagram(*now, &d);
+        }
+        while let Some(d) = y.poll_transmit() {
+            moved = true;
+            x.handle_datagram(*now, &d);
+        }
+        if moved {
+            continue;
+        }
+        let next = [x.poll_timeout(), y.poll_timeout()].into_iter().flatten().min();
+        match next {
+            Some(t) if x.state() == DtlsState::Connecting || y.state() == DtlsState::Connecting => {
+                *now = t.max(*now);
+                x.handle_timeout(*now);
+                y.handle_timeout(*now);
+            }
+            _ => break,
+        }
+    }
+}
+
+#[test]
+fn handshake_then_srtp_round_trip_both_ways() {
+    let (mut server, mut client, fs, fc) = pair();
+    let mut now = Instant::now();
+    server.set_remote_fingerprints(now, fc);
+    client.set_remote_fingerprints(now, fs);
+    server.run(now, Role::Server);
+    client.run(now, Role::Client);
+    pump(&mut server, &mut client, &mut now);
+    assert_eq!(server.state(), DtlsState::Connected);
+    assert_eq!(client.state(), DtlsState::Connected);
+    assert_eq!(server.poll_state(), Some(DtlsState::Connecting));
+    assert_eq!(server.poll_state(), Some(DtlsState::Connected));
+    assert!(server.remote_cert_pem().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    let mut s = server.take_srtp().unwrap();
+    let mut c = client.take_srtp().unwrap();
+    assert_eq!(crate::net::srtp::profile_name(s.profile), crate::net::srtp::profile_name(c.profile));
+    // A minimal RTP packet: V=2, PT=96, seq=1, ts=0, ssrc=0x01020304, 100 bytes of payload.
+    let mut rtp = vec![0x80, 96, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4];
+    rtp.extend(std::iter::repeat_n(7u8, 100));
+    let protected = c.encrypt_rtp(&rtp).unwrap();
+    assert_ne!(&protected[12..], &rtp[12..]);
+    assert_eq!(&s.decrypt_rtp(&protected).unwrap()[..], &rtp[..]);
+    // Replays are refused.
+    assert!(s.decrypt_rtp(&protected).is_err());
+    let back = s.encrypt_rtp(&rtp).unwrap();
+    assert_eq!(&c.decrypt_rtp(&back).unwrap()[..], &rtp[..]);
+    // RTCP receiver report, empty.
+    let rtcp = vec![0x80, 201, 0, 1, 0, 0, 0, 1];
+    let p = c.encrypt_rtcp(&rtcp).unwrap();
+    assert_eq!(&s.decrypt_rtcp(&p).unwrap()[..], &rtcp[..]);
+    // Tampering is detected.
+    let mut bad = c.encrypt_rtp(&{
+        let mut r = rtp.clone();
+        r[3] = 2;
+        r
+    })
+    .unwrap()
+    .to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(s.decrypt_rtp(&bad).is_err());
+}
+
+#[test]
+fn fingerprint_mismatch_fails_without_keys() {
+    let (mut server, mut client, fs, _) = pair();
+    let mut now = Instant::now();
+    let wrong = vec![Fingerprint { algorithm: "sha-256".into(), value: "00:11:22".into() }];
+    server.set_remote_fingerprints(now, wrong);
+    client.set_remote_fingerprints(now, fs);
+    server.run(now, Role::Server);
+    client.run(now, Role::Client);
+    pump(&mut server, &mut client, &mut now);
+    assert_eq!(server.state(), DtlsState::Failed);
+    assert!(server.take_srtp().is_none());
+    assert_ne!(client.state(), DtlsState::Connected);
+}
+
+#[test]
+fn late_fingerprints_are_checked_when_they_arrive() {
+    for good in [true, false] {
+        let (mut server, mut client, fs, fc) = pair();
+        let mut now = Instant::now();
+        client.set_remote_fingerprints(now, fs);
+        server.run(now, Role::Server);
+        client.run(now, Role::Client);
+        pump(&mut server, &mut client, &mut now);
+        assert_eq!(server.state(), DtlsState::Connecting);
+        let fps = if good { fc } else { vec![Fingerprint { algorithm: "sha-1".into(), value: "AA".into() }] };
+        server.set_remote_fingerprints(now, fps);
+        assert_eq!(server.state(), if good { DtlsState::Connected } else { DtlsState::Failed });
+    }
+}
+
+#[test]
+fn garbage_is_counted_not_fatal_once_connected() {
+    let (mut server, mut client, fs, fc) = pair();
+    let mut now = Instant::now();
+    server.set_remote_fingerprints(now, fc);
+    client.set_remote_fingerprints(now, fs);
+    server.run(now, Role::Server);
+    client.run(now, Role::Client);
+    pump(&mut server, &mut client, &mut now);
+    server.handle_datagram(now, &[23, 254, 253, 0, 1, 0, 0, 0, 0, 0, 5, 0, 3, 1, 2, 3]);
+    assert_eq!(server.state(), DtlsState::Connected);
+    // Before running, datagrams are dropped and counted.
+    let (mut idle, _, _, _) = pair();
+    idle.handle_datagram(now, &[22; 30]);
+    assert_eq!(idle.dropped, 1);
+    assert_eq!(idle.state(), DtlsState::New);
+}

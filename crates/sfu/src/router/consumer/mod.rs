@@ -1,0 +1,745 @@
+//! Consumer: one producer's media sent to one transport, rewritten into the consumer's own SSRC,
+//! sequence and payload-type space. Video starts (and restarts after a pause or a change of
+//! source) on a key frame, from the producer's key frame cache when it holds one; sequence
+//! numbers stay continuous throughout; NACKs are answered from a retransmission buffer, as RTX
+//! when negotiated. A pipe consumer forwards every stream of the producer as it is.
+
+pub mod replay;
+pub mod rtx_buffer;
+pub mod seq_manager;
+pub mod simulcast;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rtc_rtp::packet::Packet;
+use serde_json::{json, Value};
+
+use crate::api::{ConsumerId, MediaKind};
+use crate::arena::Key;
+use crate::clock::Clock;
+use crate::engine::io::Outbox;
+use crate::router::producer::ProducerKey;
+use crate::rtp::rate::RateCalculator;
+use crate::rtp::{self, ExtIds, Rewrite};
+use crate::trace::{TraceType, TraceTypes};
+use crate::transport::TransportKey;
+
+use replay::Replay;
+use rtx_buffer::RtxBuffer;
+use seq_manager::{SeqInput, SeqManager};
+use simulcast::{LayerChooser, StreamState};
+
+pub type ConsumerKey = Key<Consumer>;
+
+/// Where a consumer's packets go: its transport (or a test's collector).
+pub trait MediaOut {
+    /// The next transport-wide sequence number of this transport.
+    fn next_twcc_seq(&mut self) -> u16;
+    /// Protects and sends an RTP packet; `false` if it could not go out.
+    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerType {
+    Simple,
+    Simulcast,
+    Svc,
+    Pipe,
+}
+
+impl ConsumerType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumerType::Simple => "simple",
+            ConsumerType::Simulcast => "simulcast",
+            ConsumerType::Svc => "svc",
+            ConsumerType::Pipe => "pipe",
+        }
+    }
+}
+
+/// Round trip assumed until receiver reports tell, and the bounds a reported one is held to (a
+/// receiver must not be able to make us resend as fast as it likes).
+const DEFAULT_RTT: Duration = Duration::from_millis(100);
+const MIN_RTT: Duration = Duration::from_millis(20);
+const MAX_RTT: Duration = Duration::from_secs(1);
+/// Most sequence numbers one NACK makes us look at.
+pub const MAX_NACK_ITEMS: usize = 512;
+
+/// A pipe consumer's stream: producer (router) SSRC → our SSRC, our RTX SSRC and buffer.
+struct PipeStream {
+    from: u32,
+    to: u32,
+    rtx: Option<(u32, RtxBuffer)>,
+    rtx_seq: u16,
+}
+
+pub struct NewConsumer {
+    pub id: ConsumerId,
+    pub producer: ProducerKey,
+    pub transport: TransportKey,
+    pub kind: MediaKind,
+    pub ctype: ConsumerType,
+    pub rtp_parameters: Value,
+    pub paused: bool,
+    pub producer_paused: bool,
+    pub preferred_layers: Option<(u32, Option<u32>)>,
+    pub ignore_dtx: bool,
+    pub cname: String,
+    /// Random initial output sequence numbers (media, RTX).
+    pub initial_seqs: (u16, u16),
+    /// Pipe consumers: (producer SSRC, our SSRC) per stream, and our SSRC → RTX SSRC.
+    pub pipe: Option<(Vec<(u32, u32)>, Vec<(u32, u32)>)>,
+}
+
+/// What came of a packet handed to a consumer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub packets: u32,
+    /// It waits for a key frame (dropped a packet while syncing).
+    pub wants_key_frame: bool,
+}
+
+pub struct Consumer {
+    id: ConsumerId,
+    producer: ProducerKey,
+    transport: TransportKey,
+    kind: MediaKind,
+    ctype: ConsumerType,
+    rtp_parameters: Value,
+    paused: bool,
+    producer_paused: bool,
+    priority: u32,
+    preferred_layers: Option<(u32, Option<u32>)>,
+    ssrc: u32,
+    rtx: Option<(u32, u8)>,
+    rtx_seq: u16,
+    ext: ExtIds,
+    twcc: bool,
+    mid: Option<String>,
+    clock_rate: u32,
+    cname: String,
+    /// Router payload types this consumer accepts, and media → RTX payload types.
+    payload_types: Vec<u8>,
+    rtx_pts: Vec<(u8, u8)>,
+    /// Waiting for the next (key) frame to (re)start.
+    sync_required: bool,
+    seq: SeqManager,
+    ts_offset: u32,
+    last_ts: Option<(u32, Instant)>,
+    layers: LayerChooser,
+    layers_sent: Option<Option<usize>>,
+    buffer: RtxBuffer,
+    replay: Replay,
+    pipe: Vec<PipeStream>,
+    rtt: Option<Duration>,
+    packets_sent: u64,
+    bytes_sent: u64,
+    rate: RateCalculator,
+    retransmitted: u64,
+    nack_count: u64,
+    nack_packet_count: u64,
+    pli_count: u64,
+    fir_count: u64,
+    fraction_lost: u8,
+    packets_lost: u32,
+    score: u8,
+    last_score_sent: Option<(u8, Vec<u8>)>,
+    pub trace: TraceTypes,
+    #[allow(dead_code)]
+    ignore_dtx: bool,
+}
+
+impl Consumer {
+    pub fn new(n: NewConsumer) -> Self {
+        let p = &n.rtp_parameters;
+        let empty = Vec::new();
+        let codecs = p["codecs"].as_array().unwrap_or(&empty);
+        let media = codecs.iter().find(|c| !crate::ortc::is_rtx_codec(c));
+        let media_pt = media.and_then(|c| c["payloadType"].as_u64()).unwrap_or(0) as u8;
+        let rtx_pts: Vec<(u8, u8)> = codecs
+            .iter()
+            .filter(|c| crate::ortc::is_rtx_codec(c))
+            .filter_map(|c| Some((c["parameters"]["apt"].as_u64()? as u8, c["payloadType"].as_u64()? as u8)))
+            .collect();
+        let rtx_pt = rtx_pts.iter().find(|(apt, _)| *apt == media_pt).map(|(_, pt)| *pt);
+        let enc = &p["encodings"][0];
+        let ssrc = enc["ssrc"].as_u64().unwrap_or(0) as u32;
+        let rtx = match (enc["rtx"]["ssrc"].as_u64(), rtx_pt) {
+            (Some(s), Some(pt)) => Some((s as u32, pt)),
+            _ => None,
+        };
+        let ext = ExtIds::from_parameters(p);
+        let pipe = match n.pipe {
+            Some((map, rtx_map)) => map
+                .into_iter()
+                .map(|(from, to)| PipeStream {
+                    from,
+                    to,
+                    rtx: rtx_map.iter().find(|(s, _)| *s == to).map(|(_, r)| (*r, RtxBuffer::default())),
+                    rtx_seq: n.initial_seqs.1,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Consumer {
+            twcc: ext.id(rtp::URI_TRANSPORT_CC).is_some(),
+            ext,
+            mid: p["mid"].as_str().map(String::from),
+            clock_rate: media.and_then(|c| c["clockRate"].as_u64()).unwrap_or(90000) as u32,
+            payload_types: codecs
+                .iter()
+                .filter(|c| !crate::ortc::is_rtx_codec(c))
+                .filter_map(|c| c["payloadType"].as_u64().map(|v| v as u8))
+                .collect(),
+            rtx_pts,
+            ssrc,
+            rtx,
+            rtx_seq: n.initial_seqs.1,
+            sync_required: pipe.is_empty(),
+            id: n.id,
+            producer: n.producer,
+            transport: n.transport,
+            kind: n.kind,
+            ctype: n.ctype,
+            rtp_parameters: n.rtp_parameters,
+            paused: n.paused,
+            producer_paused: n.producer_paused,
+            priority: 1,
+            preferred_layers: n.preferred_layers,
+            cname: n.cname,
+            seq: SeqManager::new(n.initial_seqs.0),
+            ts_offset: 0,
+            last_ts: None,
+            layers: LayerChooser::default(),
+            layers_sent: None,
+            buffer: RtxBuffer::default(),
+            replay: Replay::default(),
+            pipe,
+            rtt: None,
+            packets_sent: 0,
+            bytes_sent: 0,
+            rate: RateCalculator::default(),
+            retransmitted: 0,
+            nack_count: 0,
+            nack_packet_count: 0,
+            pli_count: 0,
+            fir_count: 0,
+            fraction_lost: 0,
+            packets_lost: 0,
+            score: 10,
+            last_score_sent: None,
+            trace: TraceTypes::default(),
+            ignore_dtx: n.ignore_dtx,
+        }
+    }
+
+    pub fn id(&self) -> &ConsumerId {
+        &self.id
+    }
+    pub fn producer(&self) -> ProducerKey {
+        self.producer
+    }
+    pub fn transport(&self) -> TransportKey {
+        self.transport
+    }
+    pub fn kind(&self) -> MediaKind {
+        self.kind
+    }
+    pub fn ctype(&self) -> ConsumerType {
+        self.ctype
+    }
+    pub fn rtp_parameters(&self) -> &Value {
+        &self.rtp_parameters
+    }
+    pub fn is_video(&self) -> bool {
+        self.kind == MediaKind::Video
+    }
+    pub fn is_pipe(&self) -> bool {
+        !self.pipe.is_empty()
+    }
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+    pub fn producer_paused(&self) -> bool {
+        self.producer_paused
+    }
+    pub fn priority(&self) -> u32 {
+        self.priority
+    }
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+    pub fn packets_sent(&self) -> u64 {
+        self.packets_sent
+    }
+    pub fn cname(&self) -> &str {
+        &self.cname
+    }
+    pub fn score(&self) -> u8 {
+        self.score
+    }
+    pub fn replays(&self) -> u64 {
+        self.replay.count
+    }
+
+    /// Every SSRC it sends with (media and RTX, every stream of a pipe): the receiver's
+    /// feedback names these.
+    pub fn out_ssrcs(&self) -> Vec<u32> {
+        if self.is_pipe() {
+            return self.pipe.iter().flat_map(|s| [Some(s.to), s.rtx.as_ref().map(|(r, _)| *r)]).flatten().collect();
+        }
+        [Some(self.ssrc), self.rtx.map(|(s, _)| s)].into_iter().flatten().collect()
+    }
+
+    /// (producer SSRC, our SSRC) per stream of a pipe consumer.
+    pub fn pipe_streams(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.pipe.iter().map(|s| (s.from, s.to))
+    }
+
+    /// The producer stream (router-space SSRC) it forwards, if it chose one.
+    pub fn source_ssrc(&self) -> Option<u32> {
+        self.layers.source()
+    }
+
+    pub fn active(&self) -> bool {
+        !self.paused && !self.producer_paused
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        if self.paused && !paused {
+            self.require_sync();
+        }
+        self.paused = paused;
+    }
+
+    pub fn set_producer_paused(&mut self, paused: bool) {
+        if self.producer_paused && !paused {
+            self.require_sync();
+        }
+        self.producer_paused = paused;
+    }
+
+    /// Start again from the next key frame (after resume, a new source, or a request).
+    pub fn require_sync(&mut self) {
+        if !self.is_pipe() {
+            self.sync_required = true;
+        }
+    }
+
+    /// Whether it waits for a key frame to start.
+    pub fn needs_key_frame(&self) -> bool {
+        self.active() && self.sync_required && self.is_video()
+    }
+
+    pub fn ts_offset(&self) -> u32 {
+        self.ts_offset
+    }
+
+    fn event(&self, out: &mut Outbox, name: &'static str, data: Value) {
+        out.event(self.id.arc(), name, data);
+    }
+
+    fn trace(&self, out: &mut Outbox, clock: &Clock, now: Instant, ty: TraceType, direction: &str, info: Value) {
+        out.event(self.id.arc(), "trace", json!({ "type": ty.name(), "timestamp": clock.wall_ms(now), "direction": direction, "info": info }));
+    }
+
+    // ----- layers ------------------------------------------------------------------------
+
+    /// Chooses the producer stream to forward (simulcast); emits `layerschange` when the
+    /// spatial layer changed. `true` when the source changed.
+    pub fn choose_layer(&mut self, now: Instant, streams: &[StreamState], out: &mut Outbox) -> bool {
+        if streams.len() < 2 || self.is_pipe() {
+            return false;
+        }
+        let preferred = self.preferred_layers.map(|(s, _)| s);
+        if !self.layers.choose(now, preferred, streams) {
+            return false;
+        }
+        self.sync_required = true;
+        let layer = self.layers.current_spatial(streams);
+        if self.layers_sent != Some(layer) {
+            self.layers_sent = Some(layer);
+            let data = layer.map_or(Value::Null, |l| json!({ "spatialLayer": l, "temporalLayer": 0 }));
+            self.event(out, "layerschange", data);
+        }
+        true
+    }
+
+    /// The current spatial layer, for choosing which stream's cache to replay.
+    pub fn current_layer(&self, streams: &[StreamState]) -> Option<usize> {
+        self.layers.current_spatial(streams)
+    }
+
+    pub fn preferred_layers(&self) -> Option<(u32, Option<u32>)> {
+        self.preferred_layers
+    }
+
+    pub fn set_preferred_layers(&mut self, spatial: u32, temporal: u32) {
+        self.preferred_layers = Some((spatial, Some(temporal)));
+    }
+
+    pub fn set_priority(&mut self, priority: u32) {
+        self.priority = priority;
+    }
+
+    // ----- forwarding --------------------------------------------------------------------
+
+    /// A live packet of its producer. `streams` describes the producer's streams (simulcast).
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_rtp<O: MediaOut>(
+        &mut self,
+        now: Instant,
+        clock: &Clock,
+        packet: &Packet,
+        is_key: bool,
+        producer_ext: &ExtIds,
+        streams: &[StreamState],
+        tx: &mut O,
+        out: &mut Outbox,
+    ) -> Sent {
+        self.choose_layer(now, streams, out);
+        if self.replay.is_active() && is_key && self.layers.source().is_none_or(|s| s == packet.header.ssrc) {
+            // A live key frame is a better start than the rest of a replay.
+            self.replay.stop();
+            self.require_sync();
+        }
+        if self.replay.is_active() {
+            self.replay.queue_live(now, packet.clone(), is_key);
+            return self.drain_replay(now, clock, producer_ext, tx, out);
+        }
+        let mut sent = Sent::default();
+        if self.forward(now, clock, packet, is_key, producer_ext, tx, out) {
+            sent.packets += 1;
+            if self.trace.has(TraceType::Rtp) || (is_key && self.trace.has(TraceType::KeyFrame)) {
+                let info = json!({ "ssrc": self.ssrc, "payloadType": packet.header.payload_type });
+                if self.trace.has(TraceType::Rtp) {
+                    self.trace(out, clock, now, TraceType::Rtp, "out", info.clone());
+                }
+                if is_key && self.trace.has(TraceType::KeyFrame) {
+                    self.trace(out, clock, now, TraceType::KeyFrame, "out", info);
+                }
+            }
+        } else {
+            sent.wants_key_frame = self.needs_key_frame();
+        }
+        sent
+    }
+
+    /// Sends the replayed (and queued live) packets that are due.
+    pub fn drain_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
+        let mut sent = Sent::default();
+        while let Some(mut q) = self.replay.pop_due(now) {
+            if let Some(ts) = q.timestamp {
+                q.packet.header.timestamp = ts;
+            }
+            if self.forward(now, clock, &q.packet, q.is_key, producer_ext, tx, out) {
+                sent.packets += 1;
+            }
+        }
+        sent.wants_key_frame = self.needs_key_frame() && !self.replay.is_active();
+        sent
+    }
+
+    pub fn next_replay_due(&self) -> Option<Instant> {
+        self.replay.next_due()
+    }
+
+    pub fn is_replaying(&self) -> bool {
+        self.replay.is_active()
+    }
+
+    /// Whether a viewer's key frame request may restart it from the cache now; `None` when the
+    /// request is a duplicate of the one that just started a replay (nothing to do).
+    pub fn may_replay(&self, now: Instant) -> Option<bool> {
+        if self.replay.just_started(now) {
+            return None;
+        }
+        Some(self.replay.may_start(now))
+    }
+
+    /// Starts from a cached key frame (and what followed it), now.
+    pub fn start_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, cached: Vec<(Instant, Packet)>, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
+        self.replay.start(now, cached);
+        self.require_sync();
+        if self.trace.has(TraceType::KeyFrame) {
+            self.trace(out, clock, now, TraceType::KeyFrame, "out", json!({ "fromCache": true }));
+        }
+        self.drain_replay(now, clock, producer_ext, tx, out)
+    }
+
+    /// Rewrites and sends one packet; `false` if it is not forwarded.
+    #[allow(clippy::too_many_arguments)]
+    fn forward<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &Packet, is_key: bool, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
+        if !self.active() || !self.payload_types.contains(&p.header.payload_type) {
+            return false;
+        }
+        if self.is_pipe() {
+            return self.forward_pipe(now, clock, p, producer_ext, tx, out);
+        }
+        if self.layers.source().is_some_and(|src| p.header.ssrc != src) {
+            return false;
+        }
+        self.layers.touched(now);
+        let out_seq = if self.sync_required || !self.seq.is_synced() {
+            if self.is_video() && !is_key {
+                return false;
+            }
+            self.resync(now, p)
+        } else {
+            match self.seq.input(p.header.sequence_number) {
+                SeqInput::Forward(out_seq) => out_seq,
+                SeqInput::Old => return false,
+                // The sender started a new numbering: video waits for its next key frame.
+                SeqInput::Discontinuity if self.is_video() && !is_key => {
+                    self.sync_required = true;
+                    return false;
+                }
+                SeqInput::Discontinuity => self.resync(now, p),
+            }
+        };
+        let ts = p.header.timestamp.wrapping_add(self.ts_offset);
+        let twcc = self.twcc.then(|| tx.next_twcc_seq());
+        let Some(bytes) = rtp::rewrite(
+            p,
+            producer_ext,
+            &self.ext,
+            &Rewrite {
+                ssrc: self.ssrc,
+                seq: out_seq,
+                timestamp: ts,
+                payload_type: p.header.payload_type,
+                mid: self.mid.as_deref(),
+                transport_cc_seq: twcc,
+                abs_send_time: clock.abs_send_time(now),
+            },
+        ) else {
+            return false;
+        };
+        if out_seq == self.seq.max_output() {
+            self.last_ts = Some((ts, now));
+        }
+        self.packets_sent += 1;
+        self.bytes_sent += bytes.len() as u64;
+        self.rate.update(bytes.len(), now);
+        if self.is_video() || self.rtx.is_some() {
+            self.buffer.insert(out_seq, now, bytes.clone());
+        }
+        tx.send_rtp(now, bytes, out);
+        true
+    }
+
+    /// Starts the output stream again at `p`: its sequence number continues after the last one
+    /// sent, its timestamp never goes backwards.
+    fn resync(&mut self, now: Instant, p: &Packet) -> u16 {
+        if let Some((last_ts, at)) = self.last_ts {
+            let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+            let target = last_ts.wrapping_add(elapsed.max(1.0) as u32);
+            let candidate = p.header.timestamp.wrapping_add(self.ts_offset);
+            if (candidate.wrapping_sub(last_ts) as i32) <= 0 {
+                self.ts_offset = target.wrapping_sub(p.header.timestamp);
+            }
+        }
+        self.sync_required = false;
+        self.seq.sync(p.header.sequence_number)
+    }
+
+    /// Pipe forwarding: same sequence numbers and timestamps, this consumer's SSRC per stream.
+    /// (Over a WebRtcTransport, `consume({ pipe: true })`, the MID and transport-wide sequence
+    /// numbers are written as for any consumer there.)
+    fn forward_pipe<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &Packet, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
+        let Some(i) = self.pipe.iter().position(|s| s.from == p.header.ssrc) else { return false };
+        let twcc = self.twcc.then(|| tx.next_twcc_seq());
+        let Some(bytes) = rtp::rewrite(
+            p,
+            producer_ext,
+            &self.ext,
+            &Rewrite {
+                ssrc: self.pipe[i].to,
+                seq: p.header.sequence_number,
+                timestamp: p.header.timestamp,
+                payload_type: p.header.payload_type,
+                mid: self.mid.as_deref(),
+                transport_cc_seq: twcc,
+                abs_send_time: clock.abs_send_time(now),
+            },
+        ) else {
+            return false;
+        };
+        self.packets_sent += 1;
+        self.bytes_sent += bytes.len() as u64;
+        self.rate.update(bytes.len(), now);
+        self.last_ts = Some((p.header.timestamp, now));
+        if let Some((_, buffer)) = self.pipe[i].rtx.as_mut() {
+            buffer.insert(p.header.sequence_number, now, bytes.clone());
+        }
+        tx.send_rtp(now, bytes, out);
+        true
+    }
+
+    // ----- feedback from the receiver -----------------------------------------------------
+
+    fn resend_interval(&self) -> Duration {
+        self.rtt.map_or(DEFAULT_RTT, |r| r.clamp(MIN_RTT, MAX_RTT))
+    }
+
+    /// Answers a NACK for `media_ssrc`: each packet still buffered, once per round trip, as RTX
+    /// when negotiated. Returns how many went out.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_nack<O: MediaOut>(&mut self, now: Instant, clock: &Clock, media_ssrc: u32, seqs: &[u16], tx: &mut O, out: &mut Outbox) -> usize {
+        self.nack_count += 1;
+        self.nack_packet_count += seqs.len() as u64;
+        if self.trace.has(TraceType::Nack) {
+            self.trace(out, clock, now, TraceType::Nack, "in", json!({ "ssrc": media_ssrc, "seqs": seqs }));
+        }
+        let interval = self.resend_interval();
+        let mut sent = 0;
+        for &seq in seqs.iter().take(MAX_NACK_ITEMS) {
+            let packet = if self.is_pipe() {
+                // A pipe buffer per stream; answered on that stream's RTX SSRC.
+                let Some(s) = self.pipe.iter_mut().find(|s| s.to == media_ssrc) else { return sent };
+                let Some((rtx_ssrc, buffer)) = s.rtx.as_mut() else { return sent };
+                let Some(bytes) = buffer.take_for_resend(seq, now, interval) else { continue };
+                let pt = bytes[1] & 0x7f;
+                let Some((_, rtx_pt)) = self.rtx_pts.iter().find(|(apt, _)| *apt == pt) else { continue };
+                s.rtx_seq = s.rtx_seq.wrapping_add(1);
+                match rtp::to_rtx(bytes, *rtx_ssrc, *rtx_pt, s.rtx_seq) {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                if media_ssrc != self.ssrc {
+                    return sent;
+                }
+                let Some(bytes) = self.buffer.take_for_resend(seq, now, interval) else { continue };
+                match self.rtx {
+                    Some((rtx_ssrc, rtx_pt)) => {
+                        self.rtx_seq = self.rtx_seq.wrapping_add(1);
+                        match rtp::to_rtx(bytes, rtx_ssrc, rtx_pt, self.rtx_seq) {
+                            Some(p) => p,
+                            None => continue,
+                        }
+                    }
+                    None => bytes.to_vec(),
+                }
+            };
+            self.retransmitted += 1;
+            sent += 1;
+            tx.send_rtp(now, packet, out);
+        }
+        sent
+    }
+
+    /// A PLI (or FIR) from the receiver: counted and traced.
+    pub fn on_key_frame_request(&mut self, now: Instant, clock: &Clock, pli: bool, media_ssrc: u32, out: &mut Outbox) {
+        let ty = if pli {
+            self.pli_count += 1;
+            TraceType::Pli
+        } else {
+            self.fir_count += 1;
+            TraceType::Fir
+        };
+        if self.trace.has(ty) {
+            self.trace(out, clock, now, ty, "in", json!({ "ssrc": media_ssrc }));
+        }
+    }
+
+    /// A reception report for one of our streams: loss, score, and the round trip (from the
+    /// report's LSR/DLSR against `ntp_middle_now`).
+    pub fn on_receiver_report(&mut self, ntp_middle_now: u32, fraction_lost: u8, total_lost: u32, lsr: u32, dlsr: u32) {
+        self.fraction_lost = fraction_lost;
+        self.packets_lost = total_lost;
+        let loss_pct = f64::from(fraction_lost) * 100.0 / 256.0;
+        self.score = (10.0 - loss_pct / 2.0).round().clamp(0.0, 10.0) as u8;
+        if lsr != 0 {
+            // 1/65536 s units, modulo 2^32.
+            let rtt = ntp_middle_now.wrapping_sub(lsr).wrapping_sub(dlsr);
+            if rtt < 65536 * 10 {
+                self.rtt = Some(Duration::from_micros(u64::from(rtt) * 1_000_000 / 65536));
+            }
+        }
+    }
+
+    /// The round trip to the receiver, once its reports told.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// The RTP timestamp "now" for a sender report, extrapolated from the last packet sent.
+    pub fn sr_rtp_time(&self, now: Instant) -> Option<u32> {
+        let (ts, at) = self.last_ts?;
+        let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
+        Some(ts.wrapping_add(elapsed as u32))
+    }
+
+    pub fn counters(&self) -> (u32, u32) {
+        (self.packets_sent as u32, self.bytes_sent as u32)
+    }
+
+    /// Its score and the producer's; `Some` when either changed since last sent.
+    pub fn score_changed(&mut self, producer_scores: Vec<u8>) -> Option<Value> {
+        let current = (self.score, producer_scores);
+        if self.last_score_sent.as_ref() == Some(&current) {
+            return None;
+        }
+        let producer_score = current.1.iter().copied().max().unwrap_or(0);
+        let v = json!({ "score": current.0, "producerScore": producer_score, "producerScores": current.1 });
+        self.last_score_sent = Some(current);
+        Some(v)
+    }
+
+    pub fn stats_json(&mut self, now: Instant, timestamp: u64) -> Value {
+        let mut s = json!({
+            "type": "outbound-rtp",
+            "timestamp": timestamp,
+            "ssrc": self.ssrc,
+            "kind": self.kind.name(),
+            "mimeType": self.rtp_parameters["codecs"][0]["mimeType"],
+            "packetsLost": self.packets_lost,
+            "fractionLost": self.fraction_lost,
+            "packetsDiscarded": 0,
+            "packetsRetransmitted": self.retransmitted,
+            "packetsRepaired": 0,
+            "nackCount": self.nack_count,
+            "nackPacketCount": self.nack_packet_count,
+            "pliCount": self.pli_count,
+            "firCount": self.fir_count,
+            "score": self.score,
+            "packetCount": self.packets_sent,
+            "byteCount": self.bytes_sent,
+            "bitrate": self.rate.rate(now),
+        });
+        if let Some((r, _)) = self.rtx {
+            s["rtxSsrc"] = json!(r);
+        }
+        if let Some(rtt) = self.rtt {
+            s["roundTripTime"] = json!(rtt.as_secs_f64() * 1000.0);
+        }
+        s
+    }
+
+    pub fn dump_json(&self, producer_id: &str, consumable_encodings: Value) -> Value {
+        json!({
+            "id": self.id.as_str(),
+            "producerId": producer_id,
+            "kind": self.kind.name(),
+            "type": self.ctype.name(),
+            "rtpParameters": self.rtp_parameters,
+            "consumableRtpEncodings": consumable_encodings,
+            "supportedCodecPayloadTypes": self.payload_types,
+            "traceEventTypes": self.trace.names(),
+            "paused": self.paused,
+            "producerPaused": self.producer_paused,
+            "priority": self.priority,
+        })
+    }
+
+    /// For events: the shared id.
+    pub fn target(&self) -> &Arc<str> {
+        self.id.arc()
+    }
+}
+
+#[cfg(test)]
+mod tests;

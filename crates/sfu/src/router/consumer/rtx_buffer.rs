@@ -1,0 +1,81 @@
+//! What a consumer sent recently, by output sequence number, for answering NACKs: O(1) lookup
+//! in a ring indexed by the sequence number, packets older than `MAX_AGE` forgotten, and each
+//! packet resent at most once per round trip however often it is asked for.
+
+use std::time::{Duration, Instant};
+
+/// Ring size: a power of two, more than a couple of seconds of a high-rate video stream.
+const SLOTS: usize = 2048;
+/// Packets older than this are not resent (the receiver gave up on them).
+pub const MAX_AGE: Duration = Duration::from_secs(2);
+
+struct Entry {
+    seq: u16,
+    sent_at: Instant,
+    resent_at: Option<Instant>,
+    data: Vec<u8>,
+}
+
+pub struct RtxBuffer {
+    slots: Vec<Option<Entry>>,
+}
+
+impl Default for RtxBuffer {
+    fn default() -> Self {
+        RtxBuffer { slots: (0..SLOTS).map(|_| None).collect() }
+    }
+}
+
+impl RtxBuffer {
+    fn slot(seq: u16) -> usize {
+        usize::from(seq) & (SLOTS - 1)
+    }
+
+    /// Keeps a packet as sent with sequence number `seq`.
+    pub fn insert(&mut self, seq: u16, now: Instant, data: Vec<u8>) {
+        self.slots[Self::slot(seq)] = Some(Entry { seq, sent_at: now, resent_at: None, data });
+    }
+
+    /// The packet `seq` if it may be resent now: still held, not too old, and not resent within
+    /// `min_interval` (one round trip). Marks it resent.
+    pub fn take_for_resend(&mut self, seq: u16, now: Instant, min_interval: Duration) -> Option<&[u8]> {
+        let e = self.slots[Self::slot(seq)].as_mut()?;
+        if e.seq != seq || now.saturating_duration_since(e.sent_at) > MAX_AGE {
+            return None;
+        }
+        if e.resent_at.is_some_and(|t| now.saturating_duration_since(t) < min_interval) {
+            return None;
+        }
+        e.resent_at = Some(now);
+        Some(&e.data)
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resends_once_per_round_trip_and_forgets_old_packets() {
+        let t0 = Instant::now();
+        let rtt = Duration::from_millis(50);
+        let mut b = RtxBuffer::default();
+        for seq in 65_530u16..=65_535 {
+            b.insert(seq, t0, vec![seq as u8]);
+        }
+        b.insert(0, t0, vec![0]);
+        assert_eq!(b.take_for_resend(65_535, t0, rtt), Some(&[255u8][..]));
+        assert_eq!(b.take_for_resend(65_535, t0 + Duration::from_millis(10), rtt), None, "not again within the RTT");
+        assert!(b.take_for_resend(65_535, t0 + Duration::from_millis(60), rtt).is_some());
+        assert!(b.take_for_resend(0, t0, rtt).is_some(), "across the wrap");
+        assert_eq!(b.take_for_resend(7, t0, rtt), None, "never sent");
+        // A slot reused by a later number does not answer for the old one.
+        b.insert(65_530u16.wrapping_add(SLOTS as u16), t0, vec![9]);
+        assert_eq!(b.take_for_resend(65_530, t0, rtt), None);
+        assert_eq!(b.take_for_resend(65_531, t0 + MAX_AGE + Duration::from_millis(1), rtt), None, "too old");
+    }
+}

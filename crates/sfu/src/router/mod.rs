@@ -1,0 +1,894 @@
+//! Router: one media room. It owns the room's producers and consumers and moves media between
+//! its transports: RTP a producer receives fans out to each of its consumers (each does its own
+//! rewriting, replay and layer choice), RTCP feedback from viewers goes to the consumer it names
+//! and key frame requests up to the producer's sender. Periodic work (reports, NACKs, feedback,
+//! scores) runs on its tick. It knows nothing of sockets: transports carry its packets.
+
+pub mod consumer;
+pub mod producer;
+pub mod rtp_listener;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::api::request::{Consume, Produce};
+use crate::api::{ApiError, ApiResult, Body, ConsumerId, MediaKind, ProducerId, RouterId};
+use crate::arena::{Arena, Key};
+use crate::clock::Clock;
+use crate::engine::io::Outbox;
+use crate::net::rng::Rng;
+use crate::rtp::rtcp::{self, Feedback};
+use crate::rtp::{self};
+use crate::trace::{TraceType, TraceTypes};
+use crate::transport::{Transport, TransportKey};
+
+use consumer::simulcast::{StreamState, ACTIVE_WINDOW};
+use consumer::{Consumer, ConsumerKey, ConsumerType, MediaOut, NewConsumer};
+use producer::{KeyFrameCacheConfig, KeyFrameRequest, NewProducer, Producer, ProducerKey};
+
+pub type RouterKey = Key<Router>;
+
+const TICK: Duration = Duration::from_millis(20);
+const TWCC_INTERVAL: Duration = Duration::from_millis(100);
+const REPORT_INTERVAL: Duration = Duration::from_millis(1000);
+const SCORE_INTERVAL: Duration = Duration::from_millis(2000);
+
+impl MediaOut for Transport {
+    fn next_twcc_seq(&mut self) -> u16 {
+        self.media.next_twcc_seq()
+    }
+    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
+        Transport::send_rtp(self, now, data, out)
+    }
+}
+
+pub struct Router {
+    id: RouterId,
+    pub rtp_capabilities: Value,
+    /// Default for producers' key frame caches.
+    key_frame_cache: Option<KeyFrameCacheConfig>,
+    /// Its transports, in creation order.
+    transports: Vec<TransportKey>,
+    producers: Arena<Producer>,
+    consumers: Arena<Consumer>,
+    producer_ids: HashMap<ProducerId, ProducerKey>,
+    consumer_ids: HashMap<ConsumerId, ConsumerKey>,
+    /// Some consumer may be replaying (its next packet sets the next wake-up).
+    replays_active: bool,
+    /// Ids of producers and consumers removed since the engine last asked (so that it forgets
+    /// their handlers).
+    removed: Vec<String>,
+    next_tick: Option<Instant>,
+    last_twcc: Option<Instant>,
+    last_report: Option<Instant>,
+    last_score: Option<Instant>,
+}
+
+/// The producer's streams as consumers choose among them (simulcast).
+fn stream_states(p: &Producer, now: Instant) -> Vec<StreamState> {
+    if p.streams().len() < 2 {
+        return Vec::new();
+    }
+    p.streams()
+        .iter()
+        .map(|s| StreamState { spatial: s.encoding_idx(), mapped_ssrc: s.mapped_ssrc(), active: s.is_active(now, ACTIVE_WINDOW) })
+        .collect()
+}
+
+fn trace(out: &mut Outbox, target: &std::sync::Arc<str>, clock: &Clock, now: Instant, ty: TraceType, direction: &str, info: Value) {
+    out.event(target, "trace", json!({ "type": ty.name(), "timestamp": clock.wall_ms(now), "direction": direction, "info": info }));
+}
+
+impl Router {
+    pub fn new(id: RouterId, rtp_capabilities: Value, key_frame_cache: Option<KeyFrameCacheConfig>) -> Self {
+        Router {
+            id,
+            rtp_capabilities,
+            key_frame_cache,
+            transports: Vec::new(),
+            producers: Arena::default(),
+            consumers: Arena::default(),
+            producer_ids: HashMap::new(),
+            consumer_ids: HashMap::new(),
+            replays_active: false,
+            removed: Vec::new(),
+            next_tick: None,
+            last_twcc: None,
+            last_report: None,
+            last_score: None,
+        }
+    }
+
+    pub fn id(&self) -> &RouterId {
+        &self.id
+    }
+
+    pub fn transports(&self) -> &[TransportKey] {
+        &self.transports
+    }
+
+    pub fn add_transport(&mut self, tk: TransportKey) {
+        self.transports.push(tk);
+    }
+
+    pub fn producer_key(&self, id: &str) -> Option<ProducerKey> {
+        self.producer_ids.get(&ProducerId::new(id)).copied()
+    }
+
+    pub fn consumer_key(&self, id: &str) -> Option<ConsumerKey> {
+        self.consumer_ids.get(&ConsumerId::new(id)).copied()
+    }
+
+    pub fn producer(&self, k: ProducerKey) -> Option<&Producer> {
+        self.producers.get(k)
+    }
+
+    pub fn consumer(&self, k: ConsumerKey) -> Option<&Consumer> {
+        self.consumers.get(k)
+    }
+
+    /// The next full tick, or sooner the next replayed packet that is due (so that a replay
+    /// is paced as recorded, not in 20 ms steps).
+    pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        if self.producers.is_empty() && self.consumers.is_empty() {
+            return None;
+        }
+        let tick = self.next_tick.unwrap_or(now + TICK);
+        if !self.replays_active {
+            return Some(tick);
+        }
+        // Never in the past: a due entry is drained by the tick this wakes.
+        let floor = now + Duration::from_millis(1);
+        let replay = self.consumers.iter().filter_map(|(_, c)| c.next_replay_due()).min().map(|r| r.max(floor));
+        Some(replay.map_or(tick, |r| r.min(tick)))
+    }
+
+    // ----- creation ------------------------------------------------------------------------
+
+    /// `transport.produce()`: validates and maps the parameters, creates the producer.
+    pub fn produce(&mut self, tk: TransportKey, t: &mut Transport, req: Produce, rng: &mut Rng) -> ApiResult<(ProducerKey, Value)> {
+        if self.producer_ids.contains_key(&req.producer_id) {
+            return Err(ApiError::type_error(format!("a Producer with same id \"{}\" already exists", req.producer_id)));
+        }
+        let mut params = req.rtp_parameters;
+        crate::ortc::validate_rtp_parameters(&mut params)?;
+        if params["encodings"].as_array().is_none_or(|e| e.is_empty()) {
+            params["encodings"] = json!([{}]);
+        }
+        // One CNAME for every producer of a transport, as mediasoup does.
+        let cname = match (&t.media.cname, params["rtcp"]["cname"].as_str()) {
+            (Some(c), _) => c.clone(),
+            (None, Some(c)) if !c.is_empty() => c.to_string(),
+            _ => format!("{:08x}", rng.u32()),
+        };
+        params["rtcp"]["cname"] = json!(cname);
+        let mapping = crate::ortc::get_producer_rtp_parameters_mapping(&params, &self.rtp_capabilities, rng.ssrc())?;
+        let consumable = crate::ortc::get_consumable_rtp_parameters(req.kind.name(), &params, &self.rtp_capabilities, &mapping);
+        // As mediasoup: several encodings need an SSRC or RID each; a single one may instead be
+        // identified by the MID.
+        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
+        let unidentified = |e: &Value| e.get("ssrc").is_none() && e.get("rid").is_none();
+        if encodings.len() > 1 && encodings.iter().any(unidentified) {
+            return Err(ApiError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid)"));
+        }
+        if encodings.len() == 1 && unidentified(&encodings[0]) && params["mid"].as_str().is_none_or(|m| m.is_empty()) {
+            return Err(ApiError::type_error("wrong entry in rtpMapping.encodings (missing ssrc or rid, or rtpParameters.mid)"));
+        }
+        let cache = KeyFrameCacheConfig::from_json(req.key_frame_cache.as_ref(), self.key_frame_cache);
+        let producer = Producer::new(NewProducer {
+            id: req.producer_id.clone(),
+            kind: req.kind,
+            transport: tk,
+            rtp_parameters: params.clone(),
+            consumable: consumable.clone(),
+            rtp_mapping: mapping,
+            paused: req.paused,
+            key_frame_request_delay: Duration::from_millis(req.key_frame_request_delay),
+            key_frame_cache: cache,
+        });
+        let reply = json!({ "type": producer.ptype().name(), "rtpParameters": params, "consumableRtpParameters": consumable });
+        let ssrcs = producer.signalled_ssrcs();
+        let rids = producer.rids();
+        let mid = producer.mid().map(String::from);
+        let ext = producer.ext().clone();
+        let pk = self.producers.insert(producer);
+        if let Err(e) = t.media.listener.add(pk, &ssrcs, mid.as_deref(), &rids, &ext) {
+            self.producers.remove(pk);
+            return Err(e);
+        }
+        t.media.cname = Some(cname);
+        t.media.producers.push(pk);
+        self.producer_ids.insert(req.producer_id, pk);
+        Ok((pk, reply))
+    }
+
+    /// `transport.consume()`: computes the consumer's parameters (UnsupportedError when the
+    /// capabilities cannot receive the producer) and creates it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn consume(&mut self, now: Instant, clock: &Clock, tk: TransportKey, transports: &mut Arena<Transport>, req: Consume, rng: &mut Rng, out: &mut Outbox) -> ApiResult<(ConsumerKey, Value)> {
+        if self.consumer_ids.contains_key(&req.consumer_id) {
+            return Err(ApiError::other(format!("a Consumer with same id \"{}\" already exists", req.consumer_id)));
+        }
+        let mut caps = req.rtp_capabilities;
+        crate::ortc::validate_rtp_capabilities(&mut caps)?;
+        let pk = *self
+            .producer_ids
+            .get(&req.producer_id)
+            .ok_or_else(|| ApiError::not_found(format!("Producer with id \"{}\" not found", req.producer_id)))?;
+        let producer = &self.producers[pk];
+        let t = transports.get_mut(tk).ok_or_else(|| ApiError::other("transport not found"))?;
+        // A PipeTransport's consumers forward every stream as it is; `pipe: true` on another
+        // transport (mediasoup's option) does the same within the receiver's capabilities.
+        let pipe_transport = t.is_pipe();
+        let pipe = req.pipe || pipe_transport;
+        if !pipe_transport && !crate::ortc::can_consume(producer.consumable(), &mut caps)? {
+            return Err(ApiError::unsupported("cannot consume this Producer"));
+        }
+        let mut params = if pipe_transport {
+            crate::ortc::get_pipe_consumer_rtp_parameters(producer.consumable(), t.pipe_rtx(), || rng.ssrc())
+        } else {
+            let enable_rtx = req.enable_rtx.unwrap_or(producer.is_video());
+            crate::ortc::get_consumer_rtp_parameters(producer.consumable(), &mut caps, req.pipe, enable_rtx, || rng.ssrc())?
+        };
+        // As in mediasoup, pipe consumers get no MID (and use none up).
+        if !pipe {
+            let mid = match req.mid.filter(|m| !m.is_empty()) {
+                Some(m) => m,
+                None => t.media.take_mid(),
+            };
+            params["mid"] = json!(mid);
+        }
+        let preferred_layers = req.preferred_layers.as_ref().filter(|v| v.is_object()).map(|v| {
+            (v["spatialLayer"].as_u64().unwrap_or(0) as u32, v["temporalLayer"].as_u64().map(|t| t as u32))
+        });
+        let ctype = if pipe {
+            ConsumerType::Pipe
+        } else {
+            match producer.ptype() {
+                producer::ProducerType::Simple => ConsumerType::Simple,
+                producer::ProducerType::Simulcast => ConsumerType::Simulcast,
+                producer::ProducerType::Svc => ConsumerType::Svc,
+            }
+        };
+        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
+        let pipe_maps = pipe.then(|| {
+            (
+                producer.streams().iter().zip(&encodings).filter_map(|(s, e)| Some((s.mapped_ssrc(), e["ssrc"].as_u64()? as u32))).collect(),
+                encodings.iter().filter_map(|e| Some((e["ssrc"].as_u64()? as u32, e["rtx"]["ssrc"].as_u64()? as u32))).collect(),
+            )
+        });
+        let consumer = Consumer::new(NewConsumer {
+            id: req.consumer_id.clone(),
+            producer: pk,
+            transport: tk,
+            kind: producer.kind(),
+            ctype,
+            rtp_parameters: params.clone(),
+            paused: req.paused,
+            producer_paused: producer.paused(),
+            preferred_layers,
+            ignore_dtx: req.ignore_dtx,
+            cname: producer.cname().to_string(),
+            initial_seqs: (rng.u16(), rng.u16()),
+            pipe: pipe_maps,
+        });
+        let producer_scores = producer.scores();
+        let producer_score = producer_scores.iter().copied().max().unwrap_or(0);
+        let preferred = if matches!(ctype, ConsumerType::Simple | ConsumerType::Pipe) {
+            Value::Null
+        } else {
+            let (max_s, max_t) = producer.max_layers();
+            let s = preferred_layers.map(|(s, _)| s).unwrap_or(max_s).min(max_s);
+            let t = preferred_layers.and_then(|(_, t)| t).unwrap_or(max_t).min(max_t);
+            json!({ "spatialLayer": s, "temporalLayer": t })
+        };
+        let reply = json!({
+            "kind": consumer.kind().name(),
+            "rtpParameters": params,
+            "type": ctype.name(),
+            "paused": req.paused,
+            "producerPaused": consumer.producer_paused(),
+            "score": { "score": consumer.score(), "producerScore": producer_score, "producerScores": producer_scores },
+            "preferredLayers": preferred,
+            "priority": 1,
+        });
+        let out_ssrcs = consumer.out_ssrcs();
+        let ck = self.consumers.insert(consumer);
+        for ssrc in out_ssrcs {
+            t.media.consumer_ssrcs.insert(ssrc, ck);
+        }
+        t.media.consumers.push(ck);
+        let connected = t.media.connected;
+        self.producers[pk].consumers.push(ck);
+        self.consumer_ids.insert(req.consumer_id, ck);
+        if connected {
+            self.start_video(now, clock, ck, transports, out);
+        } else {
+            self.prewarm_cache(now, clock, pk, transports, out);
+        }
+        Ok((ck, reply))
+    }
+
+    // ----- closing -------------------------------------------------------------------------
+
+    /// Closes a producer: its consumers hear `producerclose` and go.
+    pub fn close_producer(&mut self, pk: ProducerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(p) = self.producers.remove(pk) else { return };
+        self.producer_ids.remove(p.id());
+        self.removed.push(p.id().to_string());
+        if let Some(t) = transports.get_mut(p.transport()) {
+            t.media.listener.remove(pk);
+            t.media.producers.retain(|x| *x != pk);
+        }
+        for ck in p.consumers {
+            if let Some(c) = self.remove_consumer(ck, transports) {
+                out.event(c.target(), "producerclose", Value::Null);
+            }
+        }
+    }
+
+    fn remove_consumer(&mut self, ck: ConsumerKey, transports: &mut Arena<Transport>) -> Option<Consumer> {
+        let c = self.consumers.remove(ck)?;
+        self.consumer_ids.remove(c.id());
+        self.removed.push(c.id().to_string());
+        if let Some(p) = self.producers.get_mut(c.producer()) {
+            p.consumers.retain(|x| *x != ck);
+        }
+        if let Some(t) = transports.get_mut(c.transport()) {
+            t.media.consumer_ssrcs.retain(|_, v| *v != ck);
+            t.media.consumers.retain(|x| *x != ck);
+        }
+        Some(c)
+    }
+
+    pub fn close_consumer(&mut self, ck: ConsumerKey, transports: &mut Arena<Transport>) {
+        self.remove_consumer(ck, transports);
+    }
+
+    /// A transport went away: its producers close (their consumers hear `producerclose`), its
+    /// consumers go silently (the app closes them with the transport).
+    pub fn close_transport(&mut self, tk: TransportKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(t) = transports.get(tk) else { return };
+        let producers = t.media.producers.clone();
+        let consumers = t.media.consumers.clone();
+        for p in producers {
+            self.close_producer(p, transports, out);
+        }
+        for c in consumers {
+            self.remove_consumer(c, transports);
+        }
+        self.transports.retain(|t| *t != tk);
+    }
+
+    /// Ids of the producers and consumers removed since the last call.
+    pub fn take_removed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.removed)
+    }
+
+    /// Every producer and consumer, as ids (the engine unregisters them when the router goes).
+    pub fn ids(&self) -> Vec<String> {
+        self.producer_ids.keys().map(|p| p.to_string()).chain(self.consumer_ids.keys().map(|c| c.to_string())).collect()
+    }
+
+    // ----- transport events ----------------------------------------------------------------
+
+    /// The transport connected (DTLS, or a pipe's remote known): its consumers start, video
+    /// from a key frame.
+    pub fn transport_connected(&mut self, now: Instant, clock: &Clock, tk: TransportKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(t) = transports.get_mut(tk) else { return };
+        t.media.connected = true;
+        for ck in t.media.consumers.clone() {
+            if let Some(c) = self.consumers.get_mut(ck) {
+                c.require_sync();
+            }
+            self.start_video(now, clock, ck, transports, out);
+        }
+    }
+
+    /// A video consumer is coming (its transport is still connecting): if its producer's cache
+    /// holds no key frame, ask for one now so it is cached by the time the transport connects.
+    fn prewarm_cache(&mut self, now: Instant, clock: &Clock, pk: ProducerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(p) = self.producers.get_mut(pk) else { return };
+        p.viewer_starting(now);
+        if !p.is_video() || !p.has_cache() || p.paused() || p.has_cached(now) {
+            return;
+        }
+        self.request_key_frame(now, clock, pk, transports, out);
+    }
+
+    /// A video consumer (re)starts: from the producer's key frame cache at once if it holds
+    /// one, otherwise it waits for a key frame that is requested now (merged, with retries).
+    fn start_video(&mut self, now: Instant, clock: &Clock, ck: ConsumerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(c) = self.consumers.get_mut(ck) else { return };
+        if !c.needs_key_frame() || c.is_replaying() {
+            return;
+        }
+        let pk = c.producer();
+        let Some(p) = self.producers.get_mut(pk) else { return };
+        p.viewer_starting(now);
+        let Some(t) = transports.get_mut(c.transport()).filter(|t| t.media.connected) else {
+            return; // again when its transport connects
+        };
+        let streams = stream_states(p, now);
+        c.choose_layer(now, &streams, out);
+        let idx = c.current_layer(&streams).unwrap_or(0);
+        match p.cached(idx, now) {
+            Some(cached) => {
+                c.start_replay(now, clock, cached, p.ext(), t, out);
+                self.replays_active = true;
+            }
+            None => self.request_key_frame(now, clock, pk, transports, out),
+        }
+    }
+
+    /// A viewer asked for a key frame: restart it from the cache when that is possible and
+    /// allowed now. `true` when the request is served (or is a duplicate of one just served).
+    fn serve_from_cache(&mut self, now: Instant, clock: &Clock, ck: ConsumerKey, transports: &mut Arena<Transport>, out: &mut Outbox) -> bool {
+        let Some(c) = self.consumers.get_mut(ck) else { return false };
+        // A pipe forwards the live stream as it is: the router on the far side asks because its
+        // own cache cannot serve, so the request goes on to the sender.
+        if !c.is_video() || !c.active() || c.is_pipe() {
+            return false;
+        }
+        match c.may_replay(now) {
+            None => return true,
+            Some(false) => return false,
+            Some(true) => {}
+        }
+        let Some(p) = self.producers.get(c.producer()) else { return false };
+        let idx = c.source_ssrc().and_then(|s| p.streams().iter().position(|x| x.mapped_ssrc() == s)).unwrap_or(0);
+        let Some(cached) = p.cached(idx, now) else { return false };
+        let Some(t) = transports.get_mut(c.transport()) else { return false };
+        c.start_replay(now, clock, cached, p.ext(), t, out);
+        self.replays_active = true;
+        true
+    }
+
+    fn request_key_frame(&mut self, now: Instant, clock: &Clock, pk: ProducerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(p) = self.producers.get_mut(pk) else { return };
+        if let Some(req) = p.request_key_frame(now) {
+            self.send_key_frame_request(now, clock, pk, req, transports, out);
+        }
+    }
+
+    fn send_key_frame_request(&mut self, now: Instant, clock: &Clock, pk: ProducerKey, req: KeyFrameRequest, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(p) = self.producers.get(pk) else { return };
+        let ty = if req.use_pli { TraceType::Pli } else { TraceType::Fir };
+        if p.trace.has(ty) {
+            trace(out, p.id().arc(), clock, now, ty, "out", json!({ "ssrcs": req.ssrcs }));
+        }
+        let Some(t) = transports.get_mut(p.transport()) else { return };
+        let sender = t.media.rtcp_ssrc;
+        let packets: Vec<_> = req
+            .ssrcs
+            .iter()
+            .map(|s| if req.use_pli { rtcp::pli(sender, *s) } else { rtcp::fir(sender, *s, req.fir_seq) })
+            .collect();
+        if let Some(data) = rtcp::marshal(&packets) {
+            t.send_rtcp(now, data, out);
+        }
+    }
+
+    // ----- media -------------------------------------------------------------------------
+
+    /// Decrypted RTP received on transport `tk`: to its producer, then to each consumer.
+    pub fn on_rtp(&mut self, now: Instant, clock: &Clock, tk: TransportKey, data: &[u8], transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(t) = transports.get_mut(tk) else { return };
+        let Some(packet) = rtp::parse(data) else {
+            t.media.drops.malformed += 1;
+            return;
+        };
+        let Some(pk) = t.media.listener.find(&packet) else {
+            t.media.drops.unknown_ssrc += 1;
+            return;
+        };
+        let Some(producer) = self.producers.get_mut(pk) else { return };
+        // Transport-wide sequence numbers: every packet counts for feedback, even unforwarded.
+        if let Some(seq) = rtp::ext_value(&packet, producer.ext().id(rtp::URI_TRANSPORT_CC)) {
+            if seq.len() == 2 {
+                t.media.twcc_in.record(u16::from_be_bytes([seq[0], seq[1]]), now);
+                t.media.twcc_media_ssrc = packet.header.ssrc;
+            }
+        }
+        let Some((idx, is_rtx)) = producer.match_stream(&packet) else {
+            t.media.drops.unknown_stream += 1;
+            return;
+        };
+        // Learned SSRCs go into the transport's table.
+        let stream = &producer.streams()[idx];
+        for ssrc in [stream.ssrc(), stream.rtx_ssrc()].into_iter().flatten() {
+            t.media.listener.learn(ssrc, pk);
+        }
+        let (ssrc_in, seq_in, pt_in) = (packet.header.ssrc, packet.header.sequence_number, packet.header.payload_type);
+        if producer.trace.has(TraceType::Rtp) {
+            trace(out, producer.id().arc(), clock, now, TraceType::Rtp, "in", json!({ "ssrc": ssrc_in, "sequenceNumber": seq_in, "payloadType": pt_in, "isRtx": is_rtx }));
+        }
+        let mut gap_request = None;
+        let incoming = producer.receive(now, packet, idx, is_rtx, data.len(), &mut gap_request);
+        if let Some(req) = gap_request {
+            self.send_key_frame_request(now, clock, pk, req, transports, out);
+        }
+        let Some(inc) = incoming else { return };
+        let producer = &self.producers[pk];
+        if let Some((camera, flip, rotation)) = inc.orientation_changed {
+            out.event(producer.id().arc(), "videoorientationchange", json!({ "camera": camera, "flip": flip, "rotation": rotation }));
+        }
+        if inc.is_key && producer.trace.has(TraceType::KeyFrame) {
+            trace(out, producer.id().arc(), clock, now, TraceType::KeyFrame, "in", json!({ "ssrc": ssrc_in, "sequenceNumber": seq_in }));
+        }
+        let streams = stream_states(producer, now);
+        let mut wants_key_frame = false;
+        for &ck in &producer.consumers {
+            let Some(c) = self.consumers.get_mut(ck) else { continue };
+            let Some(tx) = transports.get_mut(c.transport()) else { continue };
+            if !tx.media.connected {
+                continue;
+            }
+            let sent = c.send_rtp(now, clock, &inc.packet, inc.is_key, producer.ext(), &streams, tx, out);
+            wants_key_frame |= sent.wants_key_frame;
+        }
+        if wants_key_frame {
+            // Waiting consumers start from the cache if one is held by now, else a request.
+            for ck in self.producers[pk].consumers.clone() {
+                self.start_video(now, clock, ck, transports, out);
+            }
+        }
+    }
+
+    /// Decrypted RTCP received on transport `tk`.
+    pub fn on_rtcp(&mut self, now: Instant, clock: &Clock, tk: TransportKey, data: &[u8], transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(t) = transports.get_mut(tk) else { return };
+        let Some(feedback) = rtcp::parse(data) else {
+            t.media.drops.malformed += 1;
+            return;
+        };
+        let consumer_of = |transports: &Arena<Transport>, ssrc: u32| transports.get(tk).and_then(|t| t.media.consumer_ssrcs.get(&ssrc).copied());
+        for fb in feedback {
+            match fb {
+                Feedback::SenderReport { ssrc, ntp, .. } => {
+                    let pk = transports.get(tk).and_then(|t| t.media.listener.producer_of_ssrc(ssrc));
+                    if let Some(p) = pk.and_then(|k| self.producers.get_mut(k)) {
+                        p.on_sender_report(ssrc, ntp, now);
+                    }
+                }
+                Feedback::ReceptionReport { ssrc, fraction_lost, total_lost, lsr, dlsr, .. } => {
+                    if let Some(c) = consumer_of(transports, ssrc).and_then(|k| self.consumers.get_mut(k)) {
+                        c.on_receiver_report(rtcp::ntp_middle(clock.ntp(now)), fraction_lost, total_lost, lsr, dlsr);
+                    }
+                }
+                Feedback::Nack { media_ssrc, seqs } => {
+                    let Some(ck) = consumer_of(transports, media_ssrc) else { continue };
+                    let (Some(c), Some(t)) = (self.consumers.get_mut(ck), transports.get_mut(tk)) else { continue };
+                    c.on_nack(now, clock, media_ssrc, &seqs, t, out);
+                }
+                Feedback::Pli { media_ssrc } | Feedback::Fir { media_ssrc } => {
+                    let pli = matches!(fb, Feedback::Pli { .. });
+                    let Some(ck) = consumer_of(transports, media_ssrc) else { continue };
+                    let Some(c) = self.consumers.get_mut(ck) else { continue };
+                    c.on_key_frame_request(now, clock, pli, media_ssrc, out);
+                    if !c.is_video() || !c.active() {
+                        continue;
+                    }
+                    // A viewer that missed the start (its receiver was not set up yet when the
+                    // key frame went out) asks again: answer from the cache when it holds one.
+                    if self.serve_from_cache(now, clock, ck, transports, out) {
+                        continue;
+                    }
+                    let pk = self.consumers[ck].producer();
+                    self.request_key_frame(now, clock, pk, transports, out);
+                }
+                Feedback::Remb { .. } | Feedback::TransportCc => {}
+            }
+        }
+    }
+
+    // ----- periodic work -------------------------------------------------------------------
+
+    pub fn tick(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        // Paced replays.
+        if self.replays_active {
+            let mut still = false;
+            for (_, c) in self.consumers.iter_mut() {
+                if !c.is_replaying() {
+                    continue;
+                }
+                let (Some(p), Some(t)) = (self.producers.get(c.producer()), transports.get_mut(c.transport())) else { continue };
+                c.drain_replay(now, clock, p.ext(), t, out);
+                still |= c.is_replaying();
+            }
+            self.replays_active = still;
+        }
+        if self.next_tick.is_some_and(|t| now < t) {
+            return; // woken for a replay only
+        }
+        self.next_tick = Some(now + TICK);
+        // While viewers keep coming, refresh caches before they expire.
+        let refresh: Vec<ProducerKey> = self.producers.iter().filter(|(_, p)| p.cache_needs_refresh(now)).map(|(k, _)| k).collect();
+        for pk in refresh {
+            self.request_key_frame(now, clock, pk, transports, out);
+        }
+        // Unanswered key frame requests are repeated while consumers still wait.
+        let mut waiting: Vec<ProducerKey> = self
+            .consumers
+            .iter()
+            .filter(|(_, c)| c.needs_key_frame() && !c.is_replaying() && transports.get(c.transport()).is_some_and(|t| t.media.connected))
+            .map(|(_, c)| c.producer())
+            .collect();
+        waiting.dedup();
+        for pk in waiting {
+            if self.producers.get(pk).is_some_and(|p| p.key_frame_retry_due(now)) {
+                self.request_key_frame(now, clock, pk, transports, out);
+            }
+        }
+        // Delayed key frame requests and NACKs towards senders.
+        for pk in self.producers.keys() {
+            let p = &mut self.producers[pk];
+            let (kf, nacks) = p.tick(now);
+            if !nacks.is_empty() && p.trace.has(TraceType::Nack) {
+                let info = json!({ "nacks": nacks.iter().map(|(s, q)| json!({ "ssrc": s, "seqs": q })).collect::<Vec<_>>() });
+                trace(out, p.id().arc(), clock, now, TraceType::Nack, "out", info);
+            }
+            let tk = p.transport();
+            if let Some(req) = kf {
+                self.send_key_frame_request(now, clock, pk, req, transports, out);
+            }
+            if !nacks.is_empty() {
+                if let Some(t) = transports.get_mut(tk) {
+                    let sender = t.media.rtcp_ssrc;
+                    let packets: Vec<_> = nacks.iter().map(|(ssrc, seqs)| rtcp::nack(sender, *ssrc, seqs)).collect();
+                    if let Some(data) = rtcp::marshal(&packets) {
+                        t.send_rtcp(now, data, out);
+                    }
+                }
+            }
+        }
+        if self.last_twcc.is_none_or(|t| now.saturating_duration_since(t) >= TWCC_INTERVAL) {
+            self.last_twcc = Some(now);
+            for &tk in &self.transports {
+                let Some(t) = transports.get_mut(tk) else { continue };
+                if !t.media.twcc_in.has_pending() {
+                    continue;
+                }
+                let (sender, media) = (t.media.rtcp_ssrc, t.media.twcc_media_ssrc);
+                if let Some(fb) = t.media.twcc_in.feedback(sender, media) {
+                    if let Some(data) = rtcp::marshal(&[Box::new(fb)]) {
+                        t.send_rtcp(now, data, out);
+                    }
+                }
+            }
+        }
+        if self.last_report.is_none_or(|t| now.saturating_duration_since(t) >= REPORT_INTERVAL) {
+            self.last_report = Some(now);
+            self.send_reports(now, clock, transports, out);
+        }
+        if self.last_score.is_none_or(|t| now.saturating_duration_since(t) >= SCORE_INTERVAL) {
+            self.last_score = Some(now);
+            self.update_scores(now, out);
+        }
+    }
+
+    /// RR (+REMB) to every sender, SR (+SDES) for every consumer stream.
+    fn send_reports(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let ntp = clock.ntp(now);
+        let mut per_transport: HashMap<TransportKey, Vec<Box<dyn rtc_rtcp::packet::Packet>>> = HashMap::new();
+        for (_, p) in self.producers.iter_mut() {
+            let reports = p.reports(now);
+            if reports.is_empty() {
+                continue;
+            }
+            let Some(t) = transports.get(p.transport()) else { continue };
+            let list = per_transport.entry(p.transport()).or_default();
+            list.push(rtcp::receiver_report(t.media.rtcp_ssrc, reports));
+            // Senders without transport-wide-cc get a receiver estimate: room to grow above
+            // what arrives now, never below a floor that lets video start.
+            if p.wants_remb() {
+                let estimate = (p.bitrate(now) * 3 / 2).max(600_000);
+                let ssrcs = p.streams().iter().filter_map(|s| s.ssrc()).collect();
+                list.push(rtcp::remb(t.media.rtcp_ssrc, estimate, ssrcs));
+            }
+        }
+        for (_, c) in self.consumers.iter() {
+            if c.packets_sent() == 0 || !transports.get(c.transport()).is_some_and(|t| t.media.connected) {
+                continue;
+            }
+            let Some(p) = self.producers.get(c.producer()) else { continue };
+            let list = per_transport.entry(c.transport()).or_default();
+            let (packets, octets) = c.counters();
+            if c.is_pipe() {
+                // A pipe forwards every stream with its timestamps: one SR per stream, on the
+                // sender's timeline, so receivers behind the far router keep audio/video sync.
+                for (from, to) in c.pipe_streams() {
+                    let Some(rtp_time) = p.streams().iter().find(|s| s.mapped_ssrc() == from).and_then(|s| s.rtp_time_at(now)) else { continue };
+                    list.push(rtcp::sender_report(to, ntp, rtp_time, packets, octets));
+                    list.push(rtcp::sdes(to, c.cname()));
+                }
+                continue;
+            }
+            // The sender's live timeline (also while a cache replay lags behind it), so that
+            // audio/video sync at the viewer holds.
+            let stream = c.source_ssrc().and_then(|s| p.streams().iter().find(|x| x.mapped_ssrc() == s)).or(p.streams().first());
+            let live = stream.and_then(|s| s.rtp_time_at(now));
+            let Some(rtp_time) = live.map(|t| t.wrapping_add(c.ts_offset())).or_else(|| c.sr_rtp_time(now)) else { continue };
+            list.push(rtcp::sender_report(c.ssrc(), ntp, rtp_time, packets, octets));
+            list.push(rtcp::sdes(c.ssrc(), c.cname()));
+        }
+        for (tk, packets) in per_transport {
+            let Some(t) = transports.get_mut(tk) else { continue };
+            // Keep compound packets well under the MTU.
+            for chunk in packets.chunks(8) {
+                if let Some(data) = rtcp::marshal(chunk) {
+                    t.send_rtcp(now, data, out);
+                }
+            }
+        }
+    }
+
+    fn update_scores(&mut self, now: Instant, out: &mut Outbox) {
+        for (_, p) in self.producers.iter_mut() {
+            if let Some(score) = p.update_scores(now) {
+                out.event(p.id().arc(), "score", json!({ "score": score }));
+            }
+        }
+        for (_, c) in self.consumers.iter_mut() {
+            let Some(p) = self.producers.get(c.producer()) else { continue };
+            if let Some(data) = c.score_changed(p.scores()) {
+                out.event(c.target(), "score", data);
+            }
+        }
+    }
+
+    // ----- requests on producers and consumers ---------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn producer_request(&mut self, now: Instant, clock: &Clock, pk: ProducerKey, body: Body, transports: &mut Arena<Transport>, out: &mut Outbox) -> ApiResult<Value> {
+        let p = self.producers.get_mut(pk).ok_or_else(|| ApiError::not_found("Producer not found"))?;
+        match body {
+            Body::ProducerDump => Ok(p.dump_json()),
+            Body::ProducerGetStats => Ok(p.stats_json(now, clock.wall_ms(now))),
+            Body::ProducerPause => {
+                if !p.paused() {
+                    p.set_paused(true);
+                    for ck in p.consumers.clone() {
+                        if let Some(c) = self.consumers.get_mut(ck) {
+                            c.set_producer_paused(true);
+                            out.event(c.target(), "producerpause", Value::Null);
+                        }
+                    }
+                }
+                Ok(Value::Null)
+            }
+            Body::ProducerResume => {
+                if p.paused() {
+                    p.set_paused(false);
+                    let consumers = p.consumers.clone();
+                    for &ck in &consumers {
+                        if let Some(c) = self.consumers.get_mut(ck) {
+                            c.set_producer_paused(false);
+                            out.event(c.target(), "producerresume", Value::Null);
+                        }
+                    }
+                    for ck in consumers {
+                        self.start_video(now, clock, ck, transports, out);
+                    }
+                }
+                Ok(Value::Null)
+            }
+            Body::ProducerEnableTraceEvent(t) => {
+                p.trace = TraceTypes::from_names(&t.types);
+                Ok(Value::Null)
+            }
+            _ => Err(ApiError::other("not a producer request")),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn consumer_request(&mut self, now: Instant, clock: &Clock, ck: ConsumerKey, body: Body, transports: &mut Arena<Transport>, out: &mut Outbox) -> ApiResult<Value> {
+        let c = self.consumers.get_mut(ck).ok_or_else(|| ApiError::not_found("Consumer not found"))?;
+        let pk = c.producer();
+        match body {
+            Body::ConsumerDump => {
+                let (id, encodings) = self.producers.get(pk).map_or((String::new(), Value::Null), |p| (p.id().to_string(), p.consumable()["encodings"].clone()));
+                Ok(c.dump_json(&id, encodings))
+            }
+            Body::ConsumerGetStats => {
+                let ts = clock.wall_ms(now);
+                let mut stats = vec![c.stats_json(now, ts)];
+                if let Some(Value::Array(list)) = self.producers.get_mut(pk).map(|p| p.stats_json(now, ts)) {
+                    stats.extend(list);
+                }
+                Ok(Value::Array(stats))
+            }
+            Body::ConsumerPause => {
+                c.set_paused(true);
+                Ok(Value::Null)
+            }
+            Body::ConsumerResume => {
+                if c.paused() {
+                    c.set_paused(false);
+                    self.start_video(now, clock, ck, transports, out);
+                }
+                Ok(Value::Null)
+            }
+            Body::ConsumerSetPreferredLayers(l) => {
+                if matches!(c.ctype(), ConsumerType::Simple | ConsumerType::Pipe) {
+                    return Ok(Value::Null);
+                }
+                let (max_s, max_t) = self.producers.get(pk).map_or((0, 0), |p| p.max_layers());
+                let s = u32::from(l.spatial_layer).min(max_s);
+                let t = l.temporal_layer.map_or(max_t, u32::from).min(max_t);
+                c.set_preferred_layers(s, t);
+                Ok(json!({ "spatialLayer": s, "temporalLayer": t }))
+            }
+            Body::ConsumerSetPriority(p) => {
+                if p.priority < 1 {
+                    return Err(ApiError::type_error("wrong priority (must be higher than 0)"));
+                }
+                c.set_priority(p.priority.min(u64::from(u32::MAX)) as u32);
+                Ok(json!({ "priority": p.priority }))
+            }
+            Body::ConsumerRequestKeyFrame => {
+                // An explicit request goes to the sender (the app wants a fresh key frame).
+                if c.is_video() && c.active() {
+                    self.request_key_frame(now, clock, pk, transports, out);
+                }
+                Ok(Value::Null)
+            }
+            Body::ConsumerEnableTraceEvent(t) => {
+                c.trace = TraceTypes::from_names(&t.types);
+                Ok(Value::Null)
+            }
+            _ => Err(ApiError::other("not a consumer request")),
+        }
+    }
+
+    /// A transport's RTP listener tables, with producer ids (for its dump).
+    pub fn listener_dump(&self, t: &Transport) -> Value {
+        t.media.listener.dump_json(|k| self.producers.get(k).map(|p| p.id().to_string()))
+    }
+
+    /// A transport's producer and consumer ids (for its dump).
+    pub fn transport_ids(&self, t: &Transport) -> (Vec<String>, Vec<String>) {
+        (
+            t.media.producers.iter().filter_map(|k| self.producers.get(*k)).map(|p| p.id().to_string()).collect(),
+            t.media.consumers.iter().filter_map(|k| self.consumers.get(*k)).map(|c| c.id().to_string()).collect(),
+        )
+    }
+
+    /// `router.dump()`, in mediasoup's shape.
+    pub fn dump(&self, transports: &Arena<Transport>) -> Value {
+        let map_pc: Vec<Value> = self
+            .producers
+            .iter()
+            .map(|(_, p)| {
+                let cs: Vec<&str> = p.consumers.iter().filter_map(|k| self.consumers.get(*k)).map(|c| c.id().as_str()).collect();
+                json!({ "key": p.id().as_str(), "values": cs })
+            })
+            .collect();
+        let map_cp: Vec<Value> = self
+            .consumers
+            .iter()
+            .filter_map(|(_, c)| Some(json!({ "key": c.id().as_str(), "value": self.producers.get(c.producer())?.id().as_str() })))
+            .collect();
+        let transport_ids: Vec<&str> = self.transports.iter().filter_map(|k| transports.get(*k)).map(|t| t.id.as_str()).collect();
+        json!({
+            "id": self.id.as_str(),
+            "transportIds": transport_ids,
+            "rtpObserverIds": [],
+            "mapProducerIdConsumerIds": map_pc,
+            "mapConsumerIdProducerId": map_cp,
+            "mapProducerIdObserverIds": [],
+            "mapDataProducerIdDataConsumerIds": [],
+            "mapDataConsumerIdDataProducerId": [],
+        })
+    }
+
+    /// For tests: a producer's kind by key.
+    pub fn producer_kind(&self, pk: ProducerKey) -> Option<MediaKind> {
+        self.producers.get(pk).map(|p| p.kind())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+//! Transports: what connects a router to the network. Each has a link (how bytes travel:
+//! WebRTC's ICE+DTLS+SRTP, a pipe over UDP, a pipe in memory to another worker) and the media
+//! state every transport keeps (its RTP listener, consumers' SSRCs, transport-wide-cc, CNAME).
+
+pub mod listen;
+pub mod media;
+pub mod pipe;
+pub mod webrtc;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::api::TransportId;
+use crate::arena::Key;
+use crate::clock::Clock;
+use crate::engine::io::{Outbox, Output, PipeMessage};
+use crate::net::{Protocol, SocketId, Tuple};
+use crate::router::RouterKey;
+use crate::rtp::rate::RateCalculator;
+
+pub use media::TransportMedia;
+
+pub type TransportKey = Key<Transport>;
+
+/// A bound local socket of a transport: where candidates point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalSocket {
+    pub id: SocketId,
+    pub protocol: Protocol,
+    pub local: SocketAddr,
+    pub announced_address: Option<String>,
+}
+
+/// Decrypted media a transport received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Rtp(Vec<u8>),
+    Rtcp(Vec<u8>),
+}
+
+pub struct Transport {
+    pub id: TransportId,
+    pub router: RouterKey,
+    pub link: Link,
+    pub media: TransportMedia,
+    /// Sockets of its own (closed with it).
+    pub sockets: Vec<SocketId>,
+}
+
+pub enum Link {
+    WebRtc(Box<webrtc::WebRtcTransport>),
+    Pipe(Box<pipe::PipeTransport>),
+    Memory(pipe::MemoryPipe),
+    /// Tests of the router: what would be sent is kept, (rtcp, packet); `pipe` makes it a
+    /// pipe transport.
+    #[cfg(test)]
+    Capture { pipe: bool, sent: Vec<(bool, Vec<u8>)> },
+}
+
+impl Transport {
+    pub fn new(id: TransportId, router: RouterKey, link: Link, rtcp_ssrc: u32) -> Self {
+        Transport { id, router, link, media: TransportMedia::new(rtcp_ssrc), sockets: Vec::new() }
+    }
+
+    pub fn is_pipe(&self) -> bool {
+        #[cfg(test)]
+        if let Link::Capture { pipe, .. } = self.link {
+            return pipe;
+        }
+        matches!(self.link, Link::Pipe(_) | Link::Memory(_))
+    }
+
+    /// Whether pipe consumers on it keep retransmission buffers (`enableRtx`).
+    pub fn pipe_rtx(&self) -> bool {
+        matches!(&self.link, Link::Pipe(p) if p.rtx())
+    }
+
+    /// Protects and sends RTP (`rtcp` false) or RTCP. `false` if it could not go out (not
+    /// connected yet, or protection failed).
+    pub fn send(&mut self, now: Instant, data: Vec<u8>, rtcp: bool, out: &mut Outbox) -> bool {
+        let sent = match &mut self.link {
+            Link::WebRtc(t) => t.send_media(now, &data, rtcp, out),
+            Link::Pipe(p) => p.send_media(now, &data, rtcp, out),
+            Link::Memory(m) => m.send(data.len(), |worker, transport| {
+                out.push(Output::Pipe { worker, message: PipeMessage { transport, data, rtcp } })
+            }, rtcp),
+            #[cfg(test)]
+            Link::Capture { sent, .. } => {
+                sent.push((rtcp, data));
+                true
+            }
+        };
+        if sent && !rtcp {
+            self.media.rtp_packets_sent += 1;
+        }
+        sent
+    }
+
+    pub fn send_rtp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
+        self.send(now, data, false, out)
+    }
+
+    pub fn send_rtcp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
+        self.send(now, data, true, out)
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.link {
+            Link::WebRtc(t) => t.poll_timeout(),
+            _ => None,
+        }
+    }
+
+    pub fn dump_json(&self) -> Value {
+        let mut d = match &self.link {
+            Link::WebRtc(t) => t.dump_json(),
+            Link::Pipe(p) => p.dump_json(),
+            Link::Memory(m) => m.dump_json(self.id.as_str()),
+            #[cfg(test)]
+            Link::Capture { .. } => json!({ "id": self.id.as_str() }),
+        };
+        self.media.add_dump(&mut d);
+        d
+    }
+
+    pub fn stats_json(&mut self, now: Instant, clock: &Clock) -> Value {
+        let mut s = match &mut self.link {
+            Link::WebRtc(t) => t.stats_json(now, clock),
+            Link::Pipe(p) => p.stats_json(now, clock),
+            Link::Memory(m) => m.stats_json(self.id.as_str(), clock.wall_ms(now)),
+            #[cfg(test)]
+            Link::Capture { .. } => json!({}),
+        };
+        self.media.add_stats(&mut s);
+        json!([s])
+    }
+
+    /// Closes the link (DTLS sends close_notify); media stops.
+    pub fn close(&mut self, now: Instant, out: &mut Outbox) {
+        if let Link::WebRtc(t) = &mut self.link {
+            t.close(now, out);
+        }
+    }
+}
+
+/// mediasoup's `TransportTuple` JSON.
+pub fn tuple_json(t: &Tuple, announced: Option<&str>) -> Value {
+    let local_ip = t.local.ip().to_string();
+    json!({
+        "localIp": announced.unwrap_or(&local_ip),
+        "localAddress": announced.unwrap_or(&local_ip),
+        "localPort": t.local.port(),
+        "remoteIp": t.remote.ip().to_string(),
+        "remotePort": t.remote.port(),
+        "protocol": t.protocol.name(),
+    })
+}
+
+/// Byte counters and bitrates every transport reports.
+#[derive(Default)]
+pub struct Meters {
+    pub recv: RateCalculator,
+    pub send: RateCalculator,
+    pub rtp_recv: RateCalculator,
+    pub rtp_send: RateCalculator,
+}
+
+impl Meters {
+    /// The fields of mediasoup's `BaseTransportStats`.
+    pub fn stats_json(&mut self, ty: &str, id: &str, now: Instant, clock: &Clock) -> Value {
+        json!({
+            "type": ty,
+            "transportId": id,
+            "timestamp": clock.wall_ms(now),
+            "bytesReceived": self.recv.total_bytes,
+            "recvBitrate": self.recv.rate(now),
+            "bytesSent": self.send.total_bytes,
+            "sendBitrate": self.send.rate(now),
+            "rtpBytesReceived": self.rtp_recv.total_bytes,
+            "rtpRecvBitrate": self.rtp_recv.rate(now),
+            "rtpBytesSent": self.rtp_send.total_bytes,
+            "rtpSendBitrate": self.rtp_send.rate(now),
+            "rtxBytesReceived": 0,
+            "rtxRecvBitrate": 0,
+            "rtxBytesSent": 0,
+            "rtxSendBitrate": 0,
+            "probationBytesSent": 0,
+            "probationSendBitrate": 0,
+        })
+    }
+}
+
+/// `transport.setMaxIncomingBitrate()` and friends: 0 clears a limit; max ≥ min.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct BitrateLimits {
+    pub max_incoming: Option<u64>,
+    pub max_outgoing: Option<u64>,
+    pub min_outgoing: Option<u64>,
+}
+
+impl BitrateLimits {
+    pub fn set_max_incoming(&mut self, bitrate: u64) {
+        self.max_incoming = (bitrate != 0).then_some(bitrate);
+    }
+
+    pub fn set_max_outgoing(&mut self, bitrate: u64) -> Result<(), crate::api::ApiError> {
+        let value = (bitrate != 0).then_some(bitrate);
+        if let (Some(max), Some(min)) = (value, self.min_outgoing) {
+            if max < min {
+                return Err(crate::api::ApiError::type_error("maxOutgoingBitrate must be >= minOutgoingBitrate"));
+            }
+        }
+        self.max_outgoing = value;
+        Ok(())
+    }
+
+    pub fn set_min_outgoing(&mut self, bitrate: u64) -> Result<(), crate::api::ApiError> {
+        let value = (bitrate != 0).then_some(bitrate);
+        if let (Some(min), Some(max)) = (value, self.max_outgoing) {
+            if min > max {
+                return Err(crate::api::ApiError::type_error("minOutgoingBitrate must be <= maxOutgoingBitrate"));
+            }
+        }
+        self.min_outgoing = value;
+        Ok(())
+    }
+
+    pub fn add_stats(&self, s: &mut Value) {
+        for (key, value) in [
+            ("maxIncomingBitrate", self.max_incoming),
+            ("maxOutgoingBitrate", self.max_outgoing),
+            ("minOutgoingBitrate", self.min_outgoing),
+        ] {
+            if let Some(b) = value {
+                s[key] = json!(b);
+            }
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! mediasoup's WebRtcTransport link, sans-IO: ICE-lite + DTLS + SRTP for one peer.
+//!
+//! Fed datagrams (with the tuple they came on) and time; it answers into the engine's outbox
+//! (datagrams to send, notifications for the app) and hands back the media it decrypted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{tuple_json, LocalSocket, Meters, Received};
+use crate::api::{ApiError, ApiResult, TransportId};
+use crate::clock::Clock;
+use crate::engine::io::Outbox;
+use crate::net::certificate::LocalCertificate;
+use crate::net::dtls::{DtlsState, DtlsTransport, Fingerprint, Role};
+use crate::net::ice::{demux, Demux, IceEvent, IceServer, IceState, StunOutcome};
+use crate::net::rng::Rng;
+use crate::net::srtp::SrtpSession;
+use crate::net::{Protocol, Transmit, Tuple};
+
+/// How long a DTLS handshake may take once started (rtc-dtls can stall its own timers).
+const DTLS_HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Candidate priority as mediasoup computes it: type preference 64 (host), local preference
+/// 10000 minus 100 per listen entry, component 1.
+fn candidate_priority(index: usize) -> u32 {
+    let local_pref = 10000u32.saturating_sub(100 * index as u32);
+    (1 << 24) * 64 + (1 << 8) * local_pref + (256 - 1)
+}
+
+/// Why datagrams were dropped (in dumps and stats).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drops {
+    /// STUN that failed authentication or parsing.
+    pub stun: u64,
+    /// DTLS/RTP/RTCP from a tuple ICE has not validated.
+    pub invalid_tuple: u64,
+    /// RTP/RTCP before SRTP keys exist.
+    pub not_connected: u64,
+    /// SRTP/SRTCP authentication or replay failures.
+    pub srtp: u64,
+    /// Neither STUN, DTLS, RTP nor RTCP.
+    pub unknown: u64,
+}
+
+pub struct WebRtcTransport {
+    id: TransportId,
+    cert: Arc<LocalCertificate>,
+    ice: IceServer,
+    dtls: DtlsTransport,
+    dtls_deadline: Option<Instant>,
+    srtp: Option<SrtpSession>,
+    /// Local DTLS role: `auto` until `connect()` (or ICE connects first, then `server`).
+    dtls_role: Role,
+    connect_called: bool,
+    remote_fingerprints: Option<Vec<Fingerprint>>,
+    sockets: Vec<LocalSocket>,
+    candidates: Value,
+    meters: Meters,
+    available_outgoing_bitrate: u64,
+    /// DTLS became connected since the engine last asked.
+    newly_connected: bool,
+    pub drops: Drops,
+    pub rtp_packets_received: u64,
+    pub rtcp_packets_received: u64,
+    closed: bool,
+}
+
+impl WebRtcTransport {
+    pub fn new(
+        id: TransportId,
+        cert: Arc<LocalCertificate>,
+        sockets: Vec<LocalSocket>,
+        consent_timeout_secs: u8,
+        initial_available_outgoing_bitrate: u64,
+        rng: &mut Rng,
+    ) -> Self {
+        let candidates = sockets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let address = s.announced_address.clone().unwrap_or_else(|| s.local.ip().to_string());
+                let mut c = json!({
+                    "foundation": if s.protocol == Protocol::Udp { "udpcandidate" } else { "tcpcandidate" },
+                    "priority": candidate_priority(i),
+                    "ip": address,
+                    "address": address,
+                    "protocol": s.protocol.name(),
+                    "port": s.local.port(),
+                    "type": "host",
+                });
+                if s.protocol == Protocol::Tcp {
+                    c["tcpType"] = json!("passive");
+                }
+                c
+            })
+            .collect();
+        WebRtcTransport {
+            id,
+            dtls: DtlsTransport::new(cert.clone()),
+            cert,
+            ice: IceServer::new(consent_timeout_secs, rng),
+            dtls_deadline: None,
+            srtp: None,
+            dtls_role: Role::Auto,
+            connect_called: false,
+            remote_fingerprints: None,
+            sockets,
+            candidates: Value::Array(candidates),
+            meters: Meters::default(),
+            available_outgoing_bitrate: initial_available_outgoing_bitrate,
+            newly_connected: false,
+            drops: Drops::default(),
+            rtp_packets_received: 0,
+            rtcp_packets_received: 0,
+            closed: false,
+        }
+    }
+
+    pub fn sockets(&self) -> &[LocalSocket] {
+        &self.sockets
+    }
+    pub fn ice_state(&self) -> IceState {
+        self.ice.state()
+    }
+    pub fn dtls_state(&self) -> DtlsState {
+        self.dtls.state()
+    }
+    pub fn username_fragment(&self) -> &str {
+        self.ice.username_fragment()
+    }
+
+    /// Whether DTLS connected since the last call (media may flow now).
+    pub fn take_newly_connected(&mut self) -> bool {
+        std::mem::take(&mut self.newly_connected)
+    }
+
+    fn target(&self) -> &Arc<str> {
+        self.id.arc()
+    }
+
+    fn announced_for(&self, t: &Tuple) -> Option<&str> {
+        self.sockets
+            .iter()
+            .find(|s| s.protocol == t.protocol && s.local == t.local)
+            .and_then(|s| s.announced_address.as_deref())
+    }
+
+    fn selected_tuple_json(&self) -> Value {
+        match self.ice.selected_tuple() {
+            Some(t) => tuple_json(&t, self.announced_for(&t)),
+            None => Value::Null,
+        }
+    }
+
+    fn ice_parameters(&self) -> Value {
+        json!({
+            "usernameFragment": self.ice.username_fragment(),
+            "password": self.ice.password(),
+            "iceLite": true,
+        })
+    }
+
+    fn dtls_parameters(&self) -> Value {
+        json!({ "fingerprints": self.cert.fingerprints, "role": self.dtls_role.name() })
+    }
+
+    /// What `createWebRtcTransport()` answers with (mediasoup's data for the JS object).
+    pub fn data_json(&self) -> Value {
+        let mut v = json!({
+            "iceRole": "controlled",
+            "iceParameters": self.ice_parameters(),
+            "iceCandidates": self.candidates,
+            "iceState": if self.closed { "closed" } else { self.ice.state().name() },
+            "dtlsParameters": self.dtls_parameters(),
+            "dtlsState": if self.closed { "closed" } else { self.dtls.state().name() },
+        });
+        if let Some(t) = self.ice.selected_tuple() {
+            v["iceSelectedTuple"] = tuple_json(&t, self.announced_for(&t));
+        }
+        v
+    }
+
+    pub fn dump_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id.as_str(),
+            "producerIds": [],
+            "consumerIds": [],
+            "mapSsrcConsumerId": [],
+            "mapRtxSsrcConsumerId": [],
+            "dataProducerIds": [],
+            "dataConsumerIds": [],
+            "recvRtpHeaderExtensions": {},
+            "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
+            "maxSendMessageSize": 262144,
+            "maxReceiveMessageSize": 262144,
+            "traceEventTypes": [],
+            // ferrosoup: datagrams dropped before the media layer, by reason.
+            "drops": {
+                "stun": self.drops.stun,
+                "invalidTuple": self.drops.invalid_tuple,
+                "notConnected": self.drops.not_connected,
+                "srtp": self.drops.srtp,
+                "unknown": self.drops.unknown,
+            },
+        });
+        let data = self.data_json();
+        for (k, val) in data.as_object().expect("object") {
+            if k != "iceSelectedTuple" {
+                v[k] = val.clone();
+            }
+        }
+        v
+    }
+
+    pub fn stats_json(&mut self, now: Instant, clock: &Clock) -> Value {
+        let mut s = self.meters.stats_json("webrtc-transport", self.id.as_str(), now, clock);
+        s["availableOutgoingBitrate"] = json!(self.available_outgoing_bitrate);
+        s["iceRole"] = json!("controlled");
+        s["iceState"] = json!(self.ice.state().name());
+        s["dtlsState"] = json!(self.dtls.state().name());
+        if self.ice.selected_tuple().is_some() {
+            s["iceSelectedTuple"] = self.selected_tuple_json();
+        }
+        s
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.srtp.is_some() && self.ice.selected_tuple().is_some()
+    }
+
+    /// Protects and sends plain RTP (`rtcp` false) or RTCP on the selected tuple; `false` if
+    /// DTLS is not connected.
+    pub fn send_media(&mut self, now: Instant, data: &[u8], rtcp: bool, out: &mut Outbox) -> bool {
+        let (Some(srtp), Some(tuple)) = (self.srtp.as_mut(), self.ice.selected_tuple()) else {
+            return false;
+        };
+        let protected = if rtcp { srtp.encrypt_rtcp(data) } else { srtp.encrypt_rtp(data) };
+        match protected {
+            Ok(bytes) => {
+                if !rtcp {
+                    self.meters.rtp_send.update(data.len(), now);
+                }
+                self.transmit(now, tuple, Vec::from(bytes), out);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        [self.ice.poll_timeout(), self.dtls.poll_timeout(), self.dtls_deadline].into_iter().flatten().min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        if self.closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        self.dtls.handle_timeout(now);
+        if self.dtls_deadline.is_some_and(|d| now >= d) {
+            self.dtls_deadline = None;
+            if self.dtls.state() == DtlsState::Connecting {
+                // Give up: behave as a failed handshake.
+                self.dtls.close(now);
+                let target = self.target().clone();
+                out.event(&target, "dtlsstatechange", json!({ "dtlsState": "failed" }));
+            }
+        }
+        self.process_events(now, out);
+    }
+
+    /// One datagram from the network on `tuple`; decrypted media comes back.
+    pub fn handle_datagram(&mut self, now: Instant, tuple: Tuple, data: &[u8], out: &mut Outbox) -> Option<Received> {
+        if self.closed {
+            return None;
+        }
+        self.meters.recv.update(data.len(), now);
+        let mut received = None;
+        match demux(data) {
+            Demux::Stun => match self.ice.handle_stun(now, tuple, data) {
+                StunOutcome::Reply(bytes) => self.transmit(now, tuple, bytes, out),
+                StunOutcome::Ignored => {}
+                StunOutcome::Dropped(_) => self.drops.stun += 1,
+            },
+            Demux::Dtls => {
+                if !self.ice.is_valid_tuple(&tuple) {
+                    self.drops.invalid_tuple += 1;
+                    return None;
+                }
+                // Peers nominating aggressively may switch tuples by sending DTLS on another.
+                self.ice.may_force_selected_tuple(&tuple);
+                self.dtls.handle_datagram(now, data);
+            }
+            Demux::Rtp | Demux::Rtcp if !self.ice.is_valid_tuple(&tuple) => {
+                self.drops.invalid_tuple += 1;
+                return None;
+            }
+            Demux::Rtp => {
+                let Some(srtp) = self.srtp.as_mut() else {
+                    self.drops.not_connected += 1;
+                    return None;
+                };
+                match srtp.decrypt_rtp(data) {
+                    Ok(plain) => {
+                        self.meters.rtp_recv.update(plain.len(), now);
+                        self.rtp_packets_received += 1;
+                        return Some(Received::Rtp(Vec::from(plain)));
+                    }
+                    Err(_) => self.drops.srtp += 1,
+                }
+                return None;
+            }
+            Demux::Rtcp => {
+                let Some(srtp) = self.srtp.as_mut() else {
+                    self.drops.not_connected += 1;
+                    return None;
+                };
+                match srtp.decrypt_rtcp(data) {
+                    Ok(plain) => {
+                        self.rtcp_packets_received += 1;
+                        received = Some(Received::Rtcp(Vec::from(plain)));
+                    }
+                    Err(_) => self.drops.srtp += 1,
+                }
+                return received;
+            }
+            Demux::Unknown => self.drops.unknown += 1,
+        }
+        self.process_events(now, out);
+        received
+    }
+
+    fn transmit(&mut self, now: Instant, tuple: Tuple, data: Vec<u8>, out: &mut Outbox) {
+        self.meters.send.update(data.len(), now);
+        out.transmit(Transmit { socket: tuple.socket, to: tuple.remote, data });
+    }
+
+    /// Applies ICE and DTLS events: notifications, DTLS start, SRTP keys, DTLS output.
+    fn process_events(&mut self, now: Instant, out: &mut Outbox) {
+        let target = self.target().clone();
+        let mut ice_changed = false;
+        while let Some(e) = self.ice.poll_event() {
+            match e {
+                IceEvent::State(s) => {
+                    ice_changed = true;
+                    out.event(&target, "icestatechange", json!({ "iceState": s.name() }));
+                }
+                IceEvent::SelectedTuple(t) => {
+                    let tuple = tuple_json(&t, self.announced_for(&t));
+                    out.event(&target, "iceselectedtuplechange", json!({ "tuple": tuple }));
+                }
+                IceEvent::TupleRemoved(_) => {}
+            }
+        }
+        if ice_changed {
+            self.may_run_dtls(now);
+        }
+        while let Some(s) = self.dtls.poll_state() {
+            let mut data = json!({ "dtlsState": s.name() });
+            match s {
+                DtlsState::Connected => {
+                    self.dtls_deadline = None;
+                    self.srtp = self.dtls.take_srtp();
+                    self.newly_connected = true;
+                    data["remoteCert"] = json!(self.dtls.remote_cert_pem());
+                }
+                DtlsState::Failed | DtlsState::Closed => {
+                    self.dtls_deadline = None;
+                    self.srtp = None;
+                }
+                _ => {}
+            }
+            out.event(&target, "dtlsstatechange", data);
+        }
+        // DTLS flights go to the selected tuple.
+        while let Some(d) = self.dtls.poll_transmit() {
+            if let Some(t) = self.ice.selected_tuple() {
+                self.transmit(now, t, d.to_vec(), out);
+            }
+        }
+    }
+
+    /// Starts DTLS once ICE is up and the local role is known (mediasoup's MayRunDtlsTransport).
+    fn may_run_dtls(&mut self, now: Instant) {
+        if !self.ice.state().is_connected() {
+            return;
+        }
+        let role = match self.dtls_role {
+            // Not connected yet by the app: the ICE-lite side acts as DTLS server.
+            Role::Auto => Role::Server,
+            r => r,
+        };
+        match self.dtls.running_role() {
+            Some(r) if r == role => return,
+            Some(_) => {
+                // connect() settled a different role than the one started: start over.
+                let fps = self.remote_fingerprints.clone();
+                self.dtls = DtlsTransport::new(self.cert.clone());
+                if let Some(fps) = fps {
+                    self.dtls.set_remote_fingerprints(now, fps);
+                }
+            }
+            None => {}
+        }
+        if self.dtls_role == Role::Auto {
+            self.dtls_role = Role::Server;
+        }
+        self.dtls.run(now, role);
+        self.dtls_deadline = Some(now + DTLS_HANDSHAKE_DEADLINE);
+    }
+
+    /// `webRtcTransport.connect({ dtlsParameters })`: returns the local DTLS role.
+    pub fn connect(&mut self, now: Instant, params: Option<&Value>, out: &mut Outbox) -> ApiResult<Value> {
+        if self.connect_called {
+            return Err(ApiError::invalid_state("connect() already called"));
+        }
+        let params = params.filter(|p| !p.is_null()).ok_or_else(|| ApiError::type_error("missing dtlsParameters"))?;
+        let fps: Vec<Fingerprint> = params
+            .get("fingerprints")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|f| {
+                        Some(Fingerprint {
+                            algorithm: f.get("algorithm")?.as_str()?.to_string(),
+                            value: f.get("value")?.as_str()?.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if fps.is_empty() {
+            return Err(ApiError::type_error("empty dtlsParameters.fingerprints array"));
+        }
+        let remote_role = params.get("role").and_then(Value::as_str).and_then(Role::parse).unwrap_or(Role::Auto);
+        // We are ICE-controlled: a remote 'auto' makes us the DTLS client, as mediasoup does.
+        self.dtls_role = match remote_role {
+            Role::Client => Role::Server,
+            Role::Server | Role::Auto => Role::Client,
+        };
+        self.connect_called = true;
+        self.remote_fingerprints = Some(fps.clone());
+        self.dtls.set_remote_fingerprints(now, fps);
+        self.may_run_dtls(now);
+        self.process_events(now, out);
+        Ok(json!({ "dtlsLocalRole": self.dtls_role.name() }))
+    }
+
+    pub fn restart_ice(&mut self, now: Instant, rng: &mut Rng) -> Value {
+        self.ice.restart(now, rng);
+        self.ice_parameters()
+    }
+
+    /// A TCP connection of ours closed.
+    pub fn tcp_closed(&mut self, now: Instant, tuple: &Tuple, out: &mut Outbox) {
+        self.ice.remove_tuple(tuple);
+        self.process_events(now, out);
+    }
+
+    /// Closes DTLS (close_notify to the peer) and stops everything.
+    pub fn close(&mut self, now: Instant, out: &mut Outbox) {
+        if self.closed {
+            return;
+        }
+        if self.dtls.state() == DtlsState::Connected {
+            self.dtls.close(now);
+            while let Some(d) = self.dtls.poll_transmit() {
+                if let Some(t) = self.ice.selected_tuple() {
+                    self.transmit(now, t, d.to_vec(), out);
+                }
+            }
+        }
+        self.srtp = None;
+        self.closed = true;
+    }
+}
+
+#[cfg(test)]
+mod tests;

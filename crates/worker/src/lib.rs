@@ -1,0 +1,542 @@
+//! ferrosoup's runtime: one native thread per worker with a single-threaded tokio loop that
+//! drives one sans-IO [`Engine`]. The loop only feeds inputs (requests, datagrams, pipe
+//! messages, timeouts) and performs outputs (sends, replies, events, binds). A panic anywhere
+//! ends only this worker: it reports `Died`.
+
+pub mod send_queue;
+pub mod sockets;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ferrosoup_sfu::api::{ApiError, Body, Request, Settings};
+use ferrosoup_sfu::engine::{BoundSocket, Engine, EngineConfig, Input, Output, PipeMessage};
+use ferrosoup_sfu::net::certificate::LocalCertificate;
+use ferrosoup_sfu::net::framing::Deframer;
+use ferrosoup_sfu::net::SocketId;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, Notify};
+
+use send_queue::SendQueue;
+use sockets::{Opened, Socket, Sockets};
+
+/// What a worker says to the app (through the binding's sink).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// The worker's loop is up: `createWorker()` resolves. `pid` is the thread's kernel id.
+    Running { pid: u32 },
+    Response { id: u32, result: Result<Value, ApiError> },
+    /// A notification for the app's object `target`.
+    Event { target: Arc<str>, event: &'static str, data: Value },
+    /// A native log line; `level` is `D`, `W` or `E` as mediasoup's worker logs.
+    Log { level: char, text: String },
+    /// The worker thread panicked; nothing more will come.
+    Died { reason: String },
+    /// The worker thread ended after `close()`; nothing more will come.
+    Exited,
+}
+
+/// Where a worker sends what it has to say. Must not block.
+pub type Sink = Arc<dyn Fn(Outgoing) + Send + Sync>;
+
+/// Media between workers of this process (in-memory pipes) waiting in a worker's queue at most;
+/// beyond it, messages are dropped and counted (a stalled worker must not grow memory).
+const PIPE_QUEUE: usize = 8192;
+
+enum Control {
+    Request(Request),
+    Close,
+}
+
+/// A worker's inbound channels: requests (never dropped) and pipe media (bounded).
+#[derive(Clone)]
+struct Inbound {
+    control: mpsc::UnboundedSender<Control>,
+    pipe: mpsc::Sender<PipeMessage>,
+}
+
+static NEXT_WORKER: AtomicU32 = AtomicU32::new(1);
+
+/// Every live worker's inbound channels, by worker number: how a pipe transport reaches its
+/// peer on another worker thread of this process.
+fn registry() -> &'static std::sync::Mutex<HashMap<u32, Inbound>> {
+    static REGISTRY: std::sync::OnceLock<std::sync::Mutex<HashMap<u32, Inbound>>> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// The app's handle on a running worker thread.
+pub struct WorkerHandle {
+    inbound: Inbound,
+    pub number: u32,
+}
+
+impl WorkerHandle {
+    /// Queues a request; `false` once the worker has gone.
+    pub fn request(&self, req: Request) -> bool {
+        self.inbound.control.send(Control::Request(req)).is_ok()
+    }
+
+    /// Asks the worker to stop; it answers `Exited` when its thread is done.
+    pub fn close(&self) {
+        let _ = self.inbound.control.send(Control::Close);
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// The worker's certificate: from the settings' files, or generated.
+fn certificate(settings: &Settings) -> Result<Option<Arc<LocalCertificate>>, ApiError> {
+    let (Some(c), Some(k)) = (&settings.dtls_certificate_file, &settings.dtls_private_key_file) else { return Ok(None) };
+    let read = |name: &str, path: &str| std::fs::read_to_string(path).map_err(|e| ApiError::type_error(format!("cannot read {name} '{path}': {e}")));
+    let cert_pem = read("dtlsCertificateFile", c)?;
+    let key_pem = read("dtlsPrivateKeyFile", k)?;
+    LocalCertificate::from_pem(c, &cert_pem, k, &key_pem).map(Some).map_err(ApiError::type_error)
+}
+
+/// Starts a worker thread. `test_hooks` enables requests that exist only for tests (a
+/// deliberate panic). Certificate files are read here so that bad ones reject at once.
+pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerHandle, ApiError> {
+    let cert = certificate(&settings)?;
+    let (control, control_rx) = mpsc::unbounded_channel();
+    let (pipe, pipe_rx) = mpsc::channel(PIPE_QUEUE);
+    let inbound = Inbound { control, pipe };
+    let number = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut r) = registry().lock() {
+        r.insert(number, inbound.clone());
+    }
+    std::thread::Builder::new()
+        .name(format!("ferrosoup-w{number}"))
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let cert = match cert {
+                    Some(c) => c,
+                    None => LocalCertificate::generate().map_err(std::io::Error::other)?,
+                };
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let local = tokio::task::LocalSet::new();
+                let config = EngineConfig { settings: settings.clone(), certificate: cert, seed: seed(), worker: number };
+                let runtime = Runtime::new(config, sink.clone(), test_hooks);
+                local.block_on(&rt, run(runtime, control_rx, pipe_rx));
+                Ok::<(), std::io::Error>(())
+            }));
+            if let Ok(mut r) = registry().lock() {
+                r.remove(&number);
+            }
+            match outcome {
+                Ok(Ok(())) => sink(Outgoing::Exited),
+                Ok(Err(e)) => sink(Outgoing::Died { reason: format!("worker event loop failed: {e}") }),
+                Err(payload) => sink(Outgoing::Died { reason: format!("worker thread panicked: {}", panic_message(payload.as_ref())) }),
+            }
+            // Dropping the sink here releases what kept Node alive for this worker.
+        })
+        .map_err(|e| ApiError::other(format!("cannot start worker thread: {e}")))?;
+    Ok(WorkerHandle { inbound, number })
+}
+
+fn seed() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    ferrosoup_sfu::net::crypto().random().fill(&mut s).expect("OS randomness");
+    s
+}
+
+/// The calling thread's kernel id: a worker's `pid` (unique per worker, unlike the process's).
+fn thread_id() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// The worker's state on its thread: the engine and the sockets it drives.
+struct Runtime {
+    engine: Engine,
+    sockets: Sockets,
+    sends: SendQueue,
+    sink: Sink,
+    pid: u32,
+    test_hooks: bool,
+    /// Other workers' channels, as used (looked up in the registry on first use).
+    peers: HashMap<u32, mpsc::Sender<PipeMessage>>,
+    pipe_dropped: u64,
+    /// What to tell the app, in order, once this turn's sends are out.
+    to_app: Vec<Outgoing>,
+    /// The engine's next deadline, and whether the loop must re-arm its sleep.
+    deadline: Option<Instant>,
+    wake: Rc<Notify>,
+    /// A panic caught in a socket task: the event loop re-raises it so the worker dies.
+    poisoned: Option<String>,
+    me: Weak<RefCell<Runtime>>,
+}
+
+impl Runtime {
+    fn new(config: EngineConfig, sink: Sink, test_hooks: bool) -> Rc<RefCell<Self>> {
+        let engine = Engine::new(config, Instant::now(), SystemTime::now());
+        Rc::new_cyclic(|me| {
+            RefCell::new(Runtime {
+                engine,
+                sockets: Sockets::default(),
+                sends: SendQueue::default(),
+                sink,
+                pid: thread_id(),
+                test_hooks,
+                peers: HashMap::new(),
+                pipe_dropped: 0,
+                to_app: Vec::new(),
+                deadline: None,
+                wake: Rc::new(Notify::new()),
+                poisoned: None,
+                me: me.clone(),
+            })
+        })
+    }
+
+    /// Runs `f` on the runtime from a socket task. A panic there is recorded and re-raised by
+    /// the event loop, so it kills the worker as a panic anywhere else would.
+    fn guarded(me: &Rc<RefCell<Runtime>>, f: impl FnOnce(&mut Runtime)) {
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut me.borrow_mut())));
+        if let Err(payload) = r {
+            let mut rt = me.borrow_mut();
+            rt.poisoned = Some(panic_message(payload.as_ref()));
+            rt.wake.notify_one();
+        }
+    }
+
+    /// Feeds one input and performs everything the engine wants done.
+    fn feed(&mut self, input: Input<'_>) {
+        self.engine.handle_input(Instant::now(), input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.engine.poll_output() {
+                Output::Transmit(t) => match self.sockets.get(t.socket) {
+                    Some(Socket::Udp { sock, .. }) => self.sends.push(sock, t.to, t.data),
+                    Some(Socket::TcpConn { .. }) => {
+                        self.sockets.send_tcp(t.socket, &t.data);
+                    }
+                    _ => {}
+                },
+                Output::Reply { id, result } => self.to_app.push(Outgoing::Response { id, result }),
+                Output::Event(e) => self.to_app.push(Outgoing::Event { target: e.target, event: e.name, data: e.data }),
+                Output::Log(l) => self.to_app.push(Outgoing::Log { level: l.level, text: l.text }),
+                Output::Pipe { worker, message } => self.send_pipe(worker, message),
+                Output::Bind { token, sockets } => {
+                    let result = self.bind(&sockets);
+                    self.engine.handle_input(Instant::now(), Input::Bound { token, result });
+                }
+                Output::CloseSocket(id) => self.sockets.close(id),
+                Output::Timeout(t) => {
+                    if t != self.deadline {
+                        let sooner = match (t, self.deadline) {
+                            (Some(new), Some(old)) => new < old,
+                            (Some(_), None) => true,
+                            _ => false,
+                        };
+                        self.deadline = t;
+                        if sooner {
+                            self.wake.notify_one();
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends what this turn queued (UDP batched per socket) and tells the app what happened.
+    fn flush(&mut self) {
+        self.sends.flush();
+        for o in self.to_app.drain(..) {
+            (self.sink)(o);
+        }
+    }
+
+    fn send_pipe(&mut self, worker: u32, message: PipeMessage) {
+        let tx = match self.peers.get(&worker) {
+            Some(tx) => tx.clone(),
+            None => {
+                let Some(tx) = registry().lock().ok().and_then(|r| r.get(&worker).map(|i| i.pipe.clone())) else {
+                    self.pipe_dropped += 1;
+                    return;
+                };
+                self.peers.insert(worker, tx.clone());
+                tx
+            }
+        };
+        match tx.try_send(message) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.pipe_dropped += 1,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.pipe_dropped += 1;
+                self.peers.remove(&worker);
+            }
+        }
+    }
+
+    /// Opens the sockets the engine asked for and starts serving them.
+    fn bind(&mut self, specs: &[ferrosoup_sfu::engine::BindSpec]) -> Result<Vec<BoundSocket>, String> {
+        let opened = sockets::bind_all(specs).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for (o, protocol, local) in opened {
+            let id = self.sockets.next_id();
+            match o {
+                Opened::Udp(sock) => {
+                    let task = tokio::task::spawn_local(udp_reader(self.me.clone(), id, sock.clone()));
+                    self.sockets.insert(id, Socket::Udp { sock, task: task.abort_handle() });
+                }
+                Opened::Tcp(listener) => {
+                    let task = tokio::task::spawn_local(tcp_acceptor(self.me.clone(), id, listener));
+                    self.sockets.insert(id, Socket::TcpListener { task: task.abort_handle() });
+                }
+            }
+            out.push(sockets::bound(id, protocol, local));
+        }
+        Ok(out)
+    }
+
+    /// Requests only the runtime can answer (it knows the thread and the sockets).
+    fn handle_request(&mut self, req: Request) {
+        let id = req.id;
+        let result = match req.body {
+            Body::WorkerDump => {
+                let extra = self.dump_extra();
+                self.engine.set_dump_extra(extra);
+                self.feed(Input::Request(req));
+                return;
+            }
+            Body::WorkerGetResourceUsage => {
+                self.engine.log_request(&req);
+                self.drain();
+                Ok(resource_usage())
+            }
+            Body::WorkerPanicForTesting if self.test_hooks => panic!("panic requested by a test"),
+            Body::WorkerPanicForTesting => Err(ApiError::other("unknown method 'worker.panicForTesting'")),
+            _ => {
+                self.feed(Input::Request(req));
+                return;
+            }
+        };
+        self.to_app.push(Outgoing::Response { id, result });
+    }
+
+    fn dump_extra(&self) -> Value {
+        json!({
+            "pid": self.pid,
+            // ferrosoup: UDP datagrams sent, the send syscalls that carried them, and drops.
+            "udpDatagramsSent": self.sends.datagrams,
+            "udpSendSyscalls": self.sends.syscalls,
+            "udpSendFailures": self.sends.failures,
+            "tcpFramesDropped": self.sockets.tcp_dropped,
+            "pipeMessagesDropped": self.pipe_dropped,
+        })
+    }
+}
+
+/// How long one reader turn may drain its socket before the next datagram waits for a new turn.
+const READER_SLICE: Duration = Duration::from_millis(20);
+
+async fn udp_reader(rt: Weak<RefCell<Runtime>>, id: SocketId, sock: Rc<UdpSocket>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(r) => r,
+            // Transient errors (e.g. ICMP-induced) must not end the reader.
+            Err(_) => continue,
+        };
+        let Some(me) = rt.upgrade() else { return };
+        Runtime::guarded(&me, |r| {
+            r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
+            // Drain what else is queued without going back to the scheduler, for a bounded time.
+            let started = Instant::now();
+            for _ in 0..64 {
+                if started.elapsed() >= READER_SLICE {
+                    break;
+                }
+                match sock.try_recv_from(&mut buf) {
+                    Ok((n, from)) => r.feed(Input::Datagram { socket: id, from, data: &buf[..n] }),
+                    Err(_) => break,
+                }
+            }
+            // What this batch made the worker send leaves now, batched per socket.
+            r.flush();
+        });
+        drop(me);
+        // A socket that never runs dry (a saturated worker) must not keep the thread: tokio's
+        // budget would let this loop run ~128 batches (tens of seconds at full fan-out) before
+        // requests, timers and other sockets get a turn.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Pause after a failed accept (e.g. out of file descriptors), so a listener cannot spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+async fn tcp_acceptor(rt: Weak<RefCell<Runtime>>, listener_id: SocketId, listener: TcpListener) {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(r) => r,
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Some(me) = rt.upgrade() else { return };
+        let (mut reader, mut writer) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(sockets::TCP_WRITE_QUEUE);
+        let write_task = tokio::task::spawn_local(async move {
+            while let Some(frame) = rx.recv().await {
+                if writer.write_all(&frame).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let conn = me.borrow_mut().sockets.next_id();
+        let rt2 = rt.clone();
+        let read_task = tokio::task::spawn_local(async move {
+            let mut buf = vec![0u8; 65536];
+            let mut frames = Deframer::default();
+            loop {
+                let n = match reader.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                frames.push(&buf[..n]);
+                let Some(me) = rt2.upgrade() else { return };
+                Runtime::guarded(&me, |r| {
+                    while let Some(f) = frames.next_frame() {
+                        r.feed(Input::Datagram { socket: conn, from: remote, data: f });
+                    }
+                    r.flush();
+                });
+                drop(me);
+                // As for UDP: a busy connection must not keep the thread (see udp_reader).
+                tokio::task::yield_now().await;
+            }
+            if let Some(me) = rt2.upgrade() {
+                Runtime::guarded(&me, |r| {
+                    r.sockets.close(conn);
+                    r.feed(Input::TcpClosed { conn });
+                    r.flush();
+                });
+            }
+        });
+        Runtime::guarded(&me, |r| {
+            r.sockets.insert(conn, Socket::TcpConn { writer: tx, tasks: [write_task.abort_handle(), read_task.abort_handle()] });
+            r.feed(Input::TcpAccepted { listener: listener_id, conn, remote });
+            r.flush();
+        });
+    }
+}
+
+async fn run(rt: Rc<RefCell<Runtime>>, mut control: mpsc::UnboundedReceiver<Control>, mut pipe: mpsc::Receiver<PipeMessage>) {
+    let (sink, wake, pid) = {
+        let r = rt.borrow();
+        (r.sink.clone(), r.wake.clone(), r.pid)
+    };
+    sink(Outgoing::Running { pid });
+    {
+        let mut r = rt.borrow_mut();
+        r.drain();
+        r.flush();
+    }
+    loop {
+        let deadline = {
+            let mut r = rt.borrow_mut();
+            if let Some(reason) = r.poisoned.take() {
+                panic!("{reason}");
+            }
+            r.deadline
+        };
+        let sleep = async move {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            msg = control.recv() => {
+                match msg {
+                    Some(Control::Request(req)) => {
+                        let mut r = rt.borrow_mut();
+                        r.handle_request(req);
+                        r.sends.flush();
+                    }
+                    Some(Control::Close) | None => break,
+                }
+                // Aborted socket tasks are dropped now, so closed ports are free by the time
+                // the app hears back.
+                tokio::task::yield_now().await;
+                rt.borrow_mut().flush();
+            }
+            msg = pipe.recv() => {
+                // Media from in-memory pipes comes a packet per message: take what is queued
+                // (up to a bound) before flushing, so sends batch per socket.
+                let mut r = rt.borrow_mut();
+                let mut msg = msg;
+                for _ in 0..64 {
+                    let Some(m) = msg else { break };
+                    r.feed(Input::Pipe(m));
+                    msg = pipe.try_recv().ok();
+                }
+                r.flush();
+                drop(r);
+                // Pipe media can arrive without pause: let sockets and timers have a turn.
+                tokio::task::yield_now().await;
+            }
+            _ = wake.notified() => {}
+            _ = sleep => {
+                let mut r = rt.borrow_mut();
+                r.feed(Input::Timeout);
+                r.flush();
+            }
+        }
+    }
+    let mut r = rt.borrow_mut();
+    r.engine.close(Instant::now());
+    r.drain();
+    r.flush();
+    r.sockets.close_all();
+}
+
+/// `getrusage()` of the calling thread (this worker), in mediasoup's units (times in ms).
+fn resource_usage() -> Value {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let ms = |tv: libc::timeval| tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    json!({
+        "ru_utime": ms(ru.ru_utime),
+        "ru_stime": ms(ru.ru_stime),
+        "ru_maxrss": ru.ru_maxrss,
+        "ru_ixrss": ru.ru_ixrss,
+        "ru_idrss": ru.ru_idrss,
+        "ru_isrss": ru.ru_isrss,
+        "ru_minflt": ru.ru_minflt,
+        "ru_majflt": ru.ru_majflt,
+        "ru_nswap": ru.ru_nswap,
+        "ru_inblock": ru.ru_inblock,
+        "ru_oublock": ru.ru_oublock,
+        "ru_msgsnd": ru.ru_msgsnd,
+        "ru_msgrcv": ru.ru_msgrcv,
+        "ru_nsignals": ru.ru_nsignals,
+        "ru_nvcsw": ru.ru_nvcsw,
+        "ru_nivcsw": ru.ru_nivcsw,
+    })
+}
+
+#[cfg(test)]
+mod tests;

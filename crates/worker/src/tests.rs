@@ -1,0 +1,116 @@
+use super::*;
+use ferrosoup_sfu::api::{ErrorKind, LogLevel};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::Duration;
+
+type Reply = Result<Value, ApiError>;
+
+fn req(id: u32, method: &str, handler: &str, data: Value) -> Request {
+    Request::from_value(id, method, handler, data).unwrap()
+}
+
+fn start(settings: Settings, hooks: bool) -> (WorkerHandle, std_mpsc::Receiver<Outgoing>) {
+    let (tx, rx) = std_mpsc::channel();
+    let tx = Mutex::new(tx);
+    let sink: Sink = Arc::new(move |m| {
+        let _ = tx.lock().unwrap().send(m);
+    });
+    let handle = spawn(settings, sink, hooks).unwrap();
+    assert!(matches!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Outgoing::Running { .. }));
+    (handle, rx)
+}
+
+/// Next non-log message.
+fn next(rx: &std_mpsc::Receiver<Outgoing>) -> Outgoing {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Outgoing::Log { .. } => continue,
+            m => return m,
+        }
+    }
+}
+
+fn call(h: &WorkerHandle, rx: &std_mpsc::Receiver<Outgoing>, id: u32, method: &str, handler: &str, data: Value) -> Reply {
+    assert!(h.request(req(id, method, handler, data)));
+    match next(rx) {
+        Outgoing::Response { id: got, result } => {
+            assert_eq!(got, id);
+            result
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn creates_dumps_and_closes_routers() {
+    let (h, rx) = start(Settings::default(), false);
+    let codecs = json!([{ "mimeType": "audio/opus", "clockRate": 48000, "channels": 2 }]);
+    let r = call(&h, &rx, 1, "worker.createRouter", "", json!({ "routerId": "r1", "mediaCodecs": codecs })).unwrap();
+    assert_eq!(r["rtpCapabilities"]["codecs"][0]["preferredPayloadType"], 100);
+    let dump = call(&h, &rx, 2, "worker.dump", "", Value::Null).unwrap();
+    assert_eq!(dump["routerIds"], json!(["r1"]));
+    let pid = dump["pid"].as_u64().unwrap() as u32;
+    assert!(std::path::Path::new(&format!("/proc/{}/task/{pid}", std::process::id())).exists(), "the worker thread's id");
+    assert_eq!(call(&h, &rx, 3, "router.dump", "r1", Value::Null).unwrap()["id"], "r1");
+    call(&h, &rx, 4, "worker.closeRouter", "", json!({ "routerId": "r1" })).unwrap();
+    let e = call(&h, &rx, 5, "router.dump", "r1", Value::Null).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(e.message, "Channel request handler with ID r1 not found [method:ROUTER_DUMP]");
+    let e = call(&h, &rx, 6, "worker.createRouter", "", json!({ "routerId": "r2", "mediaCodecs": [{ "mimeType": "audio/foo", "clockRate": 1 }] })).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    let usage = call(&h, &rx, 7, "worker.getResourceUsage", "", Value::Null).unwrap();
+    assert!(usage["ru_maxrss"].as_i64().unwrap() > 0);
+    h.close();
+    assert_eq!(next(&rx), Outgoing::Exited);
+    // The thread is gone: further requests are refused.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!h.request(req(9, "worker.dump", "", Value::Null)));
+}
+
+#[test]
+fn a_panic_is_reported_as_died_and_spares_other_workers() {
+    let (a, rx_a) = start(Settings::default(), true);
+    let (b, rx_b) = start(Settings::default(), true);
+    assert!(a.request(req(1, "worker.panicForTesting", "", Value::Null)));
+    match next(&rx_a) {
+        Outgoing::Died { reason } => assert!(reason.contains("panic requested by a test"), "{reason}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    call(&b, &rx_b, 1, "worker.dump", "", Value::Null).unwrap();
+    // Without test hooks the method does not exist.
+    let (c, rx_c) = start(Settings::default(), false);
+    assert!(call(&c, &rx_c, 1, "worker.panicForTesting", "", Value::Null).is_err());
+}
+
+#[test]
+fn logs_follow_level_and_tags() {
+    let (tx, rx) = std_mpsc::channel();
+    let tx = Mutex::new(tx);
+    let sink: Sink = Arc::new(move |m| {
+        let _ = tx.lock().unwrap().send(m);
+    });
+    let s = Settings { log_level: LogLevel::Debug, log_tags: vec!["info"], ..Settings::default() };
+    let h = spawn(s, sink, false).unwrap();
+    let mut saw_debug = false;
+    assert!(h.request(req(1, "worker.dump", "", Value::Null)));
+    loop {
+        match rx.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Outgoing::Log { level: 'D', text } if text.contains("WORKER_DUMP") => saw_debug = true,
+            Outgoing::Response { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(saw_debug);
+    // Dropping the tag silences tagged debug lines.
+    assert!(h.request(req(2, "worker.updateSettings", "", json!({ "logTags": [] }))));
+    assert!(h.request(req(3, "worker.dump", "", Value::Null)));
+    let mut responses = 0;
+    while responses < 2 {
+        match rx.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Outgoing::Log { text, .. } => assert!(!text.contains("id:3"), "{text}"),
+            Outgoing::Response { .. } => responses += 1,
+            _ => {}
+        }
+    }
+    h.close();
+}
