@@ -473,14 +473,13 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut control: mpsc::UnboundedReceiver<Cont
                     Some(Control::Request(req)) => {
                         let mut r = rt.borrow_mut();
                         r.handle_request(req);
-                        r.sends.flush();
+                        r.flush();
                     }
                     Some(Control::Close) | None => break,
                 }
-                // Aborted socket tasks are dropped now, so closed ports are free by the time
-                // the app hears back.
+                // Aborted socket tasks are dropped now, before the next request is handled, so
+                // a closed transport's ports are free for it.
                 tokio::task::yield_now().await;
-                rt.borrow_mut().flush();
             }
             msg = pipe.recv() => {
                 // Media from in-memory pipes comes a packet per message: take what is queued

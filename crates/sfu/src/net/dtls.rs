@@ -15,10 +15,9 @@ use rtc_dtls::config::{ClientAuthType, ConfigBuilder, ExtendedMasterSecretType, 
 use rtc_dtls::endpoint::{Endpoint, EndpointEvent};
 use rtc_dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc_shared::TransportProtocol;
-use rtc_srtp::protection_profile::ProtectionProfile;
 
 use super::certificate::{fingerprint, LocalCertificate};
-use super::srtp::SrtpSession;
+use super::srtp::{Profile, SrtpSession};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -121,12 +120,12 @@ fn handshake_config(
         .map_err(|e| e.to_string())
 }
 
-fn srtp_profile(p: SrtpProtectionProfile) -> Option<ProtectionProfile> {
+fn srtp_profile(p: SrtpProtectionProfile) -> Option<Profile> {
     Some(match p {
-        SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
-        SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
-        SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm => ProtectionProfile::AeadAes128Gcm,
-        SrtpProtectionProfile::Srtp_Aead_Aes_256_Gcm => ProtectionProfile::AeadAes256Gcm,
+        SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80 => Profile::AesCm128HmacSha1_80,
+        SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_32 => Profile::AesCm128HmacSha1_32,
+        SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm => Profile::AeadAes128Gcm,
+        SrtpProtectionProfile::Srtp_Aead_Aes_256_Gcm => Profile::AeadAes256Gcm,
         _ => return None,
     })
 }

@@ -81,8 +81,8 @@ impl Transport {
     /// connected yet, or protection failed).
     pub fn send(&mut self, now: Instant, data: Vec<u8>, rtcp: bool, out: &mut Outbox) -> bool {
         let sent = match &mut self.link {
-            Link::WebRtc(t) => t.send_media(now, &data, rtcp, out),
-            Link::Pipe(p) => p.send_media(now, &data, rtcp, out),
+            Link::WebRtc(t) => t.send_media(now, data, rtcp, out),
+            Link::Pipe(p) => p.send_media(now, data, rtcp, out),
             Link::Memory(m) => m.send(data.len(), |worker, transport| {
                 out.push(Output::Pipe { worker, message: PipeMessage { transport, data, rtcp } })
             }, rtcp),

@@ -17,7 +17,7 @@ use crate::api::{ApiError as RequestError, TransportId};
 use crate::clock::Clock;
 use crate::engine::io::Outbox;
 use crate::net::rng::Rng;
-use crate::net::srtp::{profile_name, SrtpSession, PIPE_PROFILE};
+use crate::net::srtp::{SrtpError, SrtpSession, PIPE_PROFILE};
 use crate::net::{SocketId, Transmit};
 
 /// Why datagrams were dropped.
@@ -27,8 +27,10 @@ pub struct PipeDrops {
     pub not_connected: u64,
     /// From another address than the connected remote.
     pub unknown_tuple: u64,
-    /// SRTP/SRTCP authentication or replay failures.
+    /// SRTP/SRTCP authentication failures.
     pub srtp: u64,
+    /// SRTP/SRTCP replays.
+    pub srtp_replay: u64,
     /// Neither RTP nor RTCP.
     pub unknown: u64,
 }
@@ -52,7 +54,7 @@ pub struct PipeTransport {
 impl PipeTransport {
     pub fn new(id: TransportId, socket: SocketId, local: SocketAddr, announced: Option<String>, rtx: bool, enable_srtp: bool, rng: &mut Rng) -> Self {
         let srtp_key = enable_srtp.then(|| {
-            let mut k = vec![0u8; SrtpSession::master_len(PIPE_PROFILE)];
+            let mut k = vec![0u8; PIPE_PROFILE.master_len()];
             rng.fill(&mut k);
             k
         });
@@ -102,7 +104,7 @@ impl PipeTransport {
     fn srtp_parameters(&self) -> Option<Value> {
         self.srtp_key.as_ref().map(|k| {
             json!({
-                "cryptoSuite": profile_name(PIPE_PROFILE),
+                "cryptoSuite": PIPE_PROFILE.name(),
                 "keyBase64": base64::engine::general_purpose::STANDARD.encode(k),
             })
         })
@@ -134,7 +136,8 @@ impl PipeTransport {
             "drops": {
                 "notConnected": self.drops.not_connected,
                 "unknownTuple": self.drops.unknown_tuple,
-                "srtp": self.drops.srtp,
+                "srtpAuth": self.drops.srtp,
+                "srtpReplay": self.drops.srtp_replay,
                 "unknown": self.drops.unknown,
             },
         });
@@ -162,7 +165,7 @@ impl PipeTransport {
             (Some(_), None) => return Err(RequestError::type_error("missing srtpParameters (SRTP enabled)")),
             (None, None) => None,
             (Some(local), Some(p)) => {
-                if p.get("cryptoSuite").and_then(Value::as_str) != Some(profile_name(PIPE_PROFILE)) {
+                if p.get("cryptoSuite").and_then(Value::as_str) != Some(PIPE_PROFILE.name()) {
                     return Err(RequestError::type_error("invalid/unsupported srtpParameters.cryptoSuite"));
                 }
                 let b64 = p
@@ -172,11 +175,11 @@ impl PipeTransport {
                 let remote = base64::engine::general_purpose::STANDARD
                     .decode(b64)
                     .map_err(|_| RequestError::type_error("invalid srtpParameters.keyBase64"))?;
-                if remote.len() != SrtpSession::master_len(PIPE_PROFILE) {
+                if remote.len() != PIPE_PROFILE.master_len() {
                     return Err(RequestError::type_error("invalid decoded SRTP key length"));
                 }
                 Some(
-                    SrtpSession::from_master_keys(PIPE_PROFILE, local, &remote)
+                    SrtpSession::new(PIPE_PROFILE, local, &remote)
                         .map_err(|e| RequestError::other(format!("error creating SRTP session: {e}")))?,
                 )
             }
@@ -223,16 +226,21 @@ impl PipeTransport {
                 return None;
             }
         };
-        let plain = match self.srtp.as_mut() {
-            Some(s) => match if rtcp { s.decrypt_rtcp(data) } else { s.decrypt_rtp(data) } {
-                Ok(p) => Vec::from(p),
+        let mut plain = data.to_vec();
+        if let Some(s) = self.srtp.as_mut() {
+            let r = if rtcp { s.unprotect_rtcp(&mut plain) } else { s.unprotect_rtp(&mut plain) };
+            match r {
+                Ok(()) => {}
+                Err(SrtpError::Replayed) => {
+                    self.drops.srtp_replay += 1;
+                    return None;
+                }
                 Err(_) => {
                     self.drops.srtp += 1;
                     return None;
                 }
-            },
-            None => data.to_vec(),
-        };
+            }
+        }
         if rtcp {
             self.rtcp_packets_received += 1;
             Some(Received::Rtcp(plain))
@@ -245,20 +253,20 @@ impl PipeTransport {
 
     /// Sends plain RTP (`rtcp` false) or RTCP to the remote, protected when SRTP is on.
     /// Dropped before `connect()`, as in mediasoup.
-    pub fn send_media(&mut self, now: Instant, data: &[u8], rtcp: bool, out: &mut Outbox) -> bool {
+    pub fn send_media(&mut self, now: Instant, mut data: Vec<u8>, rtcp: bool, out: &mut Outbox) -> bool {
         let Some(remote) = self.remote else { return false };
-        let bytes = match self.srtp.as_mut() {
-            Some(s) => match if rtcp { s.encrypt_rtcp(data) } else { s.encrypt_rtp(data) } {
-                Ok(b) => Vec::from(b),
-                Err(_) => return false,
-            },
-            None => data.to_vec(),
-        };
-        if !rtcp {
-            self.meters.rtp_send.update(data.len(), now);
+        let plain_len = data.len();
+        if let Some(s) = self.srtp.as_mut() {
+            let r = if rtcp { s.protect_rtcp(&mut data) } else { s.protect_rtp(&mut data) };
+            if r.is_err() {
+                return false;
+            }
         }
-        self.meters.send.update(bytes.len(), now);
-        out.transmit(Transmit { socket: self.socket, to: remote, data: bytes });
+        if !rtcp {
+            self.meters.rtp_send.update(plain_len, now);
+        }
+        self.meters.send.update(data.len(), now);
+        out.transmit(Transmit { socket: self.socket, to: remote, data });
         true
     }
 }

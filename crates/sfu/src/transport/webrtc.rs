@@ -16,7 +16,7 @@ use crate::net::certificate::LocalCertificate;
 use crate::net::dtls::{DtlsState, DtlsTransport, Fingerprint, Role};
 use crate::net::ice::{demux, Demux, IceEvent, IceServer, IceState, StunOutcome};
 use crate::net::rng::Rng;
-use crate::net::srtp::SrtpSession;
+use crate::net::srtp::{SrtpError, SrtpSession};
 use crate::net::{Protocol, Transmit, Tuple};
 
 /// How long a DTLS handshake may take once started (rtc-dtls can stall its own timers).
@@ -38,8 +38,10 @@ pub struct Drops {
     pub invalid_tuple: u64,
     /// RTP/RTCP before SRTP keys exist.
     pub not_connected: u64,
-    /// SRTP/SRTCP authentication or replay failures.
+    /// SRTP/SRTCP authentication failures.
     pub srtp: u64,
+    /// SRTP/SRTCP replays.
+    pub srtp_replay: u64,
     /// Neither STUN, DTLS, RTP nor RTCP.
     pub unknown: u64,
 }
@@ -201,7 +203,8 @@ impl WebRtcTransport {
                 "stun": self.drops.stun,
                 "invalidTuple": self.drops.invalid_tuple,
                 "notConnected": self.drops.not_connected,
-                "srtp": self.drops.srtp,
+                "srtpAuth": self.drops.srtp,
+                "srtpReplay": self.drops.srtp_replay,
                 "unknown": self.drops.unknown,
             },
         });
@@ -230,23 +233,22 @@ impl WebRtcTransport {
         self.srtp.is_some() && self.ice.selected_tuple().is_some()
     }
 
-    /// Protects and sends plain RTP (`rtcp` false) or RTCP on the selected tuple; `false` if
-    /// DTLS is not connected.
-    pub fn send_media(&mut self, now: Instant, data: &[u8], rtcp: bool, out: &mut Outbox) -> bool {
+    /// Protects (in place) and sends plain RTP (`rtcp` false) or RTCP on the selected tuple;
+    /// `false` if DTLS is not connected.
+    pub fn send_media(&mut self, now: Instant, mut data: Vec<u8>, rtcp: bool, out: &mut Outbox) -> bool {
         let (Some(srtp), Some(tuple)) = (self.srtp.as_mut(), self.ice.selected_tuple()) else {
             return false;
         };
-        let protected = if rtcp { srtp.encrypt_rtcp(data) } else { srtp.encrypt_rtp(data) };
-        match protected {
-            Ok(bytes) => {
-                if !rtcp {
-                    self.meters.rtp_send.update(data.len(), now);
-                }
-                self.transmit(now, tuple, Vec::from(bytes), out);
-                true
-            }
-            Err(_) => false,
+        let plain_len = data.len();
+        let r = if rtcp { srtp.protect_rtcp(&mut data) } else { srtp.protect_rtp(&mut data) };
+        if r.is_err() {
+            return false;
         }
+        if !rtcp {
+            self.meters.rtp_send.update(plain_len, now);
+        }
+        self.transmit(now, tuple, data, out);
+        true
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -280,7 +282,6 @@ impl WebRtcTransport {
             return None;
         }
         self.meters.recv.update(data.len(), now);
-        let mut received = None;
         match demux(data) {
             Demux::Stun => match self.ice.handle_stun(now, tuple, data) {
                 StunOutcome::Reply(bytes) => self.transmit(now, tuple, bytes, out),
@@ -300,39 +301,33 @@ impl WebRtcTransport {
                 self.drops.invalid_tuple += 1;
                 return None;
             }
-            Demux::Rtp => {
+            Demux::Rtp | Demux::Rtcp => {
                 let Some(srtp) = self.srtp.as_mut() else {
                     self.drops.not_connected += 1;
                     return None;
                 };
-                match srtp.decrypt_rtp(data) {
-                    Ok(plain) => {
+                let rtcp = demux(data) == Demux::Rtcp;
+                let mut plain = data.to_vec();
+                let r = if rtcp { srtp.unprotect_rtcp(&mut plain) } else { srtp.unprotect_rtp(&mut plain) };
+                match r {
+                    Ok(()) if rtcp => {
+                        self.rtcp_packets_received += 1;
+                        return Some(Received::Rtcp(plain));
+                    }
+                    Ok(()) => {
                         self.meters.rtp_recv.update(plain.len(), now);
                         self.rtp_packets_received += 1;
-                        return Some(Received::Rtp(Vec::from(plain)));
+                        return Some(Received::Rtp(plain));
                     }
+                    Err(SrtpError::Replayed) => self.drops.srtp_replay += 1,
                     Err(_) => self.drops.srtp += 1,
                 }
                 return None;
             }
-            Demux::Rtcp => {
-                let Some(srtp) = self.srtp.as_mut() else {
-                    self.drops.not_connected += 1;
-                    return None;
-                };
-                match srtp.decrypt_rtcp(data) {
-                    Ok(plain) => {
-                        self.rtcp_packets_received += 1;
-                        received = Some(Received::Rtcp(Vec::from(plain)));
-                    }
-                    Err(_) => self.drops.srtp += 1,
-                }
-                return received;
-            }
             Demux::Unknown => self.drops.unknown += 1,
         }
         self.process_events(now, out);
-        received
+        None
     }
 
     fn transmit(&mut self, now: Instant, tuple: Tuple, data: Vec<u8>, out: &mut Outbox) {
