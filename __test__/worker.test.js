@@ -85,6 +85,7 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 		udpSendFailures: 0,
 		tcpFramesDropped: 0,
 		pipeMessagesDropped: 0,
+		eventsShed: 0,
 	});
 	const usage = await worker.getResourceUsage();
 	const keys = ['ru_utime', 'ru_stime', 'ru_maxrss', 'ru_ixrss', 'ru_idrss', 'ru_isrss', 'ru_minflt',

@@ -4,6 +4,7 @@
 //! thread holds that function, so Node's event loop stays alive exactly while the worker runs,
 //! as mediasoup's worker subprocess keeps it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ferrosoup_sfu::api::{ApiError, Request, Settings};
@@ -16,6 +17,10 @@ use serde_json::{json, Value};
 use crate::error::{error_json, to_napi};
 
 type Callback = ThreadsafeFunction<String, (), String, Status, false>;
+
+/// Messages queued for the Node thread beyond which trace/score events and logs are shed (a
+/// worker must not grow memory when the app stops keeping up).
+const MAX_PENDING: usize = 20_000;
 
 /// One message to the facade, as JSON.
 fn outgoing_json(o: &Outgoing) -> String {
@@ -56,15 +61,25 @@ impl NativeWorker {
     pub fn new(settings_json: String, callback: Function<'_, String, ()>) -> Result<Self, String> {
         let value: Value = serde_json::from_str(&settings_json).map_err(|e| to_napi(ApiError::type_error(format!("invalid settings: {e}"))))?;
         let settings = Settings::from_json(&value).map_err(to_napi)?;
+        let pending = Arc::new(AtomicUsize::new(0));
+        let delivered = pending.clone();
         let tsfn: Callback = callback
             .build_threadsafe_function::<String>()
             .callee_handled::<false>()
-            .build()
+            .build_callback(move |ctx| {
+                delivered.fetch_sub(1, Ordering::Relaxed);
+                Ok(ctx.value)
+            })
             .map_err(|e| Error::new("Error".to_string(), e.reason))?;
         let tsfn = Arc::new(tsfn);
         let sink: Sink = Arc::new(move |msg: Outgoing| {
+            if msg.sheddable() && pending.load(Ordering::Relaxed) > MAX_PENDING {
+                return false;
+            }
+            pending.fetch_add(1, Ordering::Relaxed);
             // NonBlocking on an unbounded queue: never waits. Fails only while Node shuts down.
             tsfn.call(outgoing_json(&msg), ThreadsafeFunctionCallMode::NonBlocking);
+            true
         });
         let test_hooks = std::env::var("FERROSOUP_TEST_HOOKS").map(|v| v == "1").unwrap_or(false);
         let handle = ferrosoup_worker::spawn(settings, sink, test_hooks).map_err(to_napi)?;

@@ -43,8 +43,21 @@ pub enum Outgoing {
     Exited,
 }
 
-/// Where a worker sends what it has to say. Must not block.
-pub type Sink = Arc<dyn Fn(Outgoing) + Send + Sync>;
+/// Where a worker sends what it has to say. Must not block. Returns `false` when it shed the
+/// message (only ever a trace or score event or a log line, when the app is far behind).
+pub type Sink = Arc<dyn Fn(Outgoing) -> bool + Send + Sync>;
+
+impl Outgoing {
+    /// Whether the app can do without it when it falls far behind (never answers, lifecycle
+    /// or state events).
+    pub fn sheddable(&self) -> bool {
+        match self {
+            Outgoing::Event { event, .. } => matches!(*event, "trace" | "score"),
+            Outgoing::Log { .. } => true,
+            _ => false,
+        }
+    }
+}
 
 /// Media between workers of this process (in-memory pipes) waiting in a worker's queue at most;
 /// beyond it, messages are dropped and counted (a stalled worker must not grow memory).
@@ -139,7 +152,7 @@ pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerH
                 Ok(Ok(())) => sink(Outgoing::Exited),
                 Ok(Err(e)) => sink(Outgoing::Died { reason: format!("worker event loop failed: {e}") }),
                 Err(payload) => sink(Outgoing::Died { reason: format!("worker thread panicked: {}", panic_message(payload.as_ref())) }),
-            }
+            };
             // Dropping the sink here releases what kept Node alive for this worker.
         })
         .map_err(|e| ApiError::other(format!("cannot start worker thread: {e}")))?;
@@ -169,6 +182,8 @@ struct Runtime {
     /// Other workers' channels, as used (looked up in the registry on first use).
     peers: HashMap<u32, mpsc::Sender<PipeMessage>>,
     pipe_dropped: u64,
+    /// Events and logs the sink shed because the app was far behind.
+    events_shed: u64,
     /// What to tell the app, in order, once this turn's sends are out.
     to_app: Vec<Outgoing>,
     /// The engine's next deadline, and whether the loop must re-arm its sleep.
@@ -192,6 +207,7 @@ impl Runtime {
                 test_hooks,
                 peers: HashMap::new(),
                 pipe_dropped: 0,
+                events_shed: 0,
                 to_app: Vec::new(),
                 deadline: None,
                 wake: Rc::new(Notify::new()),
@@ -259,7 +275,9 @@ impl Runtime {
     fn flush(&mut self) {
         self.sends.flush();
         for o in self.to_app.drain(..) {
-            (self.sink)(o);
+            if !(self.sink)(o) {
+                self.events_shed += 1;
+            }
         }
     }
 
@@ -340,6 +358,7 @@ impl Runtime {
             "udpSendFailures": self.sends.failures,
             "tcpFramesDropped": self.sockets.tcp_dropped,
             "pipeMessagesDropped": self.pipe_dropped,
+            "eventsShed": self.events_shed,
         })
     }
 }

@@ -14,6 +14,7 @@ fn start(settings: Settings, hooks: bool) -> (WorkerHandle, std_mpsc::Receiver<O
     let tx = Mutex::new(tx);
     let sink: Sink = Arc::new(move |m| {
         let _ = tx.lock().unwrap().send(m);
+        true
     });
     let handle = spawn(settings, sink, hooks).unwrap();
     assert!(matches!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Outgoing::Running { .. }));
@@ -88,6 +89,7 @@ fn logs_follow_level_and_tags() {
     let tx = Mutex::new(tx);
     let sink: Sink = Arc::new(move |m| {
         let _ = tx.lock().unwrap().send(m);
+        true
     });
     let s = Settings { log_level: LogLevel::Debug, log_tags: vec!["info"], ..Settings::default() };
     let h = spawn(s, sink, false).unwrap();

@@ -233,12 +233,22 @@ impl Engine {
             return;
         };
         let (owner, local) = (info.owner, info.local);
+        let connections = self.sockets.values().filter(|s| s.owner == owner && s.remote.is_some()).count() + 1;
         let Some(t) = self.transports.get_mut(owner) else {
             self.out.push(Output::CloseSocket(conn));
             return;
         };
+        let accepted = match &mut t.link {
+            Link::WebRtc(w) => w.tcp_accepted(self.now, Tuple { socket: conn, protocol: Protocol::Tcp, local, remote }, connections),
+            _ => false,
+        };
+        if !accepted {
+            self.out.push(Output::CloseSocket(conn));
+            return;
+        }
         t.sockets.push(conn);
         self.sockets.insert(conn, SocketInfo { owner, protocol: Protocol::Tcp, local, remote: Some(remote) });
+        self.touch(TimerKey::Transport(owner));
     }
 
     fn on_tcp_closed(&mut self, now: Instant, conn: SocketId) {
@@ -273,7 +283,13 @@ impl Engine {
                     let rk = t.router;
                     if let Link::WebRtc(w) = &mut t.link {
                         w.handle_timeout(now, &mut self.out);
-                        if w.take_newly_connected() {
+                        let connected = w.take_newly_connected();
+                        for socket in w.take_sockets_to_close() {
+                            self.sockets.remove(&socket);
+                            t.sockets.retain(|s| *s != socket);
+                            self.out.push(Output::CloseSocket(socket));
+                        }
+                        if connected {
                             self.transport_connected(now, rk, tk);
                         }
                     }

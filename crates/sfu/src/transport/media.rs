@@ -85,12 +85,6 @@ impl TransportMedia {
 
     pub fn add_dump(&self, d: &mut Value) {
         d["traceEventTypes"] = json!(self.trace.names());
-        // ferrosoup: what the media layer dropped, by reason.
-        d["mediaDrops"] = json!({
-            "malformed": self.drops.malformed,
-            "unknownSsrc": self.drops.unknown_ssrc,
-            "unknownStream": self.drops.unknown_stream,
-        });
     }
 
     pub fn add_stats(&self, s: &mut Value) {

@@ -122,6 +122,40 @@ impl Transport {
             Link::Capture { .. } => json!({ "id": self.id.as_str() }),
         };
         self.media.add_dump(&mut d);
+        d["drops"] = self.drops_json();
+        d
+    }
+
+    /// ferrosoup: what this transport dropped, by reason (in `dump()` and `getStats()`).
+    pub fn drops_json(&self) -> Value {
+        let m = &self.media.drops;
+        let mut d = json!({
+            // Not parseable as RTP/RTCP after decryption, or of no producer of this transport.
+            "malformed": m.malformed,
+            "unknownSsrc": m.unknown_ssrc,
+            "unknownStream": m.unknown_stream,
+        });
+        match &self.link {
+            Link::WebRtc(t) => {
+                let l = t.drops;
+                d["stunUnauthenticated"] = json!(l.stun);
+                d["invalidTuple"] = json!(l.invalid_tuple);
+                d["notConnected"] = json!(l.not_connected);
+                d["srtpAuth"] = json!(l.srtp);
+                d["srtpReplay"] = json!(l.srtp_replay);
+                d["unknown"] = json!(l.unknown);
+                d["overLimit"] = json!(l.over_limit);
+            }
+            Link::Pipe(p) => {
+                let l = p.drops;
+                d["notConnected"] = json!(l.not_connected);
+                d["invalidTuple"] = json!(l.unknown_tuple);
+                d["srtpAuth"] = json!(l.srtp);
+                d["srtpReplay"] = json!(l.srtp_replay);
+                d["unknown"] = json!(l.unknown);
+            }
+            _ => {}
+        }
         d
     }
 
@@ -134,6 +168,7 @@ impl Transport {
             Link::Capture { .. } => json!({}),
         };
         self.media.add_stats(&mut s);
+        s["drops"] = self.drops_json();
         json!([s])
     }
 

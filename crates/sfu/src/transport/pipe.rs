@@ -132,14 +132,6 @@ impl PipeTransport {
             "recvRtpHeaderExtensions": {},
             "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
             "maxMessageSize": 262144,
-            // ferrosoup: datagrams dropped before the media layer, by reason.
-            "drops": {
-                "notConnected": self.drops.not_connected,
-                "unknownTuple": self.drops.unknown_tuple,
-                "srtpAuth": self.drops.srtp,
-                "srtpReplay": self.drops.srtp_replay,
-                "unknown": self.drops.unknown,
-            },
         });
         for (k, val) in self.data_json().as_object().expect("object") {
             v[k] = val.clone();

@@ -21,6 +21,13 @@ use crate::net::{Protocol, Transmit, Tuple};
 
 /// How long a DTLS handshake may take once started (rtc-dtls can stall its own timers).
 const DTLS_HANDSHAKE_DEADLINE: Duration = Duration::from_secs(30);
+/// DTLS bytes a peer may send before its handshake completes (a handshake is a few kB; beyond
+/// this, DTLS datagrams are dropped, so nothing it buffers can grow).
+const DTLS_HANDSHAKE_BYTES: usize = 256 * 1024;
+/// How long a TCP connection may stay open without an authenticated ICE check on it.
+pub const TCP_ICE_DEADLINE: Duration = Duration::from_secs(10);
+/// TCP connections one transport keeps (more are closed at once).
+pub const MAX_TCP_CONNECTIONS: usize = 32;
 
 /// Candidate priority as mediasoup computes it: type preference 64 (host), local preference
 /// 10000 minus 100 per listen entry, component 1.
@@ -44,6 +51,9 @@ pub struct Drops {
     pub srtp_replay: u64,
     /// Neither STUN, DTLS, RTP nor RTCP.
     pub unknown: u64,
+    /// Over a limit: DTLS beyond the handshake budget, TCP connections beyond the cap or
+    /// without ICE in time.
+    pub over_limit: u64,
 }
 
 pub struct WebRtcTransport {
@@ -63,6 +73,11 @@ pub struct WebRtcTransport {
     available_outgoing_bitrate: u64,
     /// DTLS became connected since the engine last asked.
     newly_connected: bool,
+    dtls_handshake_bytes: usize,
+    /// TCP connections not yet validated by ICE, and when they must be.
+    tcp_pending: Vec<(Tuple, Instant)>,
+    /// Sockets (TCP connections) the engine must close.
+    to_close: Vec<crate::net::SocketId>,
     pub drops: Drops,
     pub rtp_packets_received: u64,
     pub rtcp_packets_received: u64,
@@ -113,6 +128,9 @@ impl WebRtcTransport {
             meters: Meters::default(),
             available_outgoing_bitrate: initial_available_outgoing_bitrate,
             newly_connected: false,
+            dtls_handshake_bytes: 0,
+            tcp_pending: Vec::new(),
+            to_close: Vec::new(),
             drops: Drops::default(),
             rtp_packets_received: 0,
             rtcp_packets_received: 0,
@@ -198,15 +216,6 @@ impl WebRtcTransport {
             "maxSendMessageSize": 262144,
             "maxReceiveMessageSize": 262144,
             "traceEventTypes": [],
-            // ferrosoup: datagrams dropped before the media layer, by reason.
-            "drops": {
-                "stun": self.drops.stun,
-                "invalidTuple": self.drops.invalid_tuple,
-                "notConnected": self.drops.not_connected,
-                "srtpAuth": self.drops.srtp,
-                "srtpReplay": self.drops.srtp_replay,
-                "unknown": self.drops.unknown,
-            },
         });
         let data = self.data_json();
         for (k, val) in data.as_object().expect("object") {
@@ -255,7 +264,24 @@ impl WebRtcTransport {
         if self.closed {
             return None;
         }
-        [self.ice.poll_timeout(), self.dtls.poll_timeout(), self.dtls_deadline].into_iter().flatten().min()
+        let tcp = self.tcp_pending.iter().map(|(_, d)| *d).min();
+        [self.ice.poll_timeout(), self.dtls.poll_timeout(), self.dtls_deadline, tcp].into_iter().flatten().min()
+    }
+
+    /// A TCP connection to one of its listeners: it must carry an authenticated ICE check
+    /// within `TCP_ICE_DEADLINE`. `false` if the transport has too many already (close it).
+    pub fn tcp_accepted(&mut self, now: Instant, tuple: Tuple, connections: usize) -> bool {
+        if connections > MAX_TCP_CONNECTIONS {
+            self.drops.over_limit += 1;
+            return false;
+        }
+        self.tcp_pending.push((tuple, now + TCP_ICE_DEADLINE));
+        true
+    }
+
+    /// Sockets it wants closed (TCP connections that never did ICE).
+    pub fn take_sockets_to_close(&mut self) -> Vec<crate::net::SocketId> {
+        std::mem::take(&mut self.to_close)
     }
 
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
@@ -264,6 +290,15 @@ impl WebRtcTransport {
         }
         self.ice.handle_timeout(now);
         self.dtls.handle_timeout(now);
+        // TCP connections that did ICE in time stay; the others are closed.
+        let ice = &self.ice;
+        for (t, deadline) in &self.tcp_pending {
+            if now >= *deadline && !ice.is_valid_tuple(t) {
+                self.drops.over_limit += 1;
+                self.to_close.push(t.socket);
+            }
+        }
+        self.tcp_pending.retain(|(t, d)| now < *d && !ice.is_valid_tuple(t));
         if self.dtls_deadline.is_some_and(|d| now >= d) {
             self.dtls_deadline = None;
             if self.dtls.state() == DtlsState::Connecting {
@@ -292,6 +327,13 @@ impl WebRtcTransport {
                 if !self.ice.is_valid_tuple(&tuple) {
                     self.drops.invalid_tuple += 1;
                     return None;
+                }
+                if self.dtls.state() != DtlsState::Connected {
+                    self.dtls_handshake_bytes += data.len();
+                    if self.dtls_handshake_bytes > DTLS_HANDSHAKE_BYTES {
+                        self.drops.over_limit += 1;
+                        return None;
+                    }
                 }
                 // Peers nominating aggressively may switch tuples by sending DTLS on another.
                 self.ice.may_force_selected_tuple(&tuple);

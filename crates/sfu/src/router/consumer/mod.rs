@@ -26,7 +26,7 @@ use crate::trace::{TraceType, TraceTypes};
 use crate::transport::TransportKey;
 
 use replay::Replay;
-use rtx_buffer::RtxBuffer;
+use rtx_buffer::{RetransmitBudget, RtxBuffer};
 use seq_manager::{SeqInput, SeqManager};
 use simulcast::{LayerChooser, StreamState};
 
@@ -131,6 +131,7 @@ pub struct Consumer {
     layers: LayerChooser,
     layers_sent: Option<Option<usize>>,
     buffer: RtxBuffer,
+    rtx_budget: RetransmitBudget,
     replay: Replay,
     pipe: Vec<PipeStream>,
     rtt: Option<Duration>,
@@ -215,6 +216,7 @@ impl Consumer {
             layers: LayerChooser::default(),
             layers_sent: None,
             buffer: RtxBuffer::default(),
+            rtx_budget: RetransmitBudget::default(),
             replay: Replay::default(),
             pipe,
             rtt: None,
@@ -594,6 +596,7 @@ impl Consumer {
             self.trace(out, clock, now, TraceType::Nack, "in", json!({ "ssrc": media_ssrc, "seqs": seqs }));
         }
         let interval = self.resend_interval();
+        let stream_bps = self.rate.rate(now);
         let mut sent = 0;
         for &seq in seqs.iter().take(MAX_NACK_ITEMS) {
             let packet = if self.is_pipe() {
@@ -624,6 +627,9 @@ impl Consumer {
                     None => bytes.to_vec(),
                 }
             };
+            if !self.rtx_budget.take(now, stream_bps, packet.len()) {
+                continue;
+            }
             self.retransmitted += 1;
             sent += 1;
             tx.send_rtp(now, packet, out);
@@ -716,6 +722,8 @@ impl Consumer {
         if let Some(rtt) = self.rtt {
             s["roundTripTime"] = json!(rtt.as_secs_f64() * 1000.0);
         }
+        // ferrosoup: retransmissions refused because they would have cost more than the stream.
+        s["retransmissionsOverBudget"] = json!(self.rtx_budget.refused);
         s
     }
 

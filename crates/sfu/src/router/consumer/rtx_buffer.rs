@@ -55,9 +55,62 @@ impl RtxBuffer {
     }
 }
 
+/// How many bytes retransmissions may cost: refilled at the stream's own send rate (at least
+/// `MIN_RATE`), holding at most a second of it. Whatever a receiver asks for, retransmissions
+/// never cost more than the stream itself (a receiver whose link is capped cannot make us send
+/// it many times what it can take).
+pub struct RetransmitBudget {
+    tokens: f64,
+    last: Option<Instant>,
+    /// Retransmissions refused for lack of budget.
+    pub refused: u64,
+}
+
+/// Bytes per second retransmissions may always use (a stream just starting has no rate yet).
+pub const MIN_RATE: f64 = 32_000.0;
+
+impl Default for RetransmitBudget {
+    fn default() -> Self {
+        RetransmitBudget { tokens: MIN_RATE, last: None, refused: 0 }
+    }
+}
+
+impl RetransmitBudget {
+    /// Takes `len` bytes if the budget allows, refilling at `stream_bps` (bits per second).
+    pub fn take(&mut self, now: Instant, stream_bps: u64, len: usize) -> bool {
+        let rate = (stream_bps as f64 / 8.0).max(MIN_RATE);
+        let elapsed = self.last.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        self.last = Some(now);
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        if self.tokens < len as f64 {
+            self.refused += 1;
+            return false;
+        }
+        self.tokens -= len as f64;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retransmissions_cost_at_most_the_stream_rate() {
+        let t0 = Instant::now();
+        let mut b = RetransmitBudget::default();
+        // A 1 Mbit/s stream (125 kB/s): asked for 1,200-byte packets every millisecond for ten
+        // seconds (1.2 MB/s), about 125 kB/s (plus the first second's allowance) goes out.
+        let mut sent = 0usize;
+        for ms in 0..10_000u64 {
+            if b.take(t0 + Duration::from_millis(ms), 1_000_000, 1200) {
+                sent += 1200;
+            }
+        }
+        assert!(sent <= 125_000 * 11, "{sent}");
+        assert!(sent >= 125_000 * 9, "{sent}");
+        assert!(b.refused > 0);
+    }
 
     #[test]
     fn resends_once_per_round_trip_and_forgets_old_packets() {
