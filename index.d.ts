@@ -514,6 +514,8 @@ export declare namespace types {
 		tcpServers: IpPort[];
 		webRtcTransportIds: string[];
 		localIceUsernameFragments: IceUserNameFragment[];
+		/** ferrosoup: datagrams its sockets dropped, by reason. */
+		drops?: { unknownUfrag: number; unknownTuple: number; overLimit: number };
 	};
 
 	type WebRtcServerEvents = {

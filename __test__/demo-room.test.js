@@ -5,6 +5,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
+const { once } = require('node:events');
 const kit = require('./lib/browser');
 const { start } = require('../examples/room/server.js');
 
@@ -70,8 +71,16 @@ test('broadcaster + 3 viewers: first frames, 8 messages each, clean exit', async
 	for (const w of server.workers) {
 		assert.deepStrictEqual((await w.dump()).routerIds, []);
 	}
-	assert.equal(ports.length, 4);
-	for (const port of ports) assert.ok(await portFree(port), `port ${port} still bound`);
+	// Every transport used its worker's WebRtcServer (UDP and TCP); the servers hold none now.
+	assert.equal(ports.length, 4 * 2);
+	const serverPorts = new Set();
+	for (const s of server.webRtcServers.values()) {
+		const d = await s.dump();
+		assert.deepStrictEqual(d.webRtcTransportIds, []);
+		assert.deepStrictEqual(d.localIceUsernameFragments, []);
+		for (const x of [...d.udpSockets, ...d.tcpServers]) serverPorts.add(x.port);
+	}
+	for (const port of ports) assert.ok(serverPorts.has(port), `port ${port} is not a server's`);
 	await broadcaster.context().close();
 	for (const v of viewers.slice(0, 2)) await v.context().close();
 });
@@ -90,4 +99,17 @@ test('native viewers (Rust ICE/DTLS/SRTP, socket.io from Node) reach a complete 
 	await kit.waitFor(async () => (await server.countTransports()) === 1, 10000, 'native viewers gone');
 	await broadcaster.evaluate(() => window.roomDemo.exit());
 	await broadcaster.context().close();
+});
+
+test('closing the demo closes its WebRtcServers and frees their ports', async () => {
+	const serverPorts = [];
+	for (const s of server.webRtcServers.values()) serverPorts.push(...(await s.dump()).udpSockets.map((x) => x.port));
+	assert.equal(serverPorts.length, server.workers.length);
+	// The threads end (and drop their sockets) after close(): wait for that.
+	const ended = server.workers.map((w) => once(w, 'subprocessclose'));
+	await server.close();
+	await Promise.all(ended);
+	for (const s of server.webRtcServers.values()) assert.equal(s.closed, true);
+	for (const port of serverPorts) assert.ok(await portFree(port), `port ${port} still bound`);
+	server = undefined;
 });

@@ -10,10 +10,11 @@
  *   node benchmark/forward.js --k 100,500 --workers 1,2 --seconds 5
  *   node benchmark/forward.js --k 500 --workers 1 --sendmmsg on,off   # batched sends vs sendto
  *   node benchmark/forward.js --modules ferrosoup,mediasoup            # side by side, if installed
+ *   node benchmark/forward.js --k 500 --workers 1 --listen transport,server   # a port per transport vs one WebRtcServer
  */
-const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { forkServer } = require('./lib/child-server');
 const binding = require('../crates/tools-node');
 
 function arg(name, fallback) {
@@ -26,25 +27,10 @@ const SECONDS = Number(arg('seconds', '6'));
 const KBPS = Number(arg('kbps', '1500'));
 const SENDMMSG = arg('sendmmsg', 'on').split(',');
 const MODULES = arg('modules', 'ferrosoup').split(',');
+const LISTEN = arg('listen', 'transport').split(',');
 const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
 
-function server() {
-	const child = fork(path.join(__dirname, 'lib', 'forward-server.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-	let next = 0;
-	const pending = new Map();
-	child.on('message', (m) => {
-		const p = pending.get(m.id);
-		pending.delete(m.id);
-		if (m.error) p.reject(new Error(m.error));
-		else p.resolve(m.result);
-	});
-	const call = (cmd, data = {}) => new Promise((resolve, reject) => {
-		const id = next++;
-		pending.set(id, { resolve, reject });
-		child.send({ id, cmd, ...data });
-	});
-	return { call, kill: () => child.kill('SIGKILL') };
-}
+const server = () => forkServer(path.join(__dirname, 'lib', 'forward-server.js'));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,6 +76,7 @@ async function run(workers, k) {
 			workers,
 			k,
 			sendmmsg: process.env.FERROSOUP_SENDMMSG !== '0',
+			listen: process.env.FORWARD_LISTEN === 'server' ? 'WebRtcServer' : 'per transport',
 			datagramsPerSendSyscall: Math.round((datagrams / Math.max(1, syscalls)) * 100) / 100,
 			receiversConnected: u1.connected,
 			packetsPerSecond: Math.round(packets / wallS),
@@ -104,11 +91,11 @@ async function run(workers, k) {
 }
 
 /** Each case in its own process: its native publisher and receivers end with it. */
-function runIsolated(w, k, sendmmsg, module) {
+function runIsolated(w, k, sendmmsg, module, listen) {
 	const { execFileSync } = require('node:child_process');
 	const out = execFileSync(process.execPath, [__filename, '--one', `${w},${k}`, '--seconds', String(SECONDS), '--kbps', String(KBPS)], {
 		stdio: ['ignore', 'pipe', 'inherit'],
-		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1', FORWARD_MODULE: module },
+		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1', FORWARD_MODULE: module, FORWARD_LISTEN: listen },
 		timeout: 300000,
 	});
 	return { module, ...JSON.parse(out.toString()) };
@@ -140,24 +127,26 @@ async function main() {
 		for (const k of KS) {
 			for (const w of WORKERS) {
 				for (const m of module === 'ferrosoup' ? SENDMMSG : ['n/a']) {
-					let r;
-					try {
-						r = runIsolated(w, k, m, module);
-					} catch (error) {
-						console.error(`  ${module} K=${k} workers=${w}: failed (${error.message.split('\n')[0]})`);
-						continue;
+					for (const listen of LISTEN) {
+						let r;
+						try {
+							r = runIsolated(w, k, m, module, listen);
+						} catch (error) {
+							console.error(`  ${module} K=${k} workers=${w}: failed (${error.message.split('\n')[0]})`);
+							continue;
+						}
+						rows.push(r);
+						console.error(`  ${module} K=${k} workers=${w} sendmmsg=${m} listen=${listen}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M, ${r.datagramsPerSendSyscall} datagrams/syscall`);
 					}
-					rows.push(r);
-					console.error(`  ${module} K=${k} workers=${w} sendmmsg=${m}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
 				}
 			}
 		}
 	}
-	console.log('| module | K consumers | workers | sends | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | datagrams per send syscall | memory per consumer (KiB) |');
-	console.log('|---|---|---|---|---|---|---|---|---|---|');
+	console.log('| module | K consumers | workers | sends | listen | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | datagrams per send syscall | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const r of rows) {
 		const sends = r.module !== 'ferrosoup' ? 'sendto' : r.sendmmsg ? 'sendmmsg' : 'sendto';
-		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
+		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows }, null, 2));

@@ -56,7 +56,7 @@ class Channel extends EnhancedEventEmitter {
 		this.#closed = true;
 		for (const sent of this.#sents.values()) {
 			sent.reject(
-				new WorkerClosedError(`Channel closed, pending request aborted [method:${sent.method}, id:${sent.id}]`)
+				new WorkerClosedError(`Channel closed, pending request aborted [method:${native.mediasoupMethodName(sent.method)}, id:${sent.id}]`)
 			);
 		}
 		this.#sents.clear();
@@ -66,7 +66,7 @@ class Channel extends EnhancedEventEmitter {
 	/** Sends a request; resolves with the worker's answer or rejects with its error class. */
 	request(method, handlerId = '', data = undefined) {
 		if (this.#closed) {
-			return Promise.reject(new WorkerClosedError(`Channel closed, cannot send request [method:${method}]`));
+			return Promise.reject(new WorkerClosedError(`Channel closed, cannot send request [method:${native.mediasoupMethodName(method)}]`));
 		}
 		this.#nextId = this.#nextId < 4294967295 ? this.#nextId + 1 : 1;
 		const id = this.#nextId;

@@ -68,6 +68,11 @@ class Router extends EnhancedEventEmitter {
 		return this.#observer;
 	}
 
+	/** @private Which worker thread it lives on (RouterGroup matches WebRtcServers by it). */
+	get workerNumber() {
+		return this.#channel.number;
+	}
+
 	/** @private */
 	get transportsForTesting() {
 		return this.#transports;
@@ -131,11 +136,28 @@ class Router extends EnhancedEventEmitter {
 			throw new TypeError('only one of webRtcServer, listenInfos and listenIps must be given');
 		}
 		utils.checkAppData(appData);
-		if (webRtcServer) {
-			throw new UnsupportedError('WebRtcServer is not implemented in ferrosoup yet');
-		}
 		if (enableSctp) {
 			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet');
+		}
+		if (typeof iceConsentTimeout !== 'number' || iceConsentTimeout < 0 || iceConsentTimeout > 255) {
+			throw new TypeError('invalid iceConsentTimeout');
+		}
+		if (webRtcServer) {
+			// The server's sockets; listenInfos/listenIps given alongside are ignored, as in mediasoup.
+			const transportId = utils.generateUUIDv4();
+			const data = await this.#channel.request('router.createWebRtcTransportWithServer', this.id, {
+				transportId,
+				webRtcServerId: webRtcServer.id,
+				enableUdp: enableUdp ?? true,
+				enableTcp: enableTcp ?? true,
+				preferUdp: Boolean(preferUdp),
+				preferTcp: Boolean(preferTcp),
+				initialAvailableOutgoingBitrate,
+				iceConsentTimeout: Math.floor(iceConsentTimeout),
+			});
+			const transport = this.#adopt(this.#newWebRtcTransport(transportId, data, appData));
+			webRtcServer.handleWebRtcTransport(transport);
+			return transport;
 		}
 		enableUdp ??= true;
 		enableTcp ??= false;
@@ -160,9 +182,6 @@ class Router extends EnhancedEventEmitter {
 		if (listenInfos.length === 0) {
 			throw new TypeError('empty listenInfos');
 		}
-		if (typeof iceConsentTimeout !== 'number' || iceConsentTimeout < 0 || iceConsentTimeout > 255) {
-			throw new TypeError('invalid iceConsentTimeout');
-		}
 		const transportId = utils.generateUUIDv4();
 		const data = await this.#channel.request('router.createWebRtcTransport', this.id, {
 			transportId,
@@ -175,7 +194,11 @@ class Router extends EnhancedEventEmitter {
 			initialAvailableOutgoingBitrate,
 			iceConsentTimeout: Math.floor(iceConsentTimeout),
 		});
-		const transport = new WebRtcTransport({
+		return this.#adopt(this.#newWebRtcTransport(transportId, data, appData));
+	}
+
+	#newWebRtcTransport(transportId, data, appData) {
+		return new WebRtcTransport({
 			internal: { routerId: this.id, transportId },
 			data,
 			channel: this.#channel,
@@ -183,7 +206,6 @@ class Router extends EnhancedEventEmitter {
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
 		});
-		return this.#adopt(transport);
 	}
 
 	/** Tracks a new transport and its producers, as mediasoup's Router does. */

@@ -82,18 +82,34 @@ class RouterGroup extends EnhancedEventEmitter {
 		return { id: this.#id, routers: dumps };
 	}
 
-	/** The member with the fewest live transports. */
-	#pick() {
-		let best = this.#routers[0];
-		for (const r of this.#routers) {
+	/** The member with the fewest live transports (among `members`). */
+	#pick(members = this.#routers) {
+		let best = members[0];
+		for (const r of members) {
 			if (this.#load.get(r) < this.#load.get(best)) best = r;
 		}
 		return best;
 	}
 
-	async createWebRtcTransport(options) {
+	/**
+	 * As router.createWebRtcTransport(). `webRtcServer` may also be a list of servers (one per
+	 * worker, ferrosoup extension): the transport goes to the least loaded member whose worker
+	 * has one of them, and uses that one.
+	 */
+	async createWebRtcTransport(options = {}) {
 		if (this.#closed) throw new Error('RouterGroup closed');
-		const router = this.#pick();
+		let router;
+		if (options && options.webRtcServer) {
+			const servers = [options.webRtcServer].flat();
+			const members = this.#routers.filter((r) => servers.some((s) => s.workerNumber === r.workerNumber));
+			if (members.length === 0) {
+				throw new TypeError('no webRtcServer on the workers of this group');
+			}
+			router = this.#pick(members);
+			options = { ...options, webRtcServer: servers.find((s) => s.workerNumber === router.workerNumber) };
+		} else {
+			router = this.#pick();
+		}
 		this.#load.set(router, this.#load.get(router) + 1);
 		let transport;
 		try {

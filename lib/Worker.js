@@ -4,8 +4,8 @@ const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
 const { Channel } = require('./Channel');
 const { Router } = require('./Router');
+const { WebRtcServer } = require('./WebRtcServer');
 const { checkKeyFrameCache } = require('./Transport');
-const { UnsupportedError } = require('../errors');
 const utils = require('./utils');
 
 const logger = new Logger('Worker');
@@ -22,6 +22,7 @@ class Worker extends EnhancedEventEmitter {
 	#subprocessClosed = false;
 	#appData;
 	#routers = new Set();
+	#webRtcServers = new Set();
 	#observer = new EnhancedEventEmitter();
 
 	/** @private Use createWorker(). Throws TypeError for invalid settings. */
@@ -92,6 +93,11 @@ class Worker extends EnhancedEventEmitter {
 		return this.#routers;
 	}
 
+	/** @private */
+	get webRtcServersForTesting() {
+		return this.#webRtcServers;
+	}
+
 	close() {
 		if (this.#closed) {
 			return;
@@ -102,6 +108,10 @@ class Worker extends EnhancedEventEmitter {
 			router.workerClosed();
 		}
 		this.#routers.clear();
+		for (const server of this.#webRtcServers) {
+			server.workerClosed();
+		}
+		this.#webRtcServers.clear();
 		// The thread ends on its own; 'subprocessclose' follows when it has.
 		this.#channel.close();
 		this.#observer.safeEmit('close');
@@ -122,9 +132,23 @@ class Worker extends EnhancedEventEmitter {
 		await this.#channel.request('worker.updateSettings', '', { logLevel, logTags });
 	}
 
-	async createWebRtcServer() {
+	/**
+	 * One set of UDP/TCP sockets for every WebRtcTransport created with it (the worker thread
+	 * routes packets to transports). Listen infos are checked by the worker.
+	 */
+	async createWebRtcServer({ listenInfos, appData }) {
 		logger.debug('createWebRtcServer()');
-		throw new UnsupportedError('WebRtcServer is not implemented in ferrosoup yet');
+		utils.checkAppData(appData);
+		if (!listenInfos || typeof listenInfos[Symbol.iterator] !== 'function') {
+			throw new TypeError('listenInfos is not iterable');
+		}
+		const webRtcServerId = utils.generateUUIDv4();
+		await this.#channel.request('worker.createWebRtcServer', '', { webRtcServerId, listenInfos: [...listenInfos] });
+		const server = new WebRtcServer({ webRtcServerId, channel: this.#channel, appData });
+		this.#webRtcServers.add(server);
+		server.on('@close', () => this.#webRtcServers.delete(server));
+		this.#observer.safeEmit('newwebrtcserver', server);
+		return server;
 	}
 
 	async createRouter({ mediaCodecs, appData, keyFrameCache } = {}) {
@@ -164,6 +188,10 @@ class Worker extends EnhancedEventEmitter {
 			router.workerClosed();
 		}
 		this.#routers.clear();
+		for (const server of this.#webRtcServers) {
+			server.workerClosed();
+		}
+		this.#webRtcServers.clear();
 		this.safeEmit('died', error);
 		this.safeEmit('subprocessclose');
 		this.#observer.safeEmit('close');

@@ -72,3 +72,10 @@ pub fn parse_scalability_mode(mode: Option<String>) -> ScalabilityMode {
     let m = ortc::scalability::parse(mode.as_deref());
     ScalabilityMode { spatial_layers: m.spatial_layers, temporal_layers: m.temporal_layers, ksvc: m.ksvc }
 }
+
+/// mediasoup's name for a facade method (`transport.dump` → `TRANSPORT_DUMP`), for the
+/// messages the facade writes itself (a closed channel's).
+#[napi]
+pub fn mediasoup_method_name(method: String) -> String {
+    ferrosoup_sfu::api::request::mediasoup_method_name(&method).to_string()
+}

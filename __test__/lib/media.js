@@ -14,8 +14,8 @@ const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
  * Publishes the fake camera and microphone from a new page through a transport of `router`.
  * `produceOptions` go to every `produce()` (e.g. a producer's `keyFrameCache`).
  */
-async function publish({ browser, url, router, kinds = ['video', 'audio'], produceOptions = {} }) {
-	const transport = await router.createWebRtcTransport(UDP);
+async function publish({ browser, url, router, kinds = ['video', 'audio'], produceOptions = {}, transportOptions = UDP }) {
+	const transport = await router.createWebRtcTransport(transportOptions);
 	const producers = {};
 	const page = await kit.openPage(browser, url, async (method, data) => {
 		if (method === 'connect') {
@@ -41,8 +41,8 @@ async function publish({ browser, url, router, kinds = ['video', 'audio'], produ
  * Consumes `producers` (by kind) in a new page through a transport of `router`. With `paused`,
  * consumers are created paused and resumed once the page has set them up (mediasoup's pattern).
  */
-async function view({ browser, url, router, producers, paused = true }) {
-	const transport = await router.createWebRtcTransport(UDP);
+async function view({ browser, url, router, producers, paused = true, transportOptions = UDP }) {
+	const transport = await router.createWebRtcTransport(transportOptions);
 	const page = await kit.openPage(browser, url, async (method, data) => {
 		if (method === 'connect') {
 			await transport.connect({ dtlsParameters: data.dtlsParameters });
@@ -66,4 +66,34 @@ async function view({ browser, url, router, producers, paused = true }) {
 	return { transport, consumers, page, received, rtpCapabilities };
 }
 
-module.exports = { transportParams, publish, view, UDP };
+/**
+ * `count` viewers of `producer` in one page (one renderer, one PeerConnection each): a recv
+ * transport per viewer from `transportOptions(i)`, consuming paused, then resumed.
+ */
+async function viewMany({ browser, url, router, producer, count, transportOptions }) {
+	const transports = new Map();
+	const page = await kit.openPage(browser, url, async (method, data) => {
+		if (method === 'connect') {
+			await transports.get(data.transportId).connect({ dtlsParameters: data.dtlsParameters });
+			return {};
+		}
+		throw new Error(`unexpected ${method}`);
+	});
+	const rtpCapabilities = await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
+	const viewers = [];
+	for (let i = 0; i < count; i++) {
+		const transport = await router.createWebRtcTransport(transportOptions(i));
+		transports.set(transport.id, transport);
+		const tid = await page.evaluate((p) => window.ferrosoupTest.createRecvTransport(p), transportParams(transport));
+		const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
+		await page.evaluate(
+			({ tid, params }) => window.ferrosoupTest.consume(tid, params),
+			{ tid, params: { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters } }
+		);
+		await consumer.resume();
+		viewers.push({ transport, consumer, received: () => page.evaluate((id) => window.ferrosoupTest.received(id), consumer.id) });
+	}
+	return { page, viewers };
+}
+
+module.exports = { transportParams, publish, view, viewMany, UDP };

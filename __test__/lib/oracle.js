@@ -14,6 +14,7 @@ function load(name) {
 }
 
 module.exports = {
+	root,
 	get ortc() {
 		return load('ortc.js');
 	},

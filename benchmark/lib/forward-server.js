@@ -13,13 +13,30 @@ const mediaCodecs = [
 	{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
 ];
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
-const state = { workers: [], router: null, routers: [], piped: new Map(), producerTransport: null, producers: {}, transports: [], consumers: [] };
+// FORWARD_LISTEN=server: every transport of a worker on that worker's one WebRtcServer socket.
+const VIA_SERVER = process.env.FORWARD_LISTEN === 'server';
+const state = { workers: [], servers: new Map(), router: null, routers: [], piped: new Map(), producerTransport: null, producers: {}, transports: [], consumers: [] };
+
+/** How a transport of `router` listens: its own port, or its worker's WebRtcServer. */
+function listen(router) {
+	if (!VIA_SERVER) return UDP;
+	const servers = [...state.servers.values()];
+	// A RouterGroup picks the server of the worker it puts the transport on.
+	if (router.routers) return { webRtcServer: servers };
+	const i = state.routers.indexOf(router);
+	return { webRtcServer: servers[Math.max(0, i)] };
+}
 
 const params = (t) => ({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters });
 
 const handlers = {
 	async setup({ workers }) {
 		state.workers = await Promise.all(Array.from({ length: workers }, () => mediasoup.createWorker({ logLevel: 'error' })));
+		if (VIA_SERVER) {
+			for (const w of state.workers) {
+				state.servers.set(w, await w.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] }));
+			}
+		}
 		if (workers > 1 && mediasoup.createRouterGroup) {
 			state.router = await mediasoup.createRouterGroup({ workers: state.workers, mediaCodecs });
 		} else {
@@ -27,7 +44,7 @@ const handlers = {
 			state.routers = await Promise.all(state.workers.map((w) => w.createRouter({ mediaCodecs })));
 			state.router = state.routers[0];
 		}
-		state.producerTransport = await state.router.createWebRtcTransport(UDP);
+		state.producerTransport = await state.router.createWebRtcTransport(listen(state.router));
 		return params(state.producerTransport);
 	},
 	async produce({ dtlsParameters, videoSsrc, audioSsrc }) {
@@ -56,7 +73,7 @@ const handlers = {
 				}
 				state.piped.set(router.id, true);
 			}
-			const t = await router.createWebRtcTransport(UDP);
+			const t = await router.createWebRtcTransport(listen(router));
 			const caps = router.rtpCapabilities;
 			const video = await t.consume({ producerId: state.producers.video.id, rtpCapabilities: caps });
 			const audio = await t.consume({ producerId: state.producers.audio.id, rtpCapabilities: caps });

@@ -8,6 +8,8 @@
  *   npm start                         # http://127.0.0.1:3000
  *   PORT=8080 LISTEN_IP=0.0.0.0 ANNOUNCED_ADDRESS=<public ip> npm start
  *   WORKERS=4 npm start               # number of workers (default: CPU cores)
+ *   WEBRTC_SERVER_PORT=44444 npm start # worker i listens on UDP+TCP port 44444+i (default: free ports)
+ *   WEBRTC_SERVER=off npm start       # a port per transport instead of one WebRtcServer per worker
  */
 const http = require('node:http');
 const os = require('node:os');
@@ -21,6 +23,7 @@ const mediasoup = require(MODULE === 'ferrosoup' ? path.join(__dirname, '..', '.
 
 const LISTEN_IP = process.env.LISTEN_IP || '127.0.0.1';
 const ANNOUNCED_ADDRESS = process.env.ANNOUNCED_ADDRESS || undefined;
+const WEBRTC_SERVER_PORT = process.env.WEBRTC_SERVER_PORT ? Number(process.env.WEBRTC_SERVER_PORT) : undefined;
 
 const mediaCodecs = [
 	{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -70,13 +73,27 @@ function mainThreadCpuMs() {
 	}
 }
 
-async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.1', workers: numWorkers } = {}) {
+async function start({
+	port = Number(process.env.PORT ?? 3000),
+	host = '127.0.0.1',
+	workers: numWorkers,
+	webRtcServer: useServer = process.env.WEBRTC_SERVER !== 'off',
+} = {}) {
 	const workers = [];
+	// As production apps do: one WebRtcServer per worker (one UDP and one TCP port) that every
+	// transport of the worker shares.
+	const webRtcServers = new Map();
 	const count = numWorkers ?? Number(process.env.WORKERS || os.cpus().length);
 	for (let i = 0; i < count; i++) {
 		const worker = await mediasoup.createWorker({ logLevel: 'warn' });
 		worker.on('died', (e) => console.error(`worker died: ${e.message}`));
 		workers.push(worker);
+		if (useServer) {
+			const at = WEBRTC_SERVER_PORT === undefined ? undefined : WEBRTC_SERVER_PORT + i;
+			webRtcServers.set(worker, await worker.createWebRtcServer({
+				listenInfos: ['udp', 'tcp'].map((protocol) => ({ protocol, ip: LISTEN_IP, announcedAddress: ANNOUNCED_ADDRESS, port: at })),
+			}));
+		}
 	}
 	let nextWorker = 0;
 	const rooms = new Map();
@@ -87,7 +104,7 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 		if (!room) {
 			// Rooms go round-robin over the workers.
 			const worker = workers[nextWorker++ % workers.length];
-			room = { id: roomId, router: null, ready: null, peers: new Map(), broadcaster: null };
+			room = { id: roomId, worker, spread: false, router: null, ready: null, peers: new Map(), broadcaster: null };
 			rooms.set(roomId, room);
 			// keyFrameCache is a ferrosoup option (mediasoup ignores it): KEY_FRAME_CACHE=off disables it.
 			const keyFrameCache = process.env.KEY_FRAME_CACHE === 'off'
@@ -98,6 +115,7 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 			// On ferrosoup a room can span every worker thread (createRouterGroup has a Router's
 			// API); on mediasoup, or with ROOM_SPREAD=off, a room lives on one worker.
 			const spread = typeof mediasoup.createRouterGroup === 'function' && process.env.ROOM_SPREAD !== 'off' && workers.length > 1;
+			room.spread = spread;
 			room.ready = (spread
 				? mediasoup.createRouterGroup({ workers, mediaCodecs, keyFrameCache })
 				: worker.createRouter({ mediaCodecs, keyFrameCache })
@@ -158,10 +176,12 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 			case 'createWebRtcTransport': {
 				const room = roomOf(roomId);
 				const peer = peerOf(room, socket);
-				const transport = await room.router.createWebRtcTransport({
-					listenInfos: [{ protocol: 'udp', ip: LISTEN_IP, announcedAddress: ANNOUNCED_ADDRESS }],
-					appData: { peerId: peer.id },
-				});
+				const listen = !useServer
+					? { listenInfos: [{ protocol: 'udp', ip: LISTEN_IP, announcedAddress: ANNOUNCED_ADDRESS }] }
+					// A spread room (ferrosoup) takes every worker's server and uses the one of the
+					// worker it puts the transport on.
+					: { webRtcServer: room.spread ? [...webRtcServers.values()] : webRtcServers.get(room.worker) };
+				const transport = await room.router.createWebRtcTransport({ ...listen, appData: { peerId: peer.id } });
 				peer.transports.set(transport.id, transport);
 				return callback({
 					id: transport.id,
@@ -289,6 +309,7 @@ async function start({ port = Number(process.env.PORT ?? 3000), host = '127.0.0.
 	return {
 		url,
 		workers,
+		webRtcServers,
 		rooms,
 		metrics,
 		countTransports,

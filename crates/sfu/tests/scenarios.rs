@@ -33,14 +33,19 @@ struct Room {
     e: usize,
     router: String,
     ip: String,
+    /// Transports use this WebRtcServer's sockets.
+    server: Option<String>,
 }
 
 fn room(w: &mut World, e: usize, id: &str, cache: Value) -> Room {
     w.request(e, "worker.createRouter", "", json!({ "routerId": id, "mediaCodecs": media_codecs(), "keyFrameCache": cache })).unwrap();
-    Room { e, router: id.to_string(), ip: format!("10.0.0.{}", e + 1) }
+    Room { e, router: id.to_string(), ip: format!("10.0.0.{}", e + 1), server: None }
 }
 
 fn transport(w: &mut World, r: &Room, id: &str) -> Value {
+    if let Some(server) = &r.server {
+        return w.request(r.e, "router.createWebRtcTransportWithServer", &r.router, json!({ "transportId": id, "webRtcServerId": server })).unwrap();
+    }
     w.request(r.e, "router.createWebRtcTransport", &r.router, json!({ "transportId": id, "listenInfos": [{ "protocol": "udp", "ip": r.ip }] })).unwrap()
 }
 
@@ -299,6 +304,59 @@ fn closing_cascades_to_producers_consumers_and_sockets() {
     assert_eq!(worker["channelMessageHandlers"]["channelRequestHandlers"], json!([]));
     assert!(w.request(e, "transport.dump", "v2-t", Value::Null).is_err());
     // Media still arriving for the closed transports is dropped without effect.
+    w.run_for(Duration::from_secs(1));
+    speed.report(&w);
+}
+
+#[test]
+fn one_webrtc_server_socket_carries_every_peer_of_a_room() {
+    let mut w = World::new();
+    let speed = Speed::start("WebRtcServer", &w);
+    let e = w.add_engine();
+    w.request(e, "worker.createWebRtcServer", "", json!({ "webRtcServerId": "srv", "listenInfos": [{ "protocol": "udp", "ip": "10.0.0.1", "port": 44444 }] })).unwrap();
+    let mut r = room(&mut w, e, "r1", json!({}));
+    r.server = Some("srv".into());
+    let pubp = publisher(&mut w, &r, 60);
+    let viewers: Vec<(usize, u32)> = (0..4).map(|i| {
+        let (p, c) = viewer(&mut w, &r, &format!("v{i}"), "cam");
+        (p, ssrc_of(&c))
+    }).collect();
+    for p in std::iter::once(pubp).chain(viewers.iter().map(|v| v.0)) {
+        assert_eq!(w.peers[p].peer.server_addr().to_string(), "10.0.0.1:44444", "every peer talks to the one socket");
+    }
+    let all_play = |w: &World, viewers: &[(usize, u32)]| viewers.iter().all(|(p, ssrc)| first_key_frame(w, *p, *ssrc).is_some());
+    assert!(w.run_until_cond(Duration::from_secs(5), |w| all_play(w, &viewers)), "every viewer got a key frame");
+    let dump = w.request(e, "webRtcServer.dump", "srv", Value::Null).unwrap();
+    assert_eq!(dump["udpSockets"], json!([{ "ip": "10.0.0.1", "port": 44444 }]));
+    assert_eq!(dump["webRtcTransportIds"].as_array().unwrap().len(), 5);
+    assert_eq!(dump["localIceUsernameFragments"].as_array().unwrap().len(), 5);
+    assert_eq!(dump["localIceUsernameFragments"][0]["localIceUsernameFragment"].as_str().unwrap().len(), 32);
+
+    // A viewer's transport closes: the socket stays, the others keep receiving.
+    w.request(e, "router.closeTransport", "r1", json!({ "transportId": "v0-t" })).unwrap();
+    let before = w.peers[viewers[1].0].rtp.len();
+    w.run_for(Duration::from_secs(1));
+    assert!(w.peers[viewers[1].0].rtp.len() > before + 20, "the others still receive");
+    let dump = w.request(e, "webRtcServer.dump", "srv", Value::Null).unwrap();
+    assert_eq!(dump["webRtcTransportIds"].as_array().unwrap().len(), 4);
+
+    // ICE restart: the old ufrag stays routable until the peer uses the new one.
+    let params = w.request(e, "transport.restartIce", "v1-t", Value::Null).unwrap();
+    let dump = w.request(e, "webRtcServer.dump", "srv", Value::Null).unwrap();
+    assert_eq!(dump["localIceUsernameFragments"].as_array().unwrap().iter().filter(|u| u["webRtcTransportId"] == "v1-t").count(), 2);
+    assert_eq!(params["usernameFragment"].as_str().unwrap().len(), 32);
+
+    // The server closes: its transports go with it (producer and consumers too), then its socket.
+    w.request(e, "worker.closeWebRtcServer", "", json!({ "webRtcServerId": "srv" })).unwrap();
+    let worker = w.request(e, "worker.dump", "", Value::Null).unwrap();
+    assert_eq!(worker["webRtcServerIds"], json!([]));
+    assert_eq!(worker["channelMessageHandlers"]["channelRequestHandlers"], json!(["r1"]));
+    assert!(w.request(e, "transport.dump", "v2-t", Value::Null).is_err());
+    assert!(w.request(e, "producer.dump", "cam", Value::Null).is_err());
+    let err = w.request(e, "worker.closeWebRtcServer", "", json!({ "webRtcServerId": "srv" })).unwrap_err();
+    assert_eq!(err.message, "WebRtcServer not found [method:WORKER_WEBRTCSERVER_CLOSE]");
+    // Its socket was handed back; what peers still send to it goes nowhere.
+    assert!(!w.engines[e].by_addr.contains_key(&"10.0.0.1:44444".parse().unwrap()));
     w.run_for(Duration::from_secs(1));
     speed.report(&w);
 }

@@ -4,6 +4,7 @@
 //! ([`receiver`]: complete key frames, per-stream counts, NACKs). [`driver`] runs them over real
 //! UDP sockets with tokio for the JS tests and benchmarks. Not part of the product.
 
+pub mod attack;
 pub mod driver;
 pub mod media;
 pub mod peer;

@@ -83,3 +83,33 @@ pub async fn native_publish(params_json: String) -> Result<String> {
     };
     to_json(&driver::publish(server(&v)?, o).await.map_err(Error::from_reason)?)
 }
+
+/// Benchmark tool: a hostile peer against a transport for `durationMs` (`kind`: `nack-flood`,
+/// `pli-flood`, `forged-srtp`, `sequence-gaps`, `twcc-gaps`, `dtls-flood`, `tcp-idle`,
+/// `garbage`; with `mediaSsrc`, `ssrc`, `extId`, `connections` as the kind needs). For TCP,
+/// the transport's TCP candidate is used.
+#[napi]
+pub async fn native_attack(params_json: String) -> Result<String> {
+    use ferrosoup_testpeer::attack::{self, Attack};
+    let v = parse(&params_json)?;
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let kind = match v["kind"].as_str().unwrap_or_default() {
+        "nack-flood" => Attack::NackFlood { media_ssrc: n("mediaSsrc") as u32 },
+        "pli-flood" => Attack::PliFlood { media_ssrc: n("mediaSsrc") as u32 },
+        "forged-srtp" => Attack::ForgedSrtp,
+        "sequence-gaps" => Attack::SequenceGaps { ssrc: n("ssrc") as u32 },
+        "twcc-gaps" => Attack::TwccGaps { ssrc: n("ssrc") as u32, ext_id: n("extId") as u8 },
+        "dtls-flood" => Attack::DtlsFlood,
+        "tcp-idle" => Attack::TcpIdle { connections: n("connections") as u32 },
+        "garbage" => Attack::Garbage,
+        k => return Err(Error::from_reason(format!("unknown attack {k}"))),
+    };
+    let mut server = server(&v)?;
+    if let Attack::TcpIdle { .. } = kind {
+        let c = v["iceCandidates"].as_array().and_then(|c| c.iter().find(|c| c["protocol"] == "tcp")).ok_or_else(|| Error::from_reason("no TCP candidate"))?;
+        let ip = c["address"].as_str().or(c["ip"].as_str()).unwrap_or("127.0.0.1");
+        server.addr = format!("{ip}:{}", c["port"]).parse().map_err(|_| Error::from_reason("bad TCP candidate"))?;
+    }
+    let r = attack::run(server, kind, ms(&v, "warmupMs", 0), ms(&v, "durationMs", 5000)).await.map_err(Error::from_reason)?;
+    to_json(&r)
+}

@@ -305,7 +305,7 @@ impl Runtime {
 
     /// Opens the sockets the engine asked for and starts serving them.
     fn bind(&mut self, specs: &[ferrosoup_sfu::engine::BindSpec]) -> Result<Vec<BoundSocket>, String> {
-        let opened = sockets::bind_all(specs).map_err(|e| e.to_string())?;
+        let opened = sockets::bind_all(specs)?;
         let mut out = Vec::new();
         for (o, protocol, local) in opened {
             let id = self.sockets.next_id();

@@ -93,24 +93,38 @@ impl Sockets {
     }
 }
 
-/// Binds `bind` on the given port, or on a free port of the range starting at `start`.
-fn bind_in_range<S>(spec: &BindSpec, mut bind: impl FnMut(SocketAddr) -> io::Result<S>) -> io::Result<S> {
+/// Binds `bind` on the given port, or on a free port of the range starting at `start`. Errors
+/// read as mediasoup's worker words them (apps match on them).
+fn bind_in_range<S>(spec: &BindSpec, mut bind: impl FnMut(SocketAddr) -> io::Result<S>) -> Result<S, String> {
     let info = &spec.info;
+    let proto = info.protocol.name();
+    let ip = info.ip;
+    let reason = |e: &io::Error| match e.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_string(),
+        io::ErrorKind::AddrNotAvailable => "address not available".to_string(),
+        _ => e.to_string(),
+    };
     if let Some(port) = info.port {
-        return bind(SocketAddr::new(info.ip, port));
+        let call = if info.protocol == Protocol::Udp { "uv_udp_bind()" } else { "uv_listen()" };
+        return bind(SocketAddr::new(ip, port)).map_err(|e| format!("{call} failed [protocol:{proto}, ip:'{ip}', port:{port}]: {}", reason(&e)));
     }
     let (min, max) = spec.port_range;
     let span = u32::from(max - min) + 1;
-    let mut last = io::Error::new(io::ErrorKind::AddrInUse, "no port available");
     for i in 0..span {
         let port = min + ((spec.start.wrapping_add(i)) % span) as u16;
-        match bind(SocketAddr::new(info.ip, port)) {
+        match bind(SocketAddr::new(ip, port)) {
             Ok(s) => return Ok(s),
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = e,
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {}
+            Err(e) => {
+                let what = match e.raw_os_error() {
+                    Some(24) => "too many open files".to_string(), // EMFILE
+                    _ => reason(&e),
+                };
+                return Err(format!("port bind failed due to {what} [protocol:{proto}, ip:'{ip}', port:{port}, attempt:{}/{span}]", i + 1));
+            }
         }
     }
-    Err(io::Error::new(last.kind(), format!("no free port in {min}-{max} on {}", info.ip)))
+    Err(format!("no more available ports [protocol:{proto}, ip:'{ip}', numAttempt:{span}]"))
 }
 
 fn socket2_for(info: &ListenInfo, ty: socket2::Type) -> io::Result<socket2::Socket> {
@@ -133,7 +147,7 @@ pub enum Opened {
 }
 
 /// Binds every socket of `specs`; on error nothing stays bound.
-pub fn bind_all(specs: &[BindSpec]) -> io::Result<Vec<(Opened, Protocol, SocketAddr)>> {
+pub fn bind_all(specs: &[BindSpec]) -> Result<Vec<(Opened, Protocol, SocketAddr)>, String> {
     let mut out = Vec::new();
     for spec in specs {
         match spec.info.protocol {
@@ -143,8 +157,8 @@ pub fn bind_all(specs: &[BindSpec]) -> io::Result<Vec<(Opened, Protocol, SocketA
                     s.bind(&addr.into())?;
                     Ok(std::net::UdpSocket::from(s))
                 })?;
-                let local = std_sock.local_addr()?;
-                out.push((Opened::Udp(Rc::new(UdpSocket::from_std(std_sock)?)), Protocol::Udp, local));
+                let local = std_sock.local_addr().map_err(|e| e.to_string())?;
+                out.push((Opened::Udp(Rc::new(UdpSocket::from_std(std_sock).map_err(|e| e.to_string())?)), Protocol::Udp, local));
             }
             Protocol::Tcp => {
                 let std_listener = bind_in_range(spec, |addr| {
@@ -154,8 +168,8 @@ pub fn bind_all(specs: &[BindSpec]) -> io::Result<Vec<(Opened, Protocol, SocketA
                     s.listen(256)?;
                     Ok(std::net::TcpListener::from(s))
                 })?;
-                let local = std_listener.local_addr()?;
-                out.push((Opened::Tcp(TcpListener::from_std(std_listener)?), Protocol::Tcp, local));
+                let local = std_listener.local_addr().map_err(|e| e.to_string())?;
+                out.push((Opened::Tcp(TcpListener::from_std(std_listener).map_err(|e| e.to_string())?), Protocol::Tcp, local));
             }
         }
     }

@@ -116,3 +116,36 @@ fn logs_follow_level_and_tags() {
     }
     h.close();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn queues_towards_slow_readers_are_bounded() {
+    // A TCP connection whose peer stops reading: its write queue holds a bounded number of
+    // frames; the rest are dropped and counted.
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let mut sockets = sockets::Sockets::default();
+            let (tx, _rx) = mpsc::channel::<Vec<u8>>(sockets::TCP_WRITE_QUEUE);
+            let idle = || tokio::task::spawn_local(std::future::pending::<()>()).abort_handle();
+            let id = sockets.next_id();
+            sockets.insert(id, sockets::Socket::TcpConn { writer: tx, tasks: [idle(), idle()] });
+            for _ in 0..sockets::TCP_WRITE_QUEUE + 100 {
+                sockets.send_tcp(id, &[0u8; 100]);
+            }
+            assert_eq!(sockets.tcp_dropped, 100);
+            // Media for another worker whose queue is full: dropped and counted, never blocking.
+            let cert = LocalCertificate::generate().unwrap();
+            let sink: Sink = Arc::new(|_| true);
+            let rt = Runtime::new(EngineConfig { settings: Settings::default(), certificate: cert, seed: [1; 32], worker: 999 }, sink, false);
+            let (control, _c) = mpsc::unbounded_channel();
+            let (pipe, _p) = mpsc::channel(PIPE_QUEUE);
+            registry().lock().unwrap().insert(998, Inbound { control, pipe });
+            let msg = || PipeMessage { transport: Arc::from("t"), data: vec![0; 10], rtcp: false };
+            for _ in 0..PIPE_QUEUE + 50 {
+                rt.borrow_mut().send_pipe(998, msg());
+            }
+            assert_eq!(rt.borrow().pipe_dropped, 50);
+            registry().lock().unwrap().remove(&998);
+        })
+        .await;
+}

@@ -30,14 +30,19 @@ pub enum Body {
     WorkerUpdateSettings(UpdateSettings),
     WorkerCreateRouter(CreateRouter),
     WorkerCloseRouter(CloseRouter),
+    WorkerCreateWebRtcServer(CreateWebRtcServer),
+    WorkerCloseWebRtcServer(CloseWebRtcServer),
     /// Test hook (only with `FERROSOUP_TEST_HOOKS=1`): panics the worker thread.
     WorkerPanicForTesting,
 
     RouterDump,
     RouterUpdateRtpCapabilities(UpdateRtpCapabilities),
     RouterCreateWebRtcTransport(CreateWebRtcTransport),
+    RouterCreateWebRtcTransportWithServer(CreateWebRtcTransportWithServer),
     RouterCreatePipeTransport(CreatePipeTransport),
     RouterCloseTransport(CloseTransport),
+
+    WebRtcServerDump,
 
     TransportDump,
     TransportGetStats,
@@ -74,6 +79,7 @@ pub enum Body {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Worker,
+    WebRtcServer,
     Router,
     Transport,
     Producer,
@@ -85,9 +91,13 @@ impl Body {
         use Body::*;
         match self {
             WorkerDump | WorkerGetResourceUsage | WorkerUpdateSettings(_) | WorkerCreateRouter(_)
-            | WorkerCloseRouter(_) | WorkerPanicForTesting => Target::Worker,
+            | WorkerCloseRouter(_) | WorkerCreateWebRtcServer(_) | WorkerCloseWebRtcServer(_)
+            | WorkerPanicForTesting => Target::Worker,
+            WebRtcServerDump => Target::WebRtcServer,
             RouterDump | RouterUpdateRtpCapabilities(_) | RouterCreateWebRtcTransport(_)
-            | RouterCreatePipeTransport(_) | RouterCloseTransport(_) => Target::Router,
+            | RouterCreateWebRtcTransportWithServer(_) | RouterCreatePipeTransport(_) | RouterCloseTransport(_) => {
+                Target::Router
+            }
             TransportDump | TransportGetStats | TransportProduce(_) | TransportConsume(_)
             | TransportCloseProducer(_) | TransportCloseConsumer(_)
             | TransportSetMaxIncomingBitrate(_) | TransportSetMaxOutgoingBitrate(_)
@@ -111,10 +121,14 @@ const METHODS: &[(&str, &str)] = &[
     ("worker.updateSettings", "WORKER_UPDATE_SETTINGS"),
     ("worker.createRouter", "WORKER_CREATE_ROUTER"),
     ("worker.closeRouter", "WORKER_CLOSE_ROUTER"),
+    ("worker.createWebRtcServer", "WORKER_CREATE_WEBRTCSERVER"),
+    ("worker.closeWebRtcServer", "WORKER_WEBRTCSERVER_CLOSE"),
     ("worker.panicForTesting", "WORKER_PANIC_FOR_TESTING"),
+    ("webRtcServer.dump", "WEBRTCSERVER_DUMP"),
     ("router.dump", "ROUTER_DUMP"),
     ("router.updateRtpCapabilities", "ROUTER_UPDATE_RTP_CAPABILITIES"),
     ("router.createWebRtcTransport", "ROUTER_CREATE_WEBRTCTRANSPORT"),
+    ("router.createWebRtcTransportWithServer", "ROUTER_CREATE_WEBRTCTRANSPORT_WITH_SERVER"),
     ("router.createPipeTransport", "ROUTER_CREATE_PIPETRANSPORT"),
     ("router.closeTransport", "ROUTER_CLOSE_TRANSPORT"),
     ("transport.dump", "TRANSPORT_DUMP"),
@@ -171,10 +185,14 @@ impl Request {
             "worker.updateSettings" => WorkerUpdateSettings(de(data)?),
             "worker.createRouter" => WorkerCreateRouter(de(data)?),
             "worker.closeRouter" => WorkerCloseRouter(de(data)?),
+            "worker.createWebRtcServer" => WorkerCreateWebRtcServer(de(data)?),
+            "worker.closeWebRtcServer" => WorkerCloseWebRtcServer(de(data)?),
             "worker.panicForTesting" => WorkerPanicForTesting,
+            "webRtcServer.dump" => WebRtcServerDump,
             "router.dump" => RouterDump,
             "router.updateRtpCapabilities" => RouterUpdateRtpCapabilities(de(data)?),
             "router.createWebRtcTransport" => RouterCreateWebRtcTransport(de(data)?),
+            "router.createWebRtcTransportWithServer" => RouterCreateWebRtcTransportWithServer(de(data)?),
             "router.createPipeTransport" => RouterCreatePipeTransport(de(data)?),
             "router.closeTransport" => RouterCloseTransport(de(data)?),
             "transport.dump" => TransportDump,
@@ -273,6 +291,45 @@ pub struct CreateWebRtcTransport {
     pub initial_available_outgoing_bitrate: u64,
     #[serde(default)]
     pub enable_sctp: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebRtcServer {
+    pub web_rtc_server_id: WebRtcServerId,
+    pub listen_infos: Vec<ListenInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseWebRtcServer {
+    pub web_rtc_server_id: WebRtcServerId,
+}
+
+/// `router.createWebRtcTransport({ webRtcServer })`: candidates from the server's sockets.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWebRtcTransportWithServer {
+    pub transport_id: TransportId,
+    pub web_rtc_server_id: WebRtcServerId,
+    #[serde(default = "yes")]
+    pub enable_udp: bool,
+    #[serde(default = "yes")]
+    pub enable_tcp: bool,
+    #[serde(default)]
+    pub prefer_udp: bool,
+    #[serde(default)]
+    pub prefer_tcp: bool,
+    #[serde(default = "default_consent")]
+    pub ice_consent_timeout: u8,
+    #[serde(default = "default_initial_bitrate")]
+    pub initial_available_outgoing_bitrate: u64,
+    #[serde(default)]
+    pub enable_sctp: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_consent() -> u8 {

@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::api::request::{CreatePipeTransport, CreateWebRtcTransport};
+use crate::api::request::{CreatePipeTransport, CreateWebRtcServer, CreateWebRtcTransport, CreateWebRtcTransportWithServer};
 use crate::api::settings::{parse_log_tags, LogLevel, Settings};
 use crate::api::{ApiError, ApiResult, Body, Request, RouterId, TransportId};
 use crate::arena::Arena;
@@ -31,10 +31,15 @@ use crate::router::producer::{KeyFrameCacheConfig, ProducerKey};
 use crate::router::{Router, RouterKey};
 use crate::transport::pipe::{MemoryPipe, PipeTransport};
 use crate::transport::webrtc::WebRtcTransport;
+use crate::transport::webrtc_server::{Route, ServerSocket, WebRtcServer, WebRtcServerKey};
 use crate::transport::{Link, LocalSocket, Received, Transport, TransportKey};
 
 pub use io::{BindSpec, BindToken, BoundSocket, Event, Input, Outbox, Output, PipeMessage};
 use timers::{TimerKey, Timers};
+
+/// Receive buffer a WebRtcServer's UDP socket asks for unless its listen info names one (the
+/// kernel caps it at `net.core.rmem_max`).
+pub const SERVER_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
 pub struct EngineConfig {
     pub settings: Settings,
@@ -48,14 +53,23 @@ pub struct EngineConfig {
 /// What a request's handler id names.
 #[derive(Clone, Copy, Debug)]
 enum Handler {
+    WebRtcServer(WebRtcServerKey),
     Router(RouterKey),
     Transport(TransportKey),
     Producer(RouterKey, ProducerKey),
     Consumer(RouterKey, ConsumerKey),
 }
 
+/// Who a socket belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Transport(TransportKey),
+    /// A WebRtcServer's (its transports are found per datagram).
+    Server(WebRtcServerKey),
+}
+
 struct SocketInfo {
-    owner: TransportKey,
+    owner: Owner,
     protocol: Protocol,
     local: SocketAddr,
     /// A TCP connection: its remote.
@@ -66,6 +80,7 @@ struct SocketInfo {
 enum Pending {
     WebRtc { id: u32, router: RouterKey, req: CreateWebRtcTransport },
     Pipe { id: u32, router: RouterKey, req: CreatePipeTransport },
+    Server { id: u32, req: CreateWebRtcServer },
 }
 
 pub struct Engine {
@@ -78,6 +93,8 @@ pub struct Engine {
     routers: Arena<Router>,
     router_order: Vec<RouterKey>,
     transports: Arena<Transport>,
+    servers: Arena<WebRtcServer>,
+    server_order: Vec<WebRtcServerKey>,
     handlers: HashMap<String, Handler>,
     sockets: HashMap<SocketId, SocketInfo>,
     pending: HashMap<BindToken, Pending>,
@@ -104,6 +121,8 @@ impl Engine {
             routers: Arena::default(),
             router_order: Vec::new(),
             transports: Arena::default(),
+            servers: Arena::default(),
+            server_order: Vec::new(),
             handlers: HashMap::new(),
             sockets: HashMap::new(),
             pending: HashMap::new(),
@@ -164,6 +183,7 @@ impl Engine {
             let deadline = match key {
                 TimerKey::Router(rk) => self.routers.get(rk).and_then(|r| r.poll_timeout(self.now)),
                 TimerKey::Transport(tk) => self.transports.get(tk).and_then(|t| t.poll_timeout()),
+                TimerKey::Server(sk) => self.servers.get(sk).and_then(|s| s.poll_timeout()),
             };
             self.timers.set(key, deadline);
         }
@@ -186,15 +206,28 @@ impl Engine {
 
     fn on_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         let Some(info) = self.sockets.get(&socket) else { return };
-        let tk = info.owner;
         let tuple = Tuple { socket, protocol: info.protocol, local: info.local, remote: from };
+        let tk = match info.owner {
+            Owner::Transport(tk) => tk,
+            Owner::Server(sk) => {
+                let Some(server) = self.servers.get_mut(sk) else { return };
+                match server.route(socket, from, data) {
+                    Route::Transport(tk) => tk,
+                    Route::Drop => return,
+                }
+            }
+        };
         let Some(t) = self.transports.get_mut(tk) else { return };
         let rk = t.router;
+        let via_server = t.server.is_some();
         let received = match &mut t.link {
             Link::WebRtc(w) => {
                 let r = w.handle_datagram(now, tuple, data, &mut self.out);
                 let connected = w.take_newly_connected();
                 self.touch(TimerKey::Transport(tk));
+                if via_server && r.is_none() {
+                    self.sync_server(tk);
+                }
                 if connected {
                     self.transport_connected(now, rk, tk);
                 }
@@ -207,6 +240,25 @@ impl Engine {
             Some(Received::Rtp(d)) => self.route_rtp(now, rk, tk, &d, false),
             Some(Received::Rtcp(d)) => self.route_rtp(now, rk, tk, &d, true),
             None => {}
+        }
+    }
+
+    /// Tells a transport's WebRtcServer what its ICE validated or forgot and whether a restart
+    /// finished (STUN and timeouts only: media changes neither). A TCP connection ICE forgot
+    /// is closed, as mediasoup does.
+    fn sync_server(&mut self, tk: TransportKey) {
+        let Some(t) = self.transports.get_mut(tk) else { return };
+        let (Some(sk), Link::WebRtc(w)) = (t.server, &mut t.link) else { return };
+        let Some(server) = self.servers.get_mut(sk) else { return };
+        for (tuple, valid) in w.take_tuple_changes() {
+            server.tuple_changed(tk, tuple.socket, tuple.remote, valid);
+            if !valid && tuple.protocol == Protocol::Tcp && server.tcp_closed(tuple.socket).is_some() {
+                self.sockets.remove(&tuple.socket);
+                self.out.push(Output::CloseSocket(tuple.socket));
+            }
+        }
+        if server.restarting(tk) && w.old_username_fragment().is_none() {
+            server.set_ufrags(tk, w.username_fragment(), None);
         }
     }
 
@@ -233,31 +285,51 @@ impl Engine {
             return;
         };
         let (owner, local) = (info.owner, info.local);
-        let connections = self.sockets.values().filter(|s| s.owner == owner && s.remote.is_some()).count() + 1;
-        let Some(t) = self.transports.get_mut(owner) else {
-            self.out.push(Output::CloseSocket(conn));
-            return;
-        };
-        let accepted = match &mut t.link {
-            Link::WebRtc(w) => w.tcp_accepted(self.now, Tuple { socket: conn, protocol: Protocol::Tcp, local, remote }, connections),
-            _ => false,
+        let accepted = match owner {
+            Owner::Server(sk) => {
+                let now = self.now;
+                let accepted = self.servers.get_mut(sk).is_some_and(|s| s.tcp_accepted(now, conn));
+                self.touch(TimerKey::Server(sk));
+                accepted
+            }
+            Owner::Transport(tk) => {
+                let connections = self.sockets.values().filter(|s| s.owner == owner && s.remote.is_some()).count() + 1;
+                let now = self.now;
+                let accepted = match self.transports.get_mut(tk).map(|t| &mut t.link) {
+                    Some(Link::WebRtc(w)) => w.tcp_accepted(now, Tuple { socket: conn, protocol: Protocol::Tcp, local, remote }, connections),
+                    _ => false,
+                };
+                if accepted {
+                    self.transports[tk].sockets.push(conn);
+                    self.touch(TimerKey::Transport(tk));
+                }
+                accepted
+            }
         };
         if !accepted {
             self.out.push(Output::CloseSocket(conn));
             return;
         }
-        t.sockets.push(conn);
         self.sockets.insert(conn, SocketInfo { owner, protocol: Protocol::Tcp, local, remote: Some(remote) });
-        self.touch(TimerKey::Transport(owner));
     }
 
     fn on_tcp_closed(&mut self, now: Instant, conn: SocketId) {
         let Some(info) = self.sockets.remove(&conn) else { return };
-        let Some(t) = self.transports.get_mut(info.owner) else { return };
+        let Some(remote) = info.remote else { return };
+        let tk = match info.owner {
+            Owner::Transport(tk) => tk,
+            Owner::Server(sk) => match self.servers.get_mut(sk).and_then(|s| s.tcp_closed(conn)) {
+                Some(tk) => tk,
+                None => return,
+            },
+        };
+        let Some(t) = self.transports.get_mut(tk) else { return };
         t.sockets.retain(|s| *s != conn);
-        if let (Link::WebRtc(w), Some(remote)) = (&mut t.link, info.remote) {
+        if let Link::WebRtc(w) = &mut t.link {
             w.tcp_closed(now, &Tuple { socket: conn, protocol: Protocol::Tcp, local: info.local, remote }, &mut self.out);
-            self.touch(TimerKey::Transport(info.owner));
+            // The server already forgot the connection's tuple.
+            let _ = w.take_tuple_changes();
+            self.touch(TimerKey::Transport(tk));
         }
     }
 
@@ -281,6 +353,7 @@ impl Engine {
                 TimerKey::Transport(tk) => {
                     let Some(t) = self.transports.get_mut(tk) else { continue };
                     let rk = t.router;
+                    let via_server = t.server.is_some();
                     if let Link::WebRtc(w) = &mut t.link {
                         w.handle_timeout(now, &mut self.out);
                         let connected = w.take_newly_connected();
@@ -289,9 +362,19 @@ impl Engine {
                             t.sockets.retain(|s| *s != socket);
                             self.out.push(Output::CloseSocket(socket));
                         }
+                        if via_server {
+                            self.sync_server(tk);
+                        }
                         if connected {
                             self.transport_connected(now, rk, tk);
                         }
+                    }
+                }
+                TimerKey::Server(sk) => {
+                    let Some(server) = self.servers.get_mut(sk) else { continue };
+                    for conn in server.handle_timeout(now) {
+                        self.sockets.remove(&conn);
+                        self.out.push(Output::CloseSocket(conn));
                     }
                 }
             }
@@ -315,6 +398,18 @@ impl Engine {
             (Body::WorkerGetResourceUsage, _) | (Body::WorkerPanicForTesting, _) => Err(ApiError::other("handled by the runtime")),
             (Body::WorkerUpdateSettings(s), _) => self.update_settings(s),
             (Body::WorkerCreateRouter(c), _) => self.create_router(c.router_id, c.media_codecs, c.key_frame_cache),
+            (Body::WorkerCreateWebRtcServer(c), _) => return self.create_webrtc_server(r.id, c),
+            (Body::WorkerCloseWebRtcServer(c), _) => match self.handlers.get(c.web_rtc_server_id.as_str()).copied() {
+                Some(Handler::WebRtcServer(sk)) => {
+                    self.close_webrtc_server(now, sk);
+                    Ok(Value::Null)
+                }
+                _ => Err(ApiError::not_found(format!("WebRtcServer not found [method:{}]", r.method))),
+            },
+            (Body::WebRtcServerDump, Some(Handler::WebRtcServer(sk))) => {
+                let transports = &self.transports;
+                Ok(self.servers[sk].dump_json(|tk| transports.get(tk).map(|t| t.id.to_string())))
+            }
             (Body::WorkerCloseRouter(c), _) => {
                 if let Some(Handler::Router(rk)) = self.handlers.get(c.router_id.as_str()).copied() {
                     self.close_router(now, rk);
@@ -335,18 +430,21 @@ impl Engine {
                 self.touch(TimerKey::Router(rk));
                 result
             }
+            (_, Some(Handler::WebRtcServer(_))) => Err(ApiError::other("not a WebRtcServer request")),
             (_, None) => Err(ApiError::other("no handler")),
         })
     }
 
     /// `worker.dump()` as the engine knows it (the runtime adds what only it knows).
     pub fn dump(&self) -> Value {
-        let mut handlers: Vec<&str> = self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()).collect();
+        let server_ids: Vec<&str> = self.server_order.iter().filter_map(|k| self.servers.get(*k)).map(|s| s.id.as_str()).collect();
+        let mut handlers: Vec<&str> = server_ids.clone();
+        handlers.extend(self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()));
         handlers.extend(self.transports.iter().map(|(_, t)| t.id.as_str()));
         let rtp_sent: u64 = self.rtp_sent_closed + self.transports.iter().map(|(_, t)| t.media.rtp_packets_sent).sum::<u64>();
         let mut d = json!({
             "pid": 0,
-            "webRtcServerIds": [],
+            "webRtcServerIds": server_ids,
             "routerIds": self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()).collect::<Vec<_>>(),
             "channelMessageHandlers": {
                 "channelRequestHandlers": handlers,
@@ -427,6 +525,9 @@ impl Engine {
                 self.bind(specs, Pending::WebRtc { id, router: rk, req });
                 return None;
             }
+            Body::RouterCreateWebRtcTransportWithServer(req) => {
+                return Some(self.create_webrtc_transport_with_server(rk, req));
+            }
             Body::RouterCreatePipeTransport(req) => {
                 if let Err(e) = self.check_new_transport(&req.transport_id) {
                     return Some(Err(e));
@@ -484,11 +585,16 @@ impl Engine {
             }
             return;
         };
-        let (id, rk) = match &pending {
-            Pending::WebRtc { id, router, .. } | Pending::Pipe { id, router, .. } => (*id, *router),
+        let (id, rk) = match pending {
+            Pending::WebRtc { id, router, .. } | Pending::Pipe { id, router, .. } => (id, router),
+            Pending::Server { id, req } => {
+                let reply = result.map_err(ApiError::other).map(|bound| self.add_webrtc_server(req, bound));
+                self.out.push(Output::Reply { id, result: reply });
+                return;
+            }
         };
         let reply = match result {
-            Err(e) => Err(ApiError::other(format!("cannot bind transport sockets: {e}"))),
+            Err(e) => Err(ApiError::other(e)),
             Ok(bound) if !self.routers.contains(rk) => {
                 for s in bound {
                     self.out.push(Output::CloseSocket(s.id));
@@ -503,15 +609,12 @@ impl Engine {
     fn create_bound_transport(&mut self, _now: Instant, rk: RouterKey, pending: Pending, bound: Vec<BoundSocket>) -> Value {
         match pending {
             Pending::WebRtc { req, .. } => {
-                let sockets: Vec<LocalSocket> = bound
-                    .iter()
-                    .zip(&req.listen_infos)
-                    .map(|(b, info)| LocalSocket { id: b.id, protocol: b.protocol, local: b.local, announced_address: info.announced_address.clone() })
-                    .collect();
+                let sockets: Vec<LocalSocket> = bound.iter().zip(&req.listen_infos).enumerate().map(|(i, (b, info))| LocalSocket::own(b, info, i)).collect();
                 let t = WebRtcTransport::new(
                     req.transport_id.clone(),
                     self.cert.clone(),
                     sockets,
+                    false,
                     req.ice_consent_timeout,
                     req.initial_available_outgoing_bitrate,
                     &mut self.rng,
@@ -521,6 +624,7 @@ impl Engine {
                 self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), bound);
                 reply
             }
+            Pending::Server { .. } => unreachable!("servers are not transports"),
             Pending::Pipe { req, .. } => {
                 let b = bound[0];
                 let announced = req.listen_info.as_ref().and_then(|i| i.announced_address.clone());
@@ -538,7 +642,7 @@ impl Engine {
         t.sockets = bound.iter().map(|b| b.id).collect();
         let tk = self.transports.insert(t);
         for b in bound {
-            self.sockets.insert(b.id, SocketInfo { owner: tk, protocol: b.protocol, local: b.local, remote: None });
+            self.sockets.insert(b.id, SocketInfo { owner: Owner::Transport(tk), protocol: b.protocol, local: b.local, remote: None });
         }
         if let Some(router) = self.routers.get_mut(rk) {
             router.add_transport(tk);
@@ -562,6 +666,13 @@ impl Engine {
         if let Some(t) = self.transports.remove(tk) {
             self.rtp_sent_closed += t.media.rtp_packets_sent;
             self.handlers.remove(t.id.as_str());
+            // The server's sockets stay; TCP connections this transport used go.
+            if let Some(server) = t.server.and_then(|sk| self.servers.get_mut(sk)) {
+                for conn in server.detach(tk) {
+                    self.sockets.remove(&conn);
+                    self.out.push(Output::CloseSocket(conn));
+                }
+            }
             for s in t.sockets {
                 self.sockets.remove(&s);
                 self.out.push(Output::CloseSocket(s));
@@ -641,10 +752,15 @@ impl Engine {
                 self.transports[tk].media.trace = TraceTypes::from_names(&types.types).restricted_to(&[TraceType::Probation, TraceType::Bwe]);
                 Ok(Value::Null)
             }
-            Body::TransportRestartIce => match &mut self.transports[tk].link {
-                Link::WebRtc(w) => Ok(w.restart_ice(now, &mut self.rng)),
-                _ => Err(ApiError::other("not a WebRtcTransport")),
-            },
+            Body::TransportRestartIce => {
+                let t = &mut self.transports[tk];
+                let Link::WebRtc(w) = &mut t.link else { return Err(ApiError::other("not a WebRtcTransport")) };
+                let params = w.restart_ice(now, &mut self.rng);
+                if let Some(server) = t.server.and_then(|sk| self.servers.get_mut(sk)) {
+                    server.set_ufrags(tk, w.username_fragment(), w.old_username_fragment());
+                }
+                Ok(params)
+            }
             Body::WebRtcTransportConnect(c) => {
                 let Link::WebRtc(w) = &mut self.transports[tk].link else { return Err(ApiError::other("not a WebRtcTransport")) };
                 let r = w.connect(now, c.dtls_parameters.as_ref(), &mut self.out)?;
@@ -677,6 +793,114 @@ impl Engine {
     pub fn close(&mut self, now: Instant) {
         for rk in self.router_order.clone() {
             self.close_router(now, rk);
+        }
+        for sk in self.server_order.clone() {
+            self.close_webrtc_server(now, sk);
+        }
+    }
+
+    // ----- WebRtcServer ---------------------------------------------------------------------
+
+    fn create_webrtc_server(&mut self, id: u32, req: CreateWebRtcServer) -> Option<ApiResult<Value>> {
+        if self.handlers.contains_key(req.web_rtc_server_id.as_str()) {
+            return Some(Err(ApiError::other(format!("a WebRtcServer with id {} already exists", req.web_rtc_server_id))));
+        }
+        if req.listen_infos.is_empty() {
+            return Some(Err(ApiError::type_error("wrong listenInfos (empty array)")));
+        }
+        let specs = req
+            .listen_infos
+            .iter()
+            .map(|i| {
+                let mut info = i.clone();
+                // One socket takes what a port per transport would spread over many buffers:
+                // without a bigger one, joins under load lose handshakes to buffer overflow.
+                if info.protocol == Protocol::Udp && info.recv_buffer_size.is_none() {
+                    info.recv_buffer_size = Some(SERVER_RECV_BUFFER);
+                }
+                self.bind_spec(info)
+            })
+            .collect();
+        self.bind(specs, Pending::Server { id, req });
+        None
+    }
+
+    fn add_webrtc_server(&mut self, req: CreateWebRtcServer, bound: Vec<BoundSocket>) -> Value {
+        let sockets = bound
+            .iter()
+            .zip(req.listen_infos)
+            .map(|(b, info)| ServerSocket { id: b.id, protocol: b.protocol, local: b.local, info })
+            .collect();
+        let sk = self.servers.insert(WebRtcServer::new(req.web_rtc_server_id.clone(), sockets));
+        for b in bound {
+            self.sockets.insert(b.id, SocketInfo { owner: Owner::Server(sk), protocol: b.protocol, local: b.local, remote: None });
+        }
+        self.server_order.push(sk);
+        self.handlers.insert(req.web_rtc_server_id.to_string(), Handler::WebRtcServer(sk));
+        self.log(LogLevel::Debug, "info", format_args!("Worker::createWebRtcServer() | [webRtcServerId:{}]", req.web_rtc_server_id));
+        Value::Null
+    }
+
+    fn create_webrtc_transport_with_server(&mut self, rk: RouterKey, req: CreateWebRtcTransportWithServer) -> ApiResult<Value> {
+        self.check_new_transport(&req.transport_id)?;
+        if req.enable_sctp {
+            return Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createWebRtcTransport() needs enableSctp: false"));
+        }
+        let Some(Handler::WebRtcServer(sk)) = self.handlers.get(req.web_rtc_server_id.as_str()).copied() else {
+            return Err(ApiError::other("wrong webRtcServerId (no associated WebRtcServer found)"));
+        };
+        // Candidates from the server's sockets in order (skipped protocols still count).
+        let sockets: Vec<LocalSocket> = self.servers[sk]
+            .sockets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| if s.protocol == Protocol::Udp { req.enable_udp } else { req.enable_tcp })
+            .map(|(index, s)| LocalSocket {
+                id: s.id,
+                protocol: s.protocol,
+                local: s.local,
+                announced_address: s.info.announced_address.clone(),
+                index,
+                preferred: if s.protocol == Protocol::Udp { req.prefer_udp } else { req.prefer_tcp },
+                expose_internal_ip: s.info.expose_internal_ip,
+            })
+            .collect();
+        if sockets.is_empty() {
+            return Err(ApiError::type_error("empty iceCandidates"));
+        }
+        let t = WebRtcTransport::new(
+            req.transport_id.clone(),
+            self.cert.clone(),
+            sockets,
+            true,
+            req.ice_consent_timeout,
+            req.initial_available_outgoing_bitrate,
+            &mut self.rng,
+        );
+        let reply = t.data_json();
+        let ufrag = t.username_fragment().to_string();
+        self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}, webRtcServerId:{}]", req.transport_id, req.web_rtc_server_id));
+        let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), Vec::new());
+        self.transports[tk].server = Some(sk);
+        self.servers[sk].attach(tk, &ufrag);
+        Ok(reply)
+    }
+
+    /// Closes a WebRtcServer: its transports first (DTLS close_notify goes out while the
+    /// sockets still exist), then its sockets and the TCP connections they accepted.
+    fn close_webrtc_server(&mut self, now: Instant, sk: WebRtcServerKey) {
+        let Some(server) = self.servers.get(sk) else { return };
+        for tk in server.transports.clone() {
+            self.close_transport(now, tk);
+        }
+        let Some(server) = self.servers.remove(sk) else { return };
+        self.handlers.remove(server.id.as_str());
+        self.server_order.retain(|k| *k != sk);
+        self.timers.set(TimerKey::Server(sk), None);
+        let owned: Vec<SocketId> = self.sockets.iter().filter(|(_, i)| i.owner == Owner::Server(sk)).map(|(s, _)| *s).collect();
+        for s in owned {
+            self.sockets.remove(&s);
+            self.out.push(Output::CloseSocket(s));
         }
     }
 }

@@ -6,12 +6,14 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 use crate::router::RouterKey;
+use crate::transport::webrtc_server::WebRtcServerKey;
 use crate::transport::TransportKey;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerKey {
     Router(RouterKey),
     Transport(TransportKey),
+    Server(WebRtcServerKey),
 }
 
 #[derive(Default)]

@@ -81,18 +81,29 @@ pub struct IceServer {
     consent_timeout: Option<Duration>,
     consent_deadline: Option<Instant>,
     events: VecDeque<IceEvent>,
+    /// Lengths of the username fragment and password it makes (also on restart).
+    credential_lengths: (usize, usize),
+    /// Tuples added (`true`) and removed since last taken, when someone routes by them (a
+    /// WebRtcServer shares its sockets between transports).
+    tuple_changes: Option<Vec<(Tuple, bool)>>,
 }
 
 impl IceServer {
     /// `consent_timeout_secs` 0 disables consent checks; others are clamped to 10..=60 s.
     pub fn new(consent_timeout_secs: u8, rng: &mut Rng) -> Self {
+        Self::with_credential_lengths(consent_timeout_secs, (16, 32), rng)
+    }
+
+    /// As [`IceServer::new`], with credentials of these lengths (a WebRtcServer's transports
+    /// use 32 and 32, as mediasoup's do, so ufrags stay unique across a shared socket).
+    pub fn with_credential_lengths(consent_timeout_secs: u8, credential_lengths: (usize, usize), rng: &mut Rng) -> Self {
         let consent_timeout = match consent_timeout_secs {
             0 => None,
             s => Some(Duration::from_secs(s.clamp(CONSENT_MIN_SECS, CONSENT_MAX_SECS).into())),
         };
         IceServer {
-            ufrag: rng.string(16),
-            pwd: rng.string(32),
+            ufrag: rng.string(credential_lengths.0),
+            pwd: rng.string(credential_lengths.1),
             old: None,
             state: IceState::New,
             tuples: Vec::new(),
@@ -100,6 +111,24 @@ impl IceServer {
             consent_timeout,
             consent_deadline: None,
             events: VecDeque::new(),
+            credential_lengths,
+            tuple_changes: None,
+        }
+    }
+
+    /// Starts recording tuple additions and removals (see [`IceServer::take_tuple_changes`]).
+    pub fn track_tuples(&mut self) {
+        self.tuple_changes.get_or_insert_with(Vec::new);
+    }
+
+    /// Tuples validated (`true`) or forgotten since the last call, in order.
+    pub fn take_tuple_changes(&mut self) -> Vec<(Tuple, bool)> {
+        self.tuple_changes.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn tuple_changed(&mut self, t: Tuple, valid: bool) {
+        if let Some(log) = &mut self.tuple_changes {
+            log.push((t, valid));
         }
     }
 
@@ -124,8 +153,9 @@ impl IceServer {
 
     /// New credentials; the old ones keep working until the peer uses the new ones.
     pub fn restart(&mut self, now: Instant, rng: &mut Rng) {
-        let old_ufrag = std::mem::replace(&mut self.ufrag, rng.string(16));
-        let old_pwd = std::mem::replace(&mut self.pwd, rng.string(32));
+        let (ufrag_len, pwd_len) = self.credential_lengths;
+        let old_ufrag = std::mem::replace(&mut self.ufrag, rng.string(ufrag_len));
+        let old_pwd = std::mem::replace(&mut self.pwd, rng.string(pwd_len));
         self.old = Some((old_ufrag, old_pwd));
         // Give the peer time to restart before consent runs out.
         if self.consent_deadline.is_some() {
@@ -155,6 +185,7 @@ impl IceServer {
         self.state = IceState::Disconnected;
         self.selected = None;
         for t in std::mem::take(&mut self.tuples) {
+            self.tuple_changed(t, false);
             self.events.push_back(IceEvent::TupleRemoved(t));
         }
         self.events.push_back(IceEvent::State(IceState::Disconnected));
@@ -164,6 +195,7 @@ impl IceServer {
     pub fn remove_tuple(&mut self, t: &Tuple) {
         let Some(pos) = self.tuples.iter().position(|x| x == t) else { return };
         self.tuples.remove(pos);
+        self.tuple_changed(*t, false);
         if self.selected == Some(*t) {
             self.selected = None;
             if self.state.is_connected() {
@@ -195,6 +227,7 @@ impl IceServer {
     fn add_tuple(&mut self, t: Tuple) {
         if !self.tuples.contains(&t) {
             self.tuples.push(t);
+            self.tuple_changed(t, true);
         }
     }
 

@@ -424,7 +424,8 @@ impl SrtpSession {
         Ok(())
     }
 
-    /// Verifies and decrypts an SRTP packet in place (the tag is removed).
+    /// Verifies and decrypts an SRTP packet in place (the tag is removed). After a failure the
+    /// buffer's content is unspecified (the packet is to be dropped).
     pub fn unprotect_rtp(&mut self, p: &mut Vec<u8>) -> Result<(), SrtpError> {
         let tag_len = self.rx.rtp.tag_len;
         if p.len() < 12 + tag_len {

@@ -637,9 +637,11 @@ impl Router {
             if !nacks.is_empty() {
                 if let Some(t) = transports.get_mut(tk) {
                     let sender = t.media.rtcp_ssrc;
-                    let packets: Vec<_> = nacks.iter().map(|(ssrc, seqs)| rtcp::nack(sender, *ssrc, seqs)).collect();
-                    if let Some(data) = rtcp::marshal(&packets) {
-                        t.send_rtcp(now, data, out);
+                    // One NACK packet per RTCP datagram: a long loss list stays under the MTU.
+                    for packet in nacks.iter().flat_map(|(ssrc, seqs)| rtcp::nacks(sender, *ssrc, seqs)) {
+                        if let Some(data) = rtcp::marshal(&[packet]) {
+                            t.send_rtcp(now, data, out);
+                        }
                     }
                 }
             }

@@ -82,8 +82,23 @@ pub fn fir(sender_ssrc: u32, media_ssrc: u32, seq: u8) -> Box<dyn Packet> {
     Box::new(FullIntraRequest { sender_ssrc, media_ssrc: 0, fir: vec![FirEntry { ssrc: media_ssrc, sequence_number: seq }] })
 }
 
+/// Most NACK items (PID + bitmask) per packet (rtc-rtcp refuses more than 253; this keeps a
+/// packet near 1 kB).
+pub const MAX_NACK_ITEMS: usize = 250;
+
+/// One NACK packet for `seqs` (at most `MAX_NACK_ITEMS` items: see [`nacks`] for more).
 pub fn nack(sender_ssrc: u32, media_ssrc: u32, seqs: &[u16]) -> Box<dyn Packet> {
-    Box::new(TransportLayerNack { sender_ssrc, media_ssrc, nacks: nack_pairs_from_sequence_numbers(seqs) })
+    let mut pairs = nack_pairs_from_sequence_numbers(seqs);
+    pairs.truncate(MAX_NACK_ITEMS);
+    Box::new(TransportLayerNack { sender_ssrc, media_ssrc, nacks: pairs })
+}
+
+/// NACK packets for any number of `seqs`, each at most `MAX_NACK_ITEMS` items.
+pub fn nacks(sender_ssrc: u32, media_ssrc: u32, seqs: &[u16]) -> Vec<Box<dyn Packet>> {
+    nack_pairs_from_sequence_numbers(seqs)
+        .chunks(MAX_NACK_ITEMS)
+        .map(|c| Box::new(TransportLayerNack { sender_ssrc, media_ssrc, nacks: c.to_vec() }) as Box<dyn Packet>)
+        .collect()
 }
 
 pub fn receiver_report(sender_ssrc: u32, reports: Vec<ReceptionReport>) -> Box<dyn Packet> {
@@ -149,6 +164,15 @@ mod tests {
         assert_eq!(fb[3], Feedback::Fir { media_ssrc: 11 });
         assert!(matches!(&fb[4], Feedback::Remb { bitrate, ssrcs } if (*bitrate as i64 - 500_000).abs() < 1000 && ssrcs == &vec![10]));
         let sr = marshal(&[sender_report(9, ntp(std::time::Duration::from_secs(1_700_000_000)), 1234, 10, 1000)]).unwrap();
+        // Many scattered losses: several NACK packets, each one marshals.
+        let scattered: Vec<u16> = (0..2000u16).map(|i| i * 20).collect();
+        let packets = nacks(1, 10, &scattered);
+        assert_eq!(packets.len(), 8);
+        let mut all = Vec::new();
+        for p in packets {
+            all.extend(parse(&marshal(&[p]).unwrap()).unwrap());
+        }
+        assert_eq!(all.iter().map(|f| if let Feedback::Nack { seqs, .. } = f { seqs.len() } else { 0 }).sum::<usize>(), 2000);
         assert!(matches!(parse(&sr).unwrap()[0], Feedback::SenderReport { ssrc: 9, rtp_time: 1234, .. }));
         assert!(parse(&[0x80, 200, 0, 50]).is_none());
         assert!(parse(&[]).is_none() || parse(&[]).unwrap().is_empty());

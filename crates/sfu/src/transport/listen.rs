@@ -18,6 +18,8 @@ pub struct ListenInfo {
     /// A fixed port (`None`: a free one, in `port_range` or the worker's range).
     pub port: Option<u16>,
     pub port_range: Option<(u16, u16)>,
+    /// With an announced address, also offer the bound IP as a candidate.
+    pub expose_internal_ip: bool,
     pub send_buffer_size: Option<usize>,
     pub recv_buffer_size: Option<usize>,
 }
@@ -64,12 +66,18 @@ impl ListenInfo {
             }
         };
         let size = |k: &str| o.get(k).and_then(Value::as_u64).map(|n| n as usize);
+        let expose_internal_ip = match o.get("exposeInternalIp") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ApiError::type_error("invalid listenInfo.exposeInternalIp")),
+        };
         Ok(ListenInfo {
             protocol,
             ip,
             announced_address,
             port,
             port_range,
+            expose_internal_ip,
             send_buffer_size: size("sendBufferSize"),
             recv_buffer_size: size("recvBufferSize"),
         })

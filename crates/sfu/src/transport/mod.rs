@@ -6,6 +6,7 @@ pub mod listen;
 pub mod media;
 pub mod pipe;
 pub mod webrtc;
+pub mod webrtc_server;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,13 +25,34 @@ pub use media::TransportMedia;
 
 pub type TransportKey = Key<Transport>;
 
-/// A bound local socket of a transport: where candidates point.
+/// A bound local socket of a transport (its own, or its WebRtcServer's): where candidates point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LocalSocket {
     pub id: SocketId,
     pub protocol: Protocol,
     pub local: SocketAddr,
     pub announced_address: Option<String>,
+    /// Position of its listen info (each one down lowers the candidate's priority).
+    pub index: usize,
+    /// `preferUdp`/`preferTcp` named its protocol (raises the candidate's priority).
+    pub preferred: bool,
+    /// With an announced address, also offer the bound IP (`exposeInternalIp`).
+    pub expose_internal_ip: bool,
+}
+
+impl LocalSocket {
+    /// A transport's own socket, bound for the `index`th listen info.
+    pub fn own(b: &crate::engine::io::BoundSocket, info: &listen::ListenInfo, index: usize) -> Self {
+        LocalSocket {
+            id: b.id,
+            protocol: b.protocol,
+            local: b.local,
+            announced_address: info.announced_address.clone(),
+            index,
+            preferred: false,
+            expose_internal_ip: info.expose_internal_ip,
+        }
+    }
 }
 
 /// Decrypted media a transport received.
@@ -47,6 +69,8 @@ pub struct Transport {
     pub media: TransportMedia,
     /// Sockets of its own (closed with it).
     pub sockets: Vec<SocketId>,
+    /// The WebRtcServer whose sockets it uses.
+    pub server: Option<webrtc_server::WebRtcServerKey>,
 }
 
 pub enum Link {
@@ -55,17 +79,17 @@ pub enum Link {
     Memory(pipe::MemoryPipe),
     /// Tests of the router: what would be sent is kept, (rtcp, packet); `pipe` makes it a
     /// pipe transport.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     Capture { pipe: bool, sent: Vec<(bool, Vec<u8>)> },
 }
 
 impl Transport {
     pub fn new(id: TransportId, router: RouterKey, link: Link, rtcp_ssrc: u32) -> Self {
-        Transport { id, router, link, media: TransportMedia::new(rtcp_ssrc), sockets: Vec::new() }
+        Transport { id, router, link, media: TransportMedia::new(rtcp_ssrc), sockets: Vec::new(), server: None }
     }
 
     pub fn is_pipe(&self) -> bool {
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         if let Link::Capture { pipe, .. } = self.link {
             return pipe;
         }
@@ -86,7 +110,7 @@ impl Transport {
             Link::Memory(m) => m.send(data.len(), |worker, transport| {
                 out.push(Output::Pipe { worker, message: PipeMessage { transport, data, rtcp } })
             }, rtcp),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             Link::Capture { sent, .. } => {
                 sent.push((rtcp, data));
                 true
@@ -118,7 +142,7 @@ impl Transport {
             Link::WebRtc(t) => t.dump_json(),
             Link::Pipe(p) => p.dump_json(),
             Link::Memory(m) => m.dump_json(self.id.as_str()),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             Link::Capture { .. } => json!({ "id": self.id.as_str() }),
         };
         self.media.add_dump(&mut d);
@@ -164,7 +188,7 @@ impl Transport {
             Link::WebRtc(t) => t.stats_json(now, clock),
             Link::Pipe(p) => p.stats_json(now, clock),
             Link::Memory(m) => m.stats_json(self.id.as_str(), clock.wall_ms(now)),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             Link::Capture { .. } => json!({}),
         };
         self.media.add_stats(&mut s);

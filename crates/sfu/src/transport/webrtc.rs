@@ -30,10 +30,45 @@ pub const TCP_ICE_DEADLINE: Duration = Duration::from_secs(10);
 pub const MAX_TCP_CONNECTIONS: usize = 32;
 
 /// Candidate priority as mediasoup computes it: type preference 64 (host), local preference
-/// 10000 minus 100 per listen entry, component 1.
-fn candidate_priority(index: usize) -> u32 {
-    let local_pref = 10000u32.saturating_sub(100 * index as u32);
+/// 10000 minus 100 per listen entry (plus 1000 for a preferred protocol), component 1.
+fn candidate_priority(index: usize, preferred: bool) -> u32 {
+    let local_pref = 10000u32.saturating_sub(100 * index as u32) + if preferred { 1000 } else { 0 };
     (1 << 24) * 64 + (1 << 8) * local_pref + (256 - 1)
+}
+
+/// mediasoup's `iceCandidates` for these sockets: one host candidate each (the announced
+/// address if any), and the bound IP 1000 lower when `exposeInternalIp` asks for it.
+pub fn ice_candidates(sockets: &[LocalSocket]) -> Value {
+    let mut list = Vec::with_capacity(sockets.len());
+    for s in sockets {
+        let priority = candidate_priority(s.index, s.preferred);
+        let bound_ip = s.local.ip().to_string();
+        let mut add = |address: &str, priority: u32| {
+            let mut c = json!({
+                "foundation": if s.protocol == Protocol::Udp { "udpcandidate" } else { "tcpcandidate" },
+                "priority": priority,
+                "ip": address,
+                "address": address,
+                "protocol": s.protocol.name(),
+                "port": s.local.port(),
+                "type": "host",
+            });
+            if s.protocol == Protocol::Tcp {
+                c["tcpType"] = json!("passive");
+            }
+            list.push(c);
+        };
+        match &s.announced_address {
+            Some(a) => {
+                add(a, priority);
+                if s.expose_internal_ip {
+                    add(&bound_ip, priority - 1000);
+                }
+            }
+            None => add(&bound_ip, priority),
+        }
+    }
+    Value::Array(list)
 }
 
 /// Why datagrams were dropped (in dumps and stats).
@@ -85,46 +120,39 @@ pub struct WebRtcTransport {
 }
 
 impl WebRtcTransport {
+    /// A transport on `sockets`: its own, or (`via_server`) its WebRtcServer's, in which case
+    /// its ICE credentials are 32 characters (unique across the shared sockets) and its tuples
+    /// are reported for the server to route by.
     pub fn new(
         id: TransportId,
         cert: Arc<LocalCertificate>,
         sockets: Vec<LocalSocket>,
+        via_server: bool,
         consent_timeout_secs: u8,
         initial_available_outgoing_bitrate: u64,
         rng: &mut Rng,
     ) -> Self {
-        let candidates = sockets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let address = s.announced_address.clone().unwrap_or_else(|| s.local.ip().to_string());
-                let mut c = json!({
-                    "foundation": if s.protocol == Protocol::Udp { "udpcandidate" } else { "tcpcandidate" },
-                    "priority": candidate_priority(i),
-                    "ip": address,
-                    "address": address,
-                    "protocol": s.protocol.name(),
-                    "port": s.local.port(),
-                    "type": "host",
-                });
-                if s.protocol == Protocol::Tcp {
-                    c["tcpType"] = json!("passive");
-                }
-                c
-            })
-            .collect();
+        let candidates = ice_candidates(&sockets);
+        let mut ice = if via_server {
+            IceServer::with_credential_lengths(consent_timeout_secs, (32, 32), rng)
+        } else {
+            IceServer::new(consent_timeout_secs, rng)
+        };
+        if via_server {
+            ice.track_tuples();
+        }
         WebRtcTransport {
             id,
             dtls: DtlsTransport::new(cert.clone()),
             cert,
-            ice: IceServer::new(consent_timeout_secs, rng),
+            ice,
             dtls_deadline: None,
             srtp: None,
             dtls_role: Role::Auto,
             connect_called: false,
             remote_fingerprints: None,
             sockets,
-            candidates: Value::Array(candidates),
+            candidates,
             meters: Meters::default(),
             available_outgoing_bitrate: initial_available_outgoing_bitrate,
             newly_connected: false,
@@ -149,6 +177,14 @@ impl WebRtcTransport {
     }
     pub fn username_fragment(&self) -> &str {
         self.ice.username_fragment()
+    }
+    /// The username fragment before `restartIce()`, while still accepted.
+    pub fn old_username_fragment(&self) -> Option<&str> {
+        self.ice.old_username_fragment()
+    }
+    /// Tuples ICE validated (`true`) or forgot since the last call (WebRtcServer transports).
+    pub fn take_tuple_changes(&mut self) -> Vec<(Tuple, bool)> {
+        self.ice.take_tuple_changes()
     }
 
     /// Whether DTLS connected since the last call (media may flow now).

@@ -51,7 +51,7 @@ pub struct EngineNode {
     ip: IpAddr,
     next_port: u16,
     sockets: HashMap<SocketId, SocketAddr>,
-    by_addr: HashMap<SocketAddr, SocketId>,
+    pub by_addr: HashMap<SocketAddr, SocketId>,
     next_socket: u32,
     timeout: Option<Instant>,
     next_request: u32,

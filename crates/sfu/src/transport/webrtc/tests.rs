@@ -49,7 +49,8 @@ fn setup() -> (T, Peer) {
     let t = WebRtcTransport::new(
         TransportId::new("t1"),
         server_cert,
-        vec![LocalSocket { id: SocketId(1), protocol: Protocol::Udp, local, announced_address: None }],
+        vec![LocalSocket { id: SocketId(1), protocol: Protocol::Udp, local, announced_address: None, index: 0, preferred: false, expose_internal_ip: false }],
+        false,
         30,
         600_000,
         &mut Rng::from_seed([3; 32]),
@@ -212,4 +213,22 @@ fn dtls_role_auto_runs_as_server_when_ice_connects_first() {
     t.connect(now, json!({ "dtlsParameters": { "role": "client", "fingerprints": [
         { "algorithm": "sha-256", "value": p.fingerprint[0].value }] } })).unwrap();
     assert_eq!(t.t.dtls_state(), DtlsState::Connected);
+}
+
+#[test]
+fn a_peer_cannot_make_the_handshake_buffer_grow() {
+    let (mut t, p) = setup();
+    let now = Instant::now();
+    check(&mut t, &p, now, true);
+    assert_eq!(t.t.dtls_state(), DtlsState::Connecting);
+    // ICE-authenticated, then DTLS records of the next epoch instead of a handshake: after the
+    // handshake budget, DTLS datagrams are dropped (and counted) without reaching DTLS.
+    let mut record = vec![23u8, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 0, 0x04, 0x00];
+    record.extend(std::iter::repeat_n(0x5a, 1024));
+    for i in 0..1000u32 {
+        record[5..9].copy_from_slice(&i.to_be_bytes());
+        t.handle_datagram(now, p.tuple, &record);
+    }
+    assert!(t.t.drops.over_limit >= 700, "{}", t.t.drops.over_limit);
+    assert_ne!(t.t.dtls_state(), DtlsState::Connected);
 }

@@ -1,0 +1,27 @@
+'use strict';
+
+/**
+ * A benchmark server in its own process (so that its CPU and memory accounting is its own),
+ * driven over IPC: `call(cmd, data)` resolves with what its handler returned.
+ */
+const { fork } = require('node:child_process');
+
+function forkServer(script) {
+	const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+	let next = 0;
+	const pending = new Map();
+	child.on('message', (m) => {
+		const p = pending.get(m.id);
+		pending.delete(m.id);
+		if (m.error) p.reject(new Error(m.error));
+		else p.resolve(m.result);
+	});
+	const call = (cmd, data = {}) => new Promise((resolve, reject) => {
+		const id = next++;
+		pending.set(id, { resolve, reject });
+		child.send({ id, cmd, ...data });
+	});
+	return { call, kill: () => child.kill('SIGKILL') };
+}
+
+module.exports = { forkServer };
