@@ -108,9 +108,7 @@ test('updateMediaCodecs() recomputes capabilities synchronously, throwing like c
 test('parts not built yet reject with UnsupportedError naming the feature', async () => {
 	const router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
 	const calls = {
-		PlainTransport: () => router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' } }),
 		SCTP: () => router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, enableSctp: true }),
-		DirectTransport: () => router.createDirectTransport(),
 		ActiveSpeakerObserver: () => router.createActiveSpeakerObserver(),
 		AudioLevelObserver: () => router.createAudioLevelObserver(),
 	};

@@ -15,7 +15,7 @@ let worker;
 let router;
 
 before(async () => {
-	worker = await ferrosoup.createWorker({ rtcMinPort: 45000, rtcMaxPort: 45999 });
+	worker = await ferrosoup.createWorker({ rtcMinPort: 49000, rtcMaxPort: 49999 });
 	router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
 });
 after(() => worker.close());
@@ -30,7 +30,7 @@ test('createWebRtcServer(): sockets, dump(), worker dump, observer, appData', as
 	const created = [];
 	worker.observer.on('newwebrtcserver', (s) => created.push(s));
 	const server = await worker.createWebRtcServer({
-		listenInfos: [UDP, { ...TCP, portRange: { min: 45500, max: 45510 } }],
+		listenInfos: [UDP, { ...TCP, portRange: { min: 39500, max: 39510 } }],
 		appData: { room: 'a' },
 	});
 	assert.deepStrictEqual(created, [server]);
@@ -45,9 +45,9 @@ test('createWebRtcServer(): sockets, dump(), worker dump, observer, appData', as
 	assert.equal(dump.id, server.id);
 	assert.equal(dump.udpSockets.length, 1);
 	assert.equal(dump.udpSockets[0].ip, '127.0.0.1');
-	assert.ok(dump.udpSockets[0].port >= 45000 && dump.udpSockets[0].port <= 45999);
+	assert.ok(dump.udpSockets[0].port >= 49000 && dump.udpSockets[0].port <= 49999);
 	assert.equal(dump.tcpServers.length, 1);
-	assert.ok(dump.tcpServers[0].port >= 45500 && dump.tcpServers[0].port <= 45510);
+	assert.ok(dump.tcpServers[0].port >= 39500 && dump.tcpServers[0].port <= 39510);
 	assert.deepStrictEqual(dump.webRtcTransportIds, []);
 	assert.deepStrictEqual(dump.localIceUsernameFragments, []);
 	const w = await worker.dump();
@@ -90,15 +90,15 @@ test('createWebRtcServer(): wrong arguments and unbindable addresses reject as m
 	const again = await worker.createWebRtcServer({ listenInfos: [{ ...UDP, port: free }] });
 	again.close();
 	// A range with every port taken.
-	const holder = await worker.createWebRtcServer({ listenInfos: [{ ...UDP, portRange: { min: 45600, max: 45600 } }] });
-	await assert.rejects(worker.createWebRtcServer({ listenInfos: [{ ...UDP, portRange: { min: 45600, max: 45600 } }] }), {
+	const holder = await worker.createWebRtcServer({ listenInfos: [{ ...UDP, portRange: { min: 39600, max: 39600 } }] });
+	await assert.rejects(worker.createWebRtcServer({ listenInfos: [{ ...UDP, portRange: { min: 39600, max: 39600 } }] }), {
 		name: 'Error',
 		message: "no more available ports [protocol:udp, ip:'127.0.0.1', numAttempt:1]",
 	});
 	holder.close();
 	// An address that is not this host's.
-	await assert.rejects(worker.createWebRtcServer({ listenInfos: [{ ...UDP, ip: '203.0.113.7', port: 45700 }] }), {
-		message: "uv_udp_bind() failed [protocol:udp, ip:'203.0.113.7', port:45700]: address not available",
+	await assert.rejects(worker.createWebRtcServer({ listenInfos: [{ ...UDP, ip: '203.0.113.7', port: 39700 }] }), {
+		message: "uv_udp_bind() failed [protocol:udp, ip:'203.0.113.7', port:39700]: address not available",
 	});
 	// Nothing was left behind by the failures.
 	assert.deepStrictEqual((await worker.dump()).webRtcServerIds, []);

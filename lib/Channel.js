@@ -83,6 +83,20 @@ class Channel extends EnhancedEventEmitter {
 		});
 	}
 
+	/**
+	 * Sends a notification with a binary payload (no answer). Throws WorkerClosedError when
+	 * the worker is closed, as mediasoup's channel does.
+	 */
+	notify(method, handlerId, payload) {
+		if (this.#closed) {
+			throw new WorkerClosedError(`Channel closed, cannot send notification [method:${native.mediasoupMethodName(method)}]`);
+		}
+		const rejection = this.#native.notify(method, handlerId, payload);
+		if (rejection) {
+			throw makeError(rejection.error, rejection.reason);
+		}
+	}
+
 	#onMessage(json) {
 		let msg;
 		try {

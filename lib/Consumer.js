@@ -296,7 +296,10 @@ class Consumer extends EnhancedEventEmitter {
 				break;
 			}
 			case 'rtp': {
-				// Only DirectTransport consumers get their packets in JS; none here yet.
+				// A DirectTransport consumer's packet (base64 in the event).
+				if (!this.closed) {
+					this.safeEmit('rtp', Buffer.from(data, 'base64'));
+				}
 				break;
 			}
 			default:

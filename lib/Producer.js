@@ -2,7 +2,6 @@
 
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
-const { UnsupportedError } = require('../errors');
 const utils = require('./utils');
 
 const logger = new Logger('Producer');
@@ -181,12 +180,16 @@ class Producer extends EnhancedEventEmitter {
 		await this.#channel.request('producer.enableTraceEvent', this.#internal.producerId, { types: known });
 	}
 
-	/** Injects an RTP packet: only producers of a DirectTransport can, and ferrosoup has none yet. */
+	/**
+	 * Injects an RTP packet into this producer's transport (meant for DirectTransport
+	 * producers). As in mediasoup, the transport's RTP listener decides which producer it is
+	 * for; malformed or unknown packets are dropped by the worker.
+	 */
 	send(rtpPacket) {
 		if (!Buffer.isBuffer(rtpPacket)) {
 			throw new TypeError('rtpPacket must be a Buffer');
 		}
-		throw new UnsupportedError('Producer.send() needs a DirectTransport, not implemented in ferrosoup yet');
+		this.#channel.notify('producer.send', this.#internal.producerId, rtpPacket);
 	}
 
 	#onNotification(event, data) {

@@ -8,6 +8,8 @@ const utils = require('./utils');
 
 const { WebRtcTransport } = require('./WebRtcTransport');
 const { PipeTransport } = require('./PipeTransport');
+const { PlainTransport, checkSrtpCryptoSuite } = require('./PlainTransport');
+const { DirectTransport } = require('./DirectTransport');
 const { NotFoundError } = require('../errors');
 
 const logger = new Logger('Router');
@@ -219,8 +221,61 @@ class Router extends EnhancedEventEmitter {
 		return transport;
 	}
 
-	createPlainTransport() {
-		return notYet('PlainTransport');
+	/**
+	 * mediasoup's createPlainTransport(): RTP/RTCP over UDP to one endpoint (connect(), or the
+	 * first sender with `comedia`), RTCP muxed or on its own port, optionally SRTP (SDES keys).
+	 */
+	async createPlainTransport({
+		listenInfo,
+		rtcpListenInfo,
+		listenIp,
+		port,
+		rtcpMux = true,
+		comedia = false,
+		enableSctp = false,
+		enableSrtp = false,
+		srtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80',
+		appData,
+	}) {
+		logger.debug('createPlainTransport()');
+		if (!listenInfo && !listenIp) {
+			throw new TypeError('missing listenInfo and listenIp (one of them is mandatory)');
+		} else if (listenInfo && listenIp) {
+			throw new TypeError('only one of listenInfo and listenIp must be given');
+		}
+		utils.checkAppData(appData);
+		if (rtcpMux && rtcpListenInfo) {
+			logger.warn('createPlainTransport() | ignoring rtcpMux since rtcpListenInfo is given');
+			rtcpMux = false;
+		}
+		if (listenIp) {
+			if (typeof listenIp === 'string') listenIp = { ip: listenIp };
+			listenInfo = { protocol: 'udp', ip: listenIp.ip, announcedAddress: listenIp.announcedIp, port };
+		}
+		checkSrtpCryptoSuite(srtpCryptoSuite);
+		if (enableSctp) {
+			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet: createPlainTransport() needs enableSctp: false');
+		}
+		const transportId = utils.generateUUIDv4();
+		const data = await this.#channel.request('router.createPlainTransport', this.id, {
+			transportId,
+			// Checked by the worker (one place for listen-info rules).
+			listenInfo,
+			rtcpListenInfo,
+			rtcpMux: Boolean(rtcpMux),
+			comedia: Boolean(comedia),
+			enableSrtp: Boolean(enableSrtp),
+			srtpCryptoSuite,
+		});
+		const transport = new PlainTransport({
+			internal: { routerId: this.id, transportId },
+			data,
+			channel: this.#channel,
+			appData,
+			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
+			getProducerById: (producerId) => this.#producers.get(producerId),
+		});
+		return this.#adopt(transport);
 	}
 
 	/**
@@ -268,8 +323,21 @@ class Router extends EnhancedEventEmitter {
 		return this.#adopt(transport);
 	}
 
-	createDirectTransport() {
-		return notYet('DirectTransport');
+	/** mediasoup's createDirectTransport(): RTP/RTCP to and from the app, no network. */
+	async createDirectTransport({ maxSendMessageSize = 262144, maxReceiveMessageSize = 262144, appData } = {}) {
+		logger.debug('createDirectTransport()');
+		utils.checkAppData(appData);
+		const transportId = utils.generateUUIDv4();
+		await this.#channel.request('router.createDirectTransport', this.id, { transportId, maxSendMessageSize, maxReceiveMessageSize });
+		const transport = new DirectTransport({
+			internal: { routerId: this.id, transportId },
+			data: {},
+			channel: this.#channel,
+			appData,
+			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
+			getProducerById: (producerId) => this.#producers.get(producerId),
+		});
+		return this.#adopt(transport);
 	}
 
 	/**

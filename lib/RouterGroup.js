@@ -110,10 +110,16 @@ class RouterGroup extends EnhancedEventEmitter {
 		} else {
 			router = this.#pick();
 		}
+		return this.#place(router, (r) => r.createWebRtcTransport(options));
+	}
+
+	/** Creates a transport on `router` (a member) and wires it into the group. */
+	async #place(router, create) {
+		if (this.#closed) throw new Error('RouterGroup closed');
 		this.#load.set(router, this.#load.get(router) + 1);
 		let transport;
 		try {
-			transport = await router.createWebRtcTransport(options);
+			transport = await create(router);
 		} catch (error) {
 			this.#load.set(router, this.#load.get(router) - 1);
 			throw error;
@@ -157,16 +163,17 @@ class RouterGroup extends EnhancedEventEmitter {
 		for (const r of this.#routers) r.updateMediaCodecs(mediaCodecs);
 	}
 
-	async createPlainTransport() {
-		throw new UnsupportedError('PlainTransport is not implemented in ferrosoup yet');
+	/** On the least loaded member; consuming on it brings producers there as for WebRTC. */
+	async createPlainTransport(options) {
+		return this.#place(this.#pick(), (r) => r.createPlainTransport(options));
 	}
 
-	async createPipeTransport() {
-		throw new UnsupportedError('PipeTransport over UDP is not implemented in ferrosoup yet');
+	async createPipeTransport(options) {
+		return this.#place(this.#pick(), (r) => r.createPipeTransport(options));
 	}
 
-	async createDirectTransport() {
-		throw new UnsupportedError('DirectTransport is not implemented in ferrosoup yet');
+	async createDirectTransport(options) {
+		return this.#place(this.#pick(), (r) => r.createDirectTransport(options));
 	}
 
 	async pipeToRouter(options) {

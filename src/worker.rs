@@ -106,6 +106,26 @@ impl NativeWorker {
         }
     }
 
+    /// Queues a notification with a binary payload (`producer.send`, `transport.sendRtcp`):
+    /// no answer comes. `null` when queued, else why not (as `request()`).
+    #[napi(catch_unwind)]
+    pub fn notify(&self, method: String, handler_id: String, payload: Buffer) -> Option<Rejection> {
+        let closed = || Some(Rejection { error: "WorkerClosedError".into(), reason: format!("Channel closed, cannot send notification [method:{}]", ferrosoup_sfu::api::request::mediasoup_method_name(&method)) });
+        let Some(handle) = &self.handle else { return closed() };
+        let req = match Request::notification(&method, &handler_id, payload.to_vec()) {
+            Ok(r) => r,
+            Err(e) => {
+                let v = error_json(&e);
+                return Some(Rejection { error: v["error"].as_str().unwrap_or("Error").into(), reason: e.message });
+            }
+        };
+        if handle.request(req) {
+            None
+        } else {
+            closed()
+        }
+    }
+
     /// Asks the worker thread to finish; it reports `exited` when done.
     #[napi(catch_unwind)]
     pub fn close(&mut self) {

@@ -28,12 +28,48 @@ fn sent_bytes(t: &mut Transport) -> usize {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+/// What every input starts from, parsed once: the router's capabilities and the requests that
+/// create its producer and consumers (parsing them each time would be most of the work).
+struct Setup {
+    caps: serde_json::Value,
+    produce: ferrosoup_sfu::api::request::Produce,
+    consume: Vec<ferrosoup_sfu::api::request::Consume>,
+}
+
+fn setup() -> Setup {
     let codecs = json!([{ "kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2 }, { "kind": "video", "mimeType": "video/VP8", "clockRate": 90000 }]);
     let caps = ferrosoup_sfu::ortc::generate_router_rtp_capabilities(Some(&codecs)).unwrap();
+    let params = json!({
+        "mid": "0",
+        "codecs": [
+            { "mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000, "rtcpFeedback": [{ "type": "nack" }, { "type": "nack", "parameter": "pli" }, { "type": "transport-cc" }] },
+            { "mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": { "apt": 96 } },
+        ],
+        "headerExtensions": [{ "uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4 }, { "uri": "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", "id": 3 }],
+        "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }],
+        "rtcp": { "cname": "c" },
+    });
+    let Body::TransportProduce(produce) = body("transport.produce", json!({ "producerId": "p", "kind": "video", "rtpParameters": params })) else { unreachable!() };
+    let consume = ["c", "pc"]
+        .iter()
+        .map(|id| {
+            let Body::TransportConsume(c) = body("transport.consume", json!({ "consumerId": id, "producerId": "p", "rtpCapabilities": caps })) else { unreachable!() };
+            c
+        })
+        .collect();
+    Setup { caps, produce, consume }
+}
+
+thread_local! {
+    static SETUP: Setup = setup();
+}
+
+fuzz_target!(|data: &[u8]| SETUP.with(|s| run(s, data)));
+
+fn run(setup: &Setup, data: &[u8]) {
     let mut routers = Arena::default();
     let cache = KeyFrameCacheConfig { max_duration: Duration::from_secs(2), max_bytes: CACHE_BYTES };
-    let rk = routers.insert(Router::new(RouterId::new("r"), caps.clone(), Some(cache)));
+    let rk = routers.insert(Router::new(RouterId::new("r"), setup.caps.clone(), Some(cache)));
     let mut transports = Arena::default();
     let mut rng = Rng::from_seed([4; 32]);
     let mut keys = Vec::new();
@@ -47,21 +83,9 @@ fuzz_target!(|data: &[u8]| {
     let clock = Clock::new(t0, SystemTime::now());
     let mut now = t0;
     let mut out = Outbox::default();
-    let params = json!({
-        "mid": "0",
-        "codecs": [
-            { "mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000, "rtcpFeedback": [{ "type": "nack" }, { "type": "nack", "parameter": "pli" }, { "type": "transport-cc" }] },
-            { "mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": { "apt": 96 } },
-        ],
-        "headerExtensions": [{ "uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4 }, { "uri": "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", "id": 3 }],
-        "encodings": [{ "ssrc": 1111, "rtx": { "ssrc": 2222 } }],
-        "rtcp": { "cname": "c" },
-    });
-    let Body::TransportProduce(p) = body("transport.produce", json!({ "producerId": "p", "kind": "video", "rtpParameters": params })) else { unreachable!() };
-    routers[rk].produce(send, &mut transports[send], p, &mut rng).unwrap();
-    for (t, id) in [(recv, "c"), (pipe, "pc")] {
-        let Body::TransportConsume(c) = body("transport.consume", json!({ "consumerId": id, "producerId": "p", "rtpCapabilities": caps })) else { unreachable!() };
-        routers[rk].consume(now, &clock, t, &mut transports, c, &mut rng, &mut out).unwrap();
+    routers[rk].produce(send, &mut transports[send], setup.produce.clone(), &mut rng).unwrap();
+    for (t, c) in [recv, pipe].into_iter().zip(&setup.consume) {
+        routers[rk].consume(now, &clock, t, &mut transports, c.clone(), &mut rng, &mut out).unwrap();
         routers[rk].transport_connected(now, &clock, t, &mut transports, &mut out);
     }
     let mut bytes_in = 0usize;
@@ -107,4 +131,4 @@ fuzz_target!(|data: &[u8]| {
         let allowed = 4 * bytes_in + secs * (4 * CACHE_BYTES + 64 * 1024);
         assert!(bytes_out <= allowed, "{bytes_out} bytes out for {bytes_in} in over {secs} s");
     }
-});
+}

@@ -52,7 +52,8 @@ impl Outgoing {
     /// or state events).
     pub fn sheddable(&self) -> bool {
         match self {
-            Outgoing::Event { event, .. } => matches!(*event, "trace" | "score"),
+            // A DirectTransport's packets to the app are media: lost under overload, like UDP.
+            Outgoing::Event { event, .. } => matches!(*event, "trace" | "score" | "rtp" | "rtcp"),
             Outgoing::Log { .. } => true,
             _ => false,
         }

@@ -40,6 +40,8 @@ pub enum Body {
     RouterCreateWebRtcTransport(CreateWebRtcTransport),
     RouterCreateWebRtcTransportWithServer(CreateWebRtcTransportWithServer),
     RouterCreatePipeTransport(CreatePipeTransport),
+    RouterCreatePlainTransport(CreatePlainTransport),
+    RouterCreateDirectTransport(CreateDirectTransport),
     RouterCloseTransport(CloseTransport),
 
     WebRtcServerDump,
@@ -58,12 +60,17 @@ pub enum Body {
     WebRtcTransportConnect(WebRtcConnect),
     PipeTransportConnect(PipeConnect),
     PipeTransportConnectInMemory(ConnectInMemory),
+    PlainTransportConnect(PlainConnect),
+    /// A notification (no answer): RTCP from the app into a DirectTransport.
+    TransportSendRtcp(Vec<u8>),
 
     ProducerDump,
     ProducerGetStats,
     ProducerPause,
     ProducerResume,
     ProducerEnableTraceEvent(TraceEventTypes),
+    /// A notification (no answer): RTP from the app into a producer's transport.
+    ProducerSend(Vec<u8>),
 
     ConsumerDump,
     ConsumerGetStats,
@@ -95,17 +102,19 @@ impl Body {
             | WorkerPanicForTesting => Target::Worker,
             WebRtcServerDump => Target::WebRtcServer,
             RouterDump | RouterUpdateRtpCapabilities(_) | RouterCreateWebRtcTransport(_)
-            | RouterCreateWebRtcTransportWithServer(_) | RouterCreatePipeTransport(_) | RouterCloseTransport(_) => {
+            | RouterCreateWebRtcTransportWithServer(_) | RouterCreatePipeTransport(_) | RouterCreatePlainTransport(_)
+            | RouterCreateDirectTransport(_) | RouterCloseTransport(_) => {
                 Target::Router
             }
             TransportDump | TransportGetStats | TransportProduce(_) | TransportConsume(_)
             | TransportCloseProducer(_) | TransportCloseConsumer(_)
             | TransportSetMaxIncomingBitrate(_) | TransportSetMaxOutgoingBitrate(_)
             | TransportSetMinOutgoingBitrate(_) | TransportEnableTraceEvent(_) | TransportRestartIce
-            | WebRtcTransportConnect(_) | PipeTransportConnect(_) | PipeTransportConnectInMemory(_) => {
+            | WebRtcTransportConnect(_) | PipeTransportConnect(_) | PipeTransportConnectInMemory(_)
+            | PlainTransportConnect(_) | TransportSendRtcp(_) => {
                 Target::Transport
             }
-            ProducerDump | ProducerGetStats | ProducerPause | ProducerResume | ProducerEnableTraceEvent(_) => {
+            ProducerDump | ProducerGetStats | ProducerPause | ProducerResume | ProducerEnableTraceEvent(_) | ProducerSend(_) => {
                 Target::Producer
             }
             ConsumerDump | ConsumerGetStats | ConsumerPause | ConsumerResume | ConsumerSetPreferredLayers(_)
@@ -130,6 +139,8 @@ const METHODS: &[(&str, &str)] = &[
     ("router.createWebRtcTransport", "ROUTER_CREATE_WEBRTCTRANSPORT"),
     ("router.createWebRtcTransportWithServer", "ROUTER_CREATE_WEBRTCTRANSPORT_WITH_SERVER"),
     ("router.createPipeTransport", "ROUTER_CREATE_PIPETRANSPORT"),
+    ("router.createPlainTransport", "ROUTER_CREATE_PLAINTRANSPORT"),
+    ("router.createDirectTransport", "ROUTER_CREATE_DIRECTTRANSPORT"),
     ("router.closeTransport", "ROUTER_CLOSE_TRANSPORT"),
     ("transport.dump", "TRANSPORT_DUMP"),
     ("transport.getStats", "TRANSPORT_GET_STATS"),
@@ -145,6 +156,9 @@ const METHODS: &[(&str, &str)] = &[
     ("webRtcTransport.connect", "WEBRTCTRANSPORT_CONNECT"),
     ("pipeTransport.connect", "PIPETRANSPORT_CONNECT"),
     ("pipeTransport.connectInMemory", "PIPETRANSPORT_CONNECT_IN_MEMORY"),
+    ("plainTransport.connect", "PLAINTRANSPORT_CONNECT"),
+    ("transport.sendRtcp", "TRANSPORT_SEND_RTCP"),
+    ("producer.send", "PRODUCER_SEND"),
     ("producer.dump", "PRODUCER_DUMP"),
     ("producer.getStats", "PRODUCER_GET_STATS"),
     ("producer.pause", "PRODUCER_PAUSE"),
@@ -194,6 +208,8 @@ impl Request {
             "router.createWebRtcTransport" => RouterCreateWebRtcTransport(de(data)?),
             "router.createWebRtcTransportWithServer" => RouterCreateWebRtcTransportWithServer(de(data)?),
             "router.createPipeTransport" => RouterCreatePipeTransport(de(data)?),
+            "router.createPlainTransport" => RouterCreatePlainTransport(de(data)?),
+            "router.createDirectTransport" => RouterCreateDirectTransport(de(data)?),
             "router.closeTransport" => RouterCloseTransport(de(data)?),
             "transport.dump" => TransportDump,
             "transport.getStats" => TransportGetStats,
@@ -209,6 +225,7 @@ impl Request {
             "webRtcTransport.connect" => WebRtcTransportConnect(de(data)?),
             "pipeTransport.connect" => PipeTransportConnect(PipeConnect { data }),
             "pipeTransport.connectInMemory" => PipeTransportConnectInMemory(de(data)?),
+            "plainTransport.connect" => PlainTransportConnect(PlainConnect { data }),
             "producer.dump" => ProducerDump,
             "producer.getStats" => ProducerGetStats,
             "producer.pause" => ProducerPause,
@@ -228,6 +245,27 @@ impl Request {
             return Err(ApiError::type_error(format!("missing handler id [method:{}]", mediasoup_method_name(method))));
         }
         Ok(Request { id, method: mediasoup_method_name(method), handler: handler.to_string(), body })
+    }
+}
+
+impl Request {
+    /// A notification with a binary payload (`producer.send`, `transport.sendRtcp`): id 0, no
+    /// answer.
+    pub fn notification(method: &str, handler: &str, payload: Vec<u8>) -> ApiResult<Request> {
+        let body = match method {
+            "producer.send" => Body::ProducerSend(payload),
+            "transport.sendRtcp" => Body::TransportSendRtcp(payload),
+            m => return Err(ApiError::other(format!("unknown notification '{m}'"))),
+        };
+        if handler.is_empty() {
+            return Err(ApiError::type_error(format!("missing handler id [method:{}]", mediasoup_method_name(method))));
+        }
+        Ok(Request { id: 0, method: mediasoup_method_name(method), handler: handler.to_string(), body })
+    }
+
+    /// Whether the caller waits for an answer (notifications have id 0).
+    pub fn wants_reply(&self) -> bool {
+        self.id != 0
     }
 }
 
@@ -357,13 +395,54 @@ pub struct CreatePipeTransport {
     pub enable_sctp: bool,
 }
 
+/// `router.createPlainTransport()`: RTP (and, without `rtcpMux`, RTCP) over UDP.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePlainTransport {
+    pub transport_id: TransportId,
+    pub listen_info: ListenInfo,
+    #[serde(default)]
+    pub rtcp_listen_info: Option<ListenInfo>,
+    #[serde(default = "yes")]
+    pub rtcp_mux: bool,
+    #[serde(default)]
+    pub comedia: bool,
+    #[serde(default)]
+    pub enable_sctp: bool,
+    #[serde(default)]
+    pub enable_srtp: bool,
+    #[serde(default)]
+    pub srtp_crypto_suite: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDirectTransport {
+    pub transport_id: TransportId,
+    #[serde(default = "default_message_size")]
+    pub max_send_message_size: u64,
+    #[serde(default = "default_message_size")]
+    pub max_receive_message_size: u64,
+}
+
+fn default_message_size() -> u64 {
+    262_144
+}
+
+/// `plainTransport.connect({ ip, port, rtcpPort, srtpParameters })`: checked by the transport
+/// in mediasoup's order.
+#[derive(Debug)]
+pub struct PlainConnect {
+    pub data: Value,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloseTransport {
     pub transport_id: TransportId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Produce {
     pub producer_id: ProducerId,
@@ -378,7 +457,7 @@ pub struct Produce {
     pub key_frame_cache: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Consume {
     pub consumer_id: ConsumerId,

@@ -17,7 +17,7 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::api::request::{CreatePipeTransport, CreateWebRtcServer, CreateWebRtcTransport, CreateWebRtcTransportWithServer};
+use crate::api::request::{CreatePipeTransport, CreatePlainTransport, CreateWebRtcServer, CreateWebRtcTransport, CreateWebRtcTransportWithServer};
 use crate::api::settings::{parse_log_tags, LogLevel, Settings};
 use crate::api::{ApiError, ApiResult, Body, Request, RouterId, TransportId};
 use crate::arena::Arena;
@@ -29,7 +29,9 @@ use crate::net::{Protocol, SocketId, Tuple};
 use crate::router::consumer::ConsumerKey;
 use crate::router::producer::{KeyFrameCacheConfig, ProducerKey};
 use crate::router::{Router, RouterKey};
+use crate::transport::direct::DirectTransport;
 use crate::transport::pipe::{MemoryPipe, PipeTransport};
+use crate::transport::plain::{PlainSocket, PlainTransport};
 use crate::transport::webrtc::WebRtcTransport;
 use crate::transport::webrtc_server::{Route, ServerSocket, WebRtcServer, WebRtcServerKey};
 use crate::transport::{Link, LocalSocket, Received, Transport, TransportKey};
@@ -80,6 +82,7 @@ struct SocketInfo {
 enum Pending {
     WebRtc { id: u32, router: RouterKey, req: CreateWebRtcTransport },
     Pipe { id: u32, router: RouterKey, req: CreatePipeTransport },
+    Plain { id: u32, router: RouterKey, req: CreatePlainTransport },
     Server { id: u32, req: CreateWebRtcServer },
 }
 
@@ -160,9 +163,11 @@ impl Engine {
         match input {
             Input::Request(r) => {
                 self.log_request(&r);
-                let id = r.id;
+                let (id, wants_reply) = (r.id, r.wants_reply());
                 if let Some(result) = self.handle_request(now, r) {
-                    self.out.push(Output::Reply { id, result });
+                    if wants_reply {
+                        self.out.push(Output::Reply { id, result });
+                    }
                 }
             }
             Input::Datagram { socket, from, data } => self.on_datagram(now, socket, from, data),
@@ -234,6 +239,13 @@ impl Engine {
                 r
             }
             Link::Pipe(p) => p.handle_datagram(now, from, data),
+            Link::Plain(p) => {
+                let r = p.handle_datagram(now, socket, from, data, &mut self.out);
+                if p.take_newly_connected() {
+                    self.transport_connected(now, rk, tk);
+                }
+                r
+            }
             _ => None,
         };
         match received {
@@ -418,6 +430,18 @@ impl Engine {
             }
             (body, Some(Handler::Router(rk))) => return self.router_request(now, r.id, rk, body),
             (body, Some(Handler::Transport(tk))) => self.transport_request(now, tk, body),
+            (Body::ProducerSend(packet), Some(Handler::Producer(rk, pk))) => {
+                // Into the producer's transport as if it came from the network: the RTP
+                // listener picks the producer (mediasoup does the same).
+                let tk = self.routers.get(rk)?.producer(pk)?.transport();
+                if let Some(Link::Direct(d)) = self.transports.get_mut(tk).map(|t| &mut t.link) {
+                    if !d.from_app(now, packet.len(), false) {
+                        return None;
+                    }
+                }
+                self.route_rtp(now, rk, tk, &packet, false);
+                return None;
+            }
             (body, Some(Handler::Producer(rk, pk))) => {
                 let router = self.routers.get_mut(rk)?;
                 let result = router.producer_request(now, &self.clock, pk, body, &mut self.transports, &mut self.out);
@@ -548,6 +572,40 @@ impl Engine {
                 self.bind(vec![spec], Pending::Pipe { id, router: rk, req });
                 return None;
             }
+            Body::RouterCreatePlainTransport(req) => {
+                if let Err(e) = self.check_new_transport(&req.transport_id) {
+                    return Some(Err(e));
+                }
+                if req.enable_sctp {
+                    return Some(Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createPlainTransport() needs enableSctp: false")));
+                }
+                if req.listen_info.protocol != Protocol::Udp {
+                    return Some(Err(ApiError::type_error("unsupported listen protocol")));
+                }
+                let rtcp_info = (!req.rtcp_mux).then(|| req.rtcp_listen_info.clone().unwrap_or_else(|| req.listen_info.clone()));
+                if rtcp_info.as_ref().is_some_and(|i| i.protocol != Protocol::Udp) {
+                    return Some(Err(ApiError::type_error("unsupported RTCP listen protocol")));
+                }
+                if let Some(s) = req.srtp_crypto_suite.as_deref().filter(|_| req.enable_srtp) {
+                    if crate::net::srtp::Profile::from_name(s).is_none() {
+                        return Some(Err(ApiError::type_error(format!("invalid SrtpCryptoSuite: {s}"))));
+                    }
+                }
+                let mut specs = vec![self.bind_spec(req.listen_info.clone())];
+                specs.extend(rtcp_info.map(|i| self.bind_spec(i)));
+                self.bind(specs, Pending::Plain { id, router: rk, req });
+                return None;
+            }
+            Body::RouterCreateDirectTransport(req) => {
+                if let Err(e) = self.check_new_transport(&req.transport_id) {
+                    return Some(Err(e));
+                }
+                let d = DirectTransport::new(req.transport_id.clone(), req.max_send_message_size, req.max_receive_message_size);
+                let tk = self.add_transport(rk, req.transport_id, Link::Direct(Box::new(d)), Vec::new());
+                // Nothing to wait for: its consumers send at once.
+                self.transport_connected(now, rk, tk);
+                return Some(Ok(Value::Null));
+            }
             Body::RouterCloseTransport(c) => {
                 if let Some(Handler::Transport(tk)) = self.handlers.get(c.transport_id.as_str()).copied() {
                     self.close_transport(now, tk);
@@ -586,7 +644,7 @@ impl Engine {
             return;
         };
         let (id, rk) = match pending {
-            Pending::WebRtc { id, router, .. } | Pending::Pipe { id, router, .. } => (id, router),
+            Pending::WebRtc { id, router, .. } | Pending::Pipe { id, router, .. } | Pending::Plain { id, router, .. } => (id, router),
             Pending::Server { id, req } => {
                 let reply = result.map_err(ApiError::other).map(|bound| self.add_webrtc_server(req, bound));
                 self.out.push(Output::Reply { id, result: reply });
@@ -625,6 +683,20 @@ impl Engine {
                 reply
             }
             Pending::Server { .. } => unreachable!("servers are not transports"),
+            Pending::Plain { req, .. } => {
+                let end = |i: usize, info: &crate::transport::listen::ListenInfo| PlainSocket { id: bound[i].id, local: bound[i].local, announced: info.announced_address.clone() };
+                let rtp = end(0, &req.listen_info);
+                let rtcp = (bound.len() > 1).then(|| end(1, req.rtcp_listen_info.as_ref().unwrap_or(&req.listen_info)));
+                let profile = req
+                    .enable_srtp
+                    .then(|| crate::net::srtp::Profile::from_name(req.srtp_crypto_suite.as_deref().unwrap_or("AES_CM_128_HMAC_SHA1_80")))
+                    .flatten();
+                let p = PlainTransport::new(req.transport_id.clone(), rtp, rtcp, req.comedia, profile, &mut self.rng);
+                let reply = p.data_json();
+                self.log(LogLevel::Debug, "info", format_args!("Router::createPlainTransport() | [transportId:{}]", req.transport_id));
+                self.add_transport(rk, req.transport_id, Link::Plain(Box::new(p)), bound);
+                reply
+            }
             Pending::Pipe { req, .. } => {
                 let b = bound[0];
                 let announced = req.listen_info.as_ref().and_then(|i| i.announced_address.clone());
@@ -778,6 +850,21 @@ impl Engine {
                 // No handshake: connected once the remote is known, as in mediasoup.
                 self.transport_connected(now, rk, tk);
                 Ok(reply)
+            }
+            Body::PlainTransportConnect(c) => {
+                let Link::Plain(p) = &mut self.transports[tk].link else { return Err(ApiError::other("not a PlainTransport")) };
+                let reply = p.connect(&c.data, &mut self.rng)?;
+                if p.take_newly_connected() {
+                    self.transport_connected(now, rk, tk);
+                }
+                Ok(reply)
+            }
+            Body::TransportSendRtcp(packet) => {
+                let Link::Direct(d) = &mut self.transports[tk].link else { return Err(ApiError::other("not a DirectTransport")) };
+                if d.from_app(now, packet.len(), true) {
+                    self.route_rtp(now, rk, tk, &packet, true);
+                }
+                Ok(Value::Null)
             }
             Body::PipeTransportConnectInMemory(c) => {
                 let Link::Memory(m) = &mut self.transports[tk].link else { return Err(ApiError::other("not an in-memory pipe")) };

@@ -39,8 +39,8 @@ impl MediaOut for Transport {
     fn next_twcc_seq(&mut self) -> u16 {
         self.media.next_twcc_seq()
     }
-    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
-        Transport::send_rtp(self, now, data, out)
+    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool {
+        Transport::send_consumer_rtp(self, now, data, consumer, out)
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod listen;
 pub mod media;
 pub mod pipe;
+pub mod plain;
+pub mod direct;
 pub mod webrtc;
 pub mod webrtc_server;
 
@@ -77,6 +79,8 @@ pub enum Link {
     WebRtc(Box<webrtc::WebRtcTransport>),
     Pipe(Box<pipe::PipeTransport>),
     Memory(pipe::MemoryPipe),
+    Plain(Box<plain::PlainTransport>),
+    Direct(Box<direct::DirectTransport>),
     /// Tests of the router: what would be sent is kept, (rtcp, packet); `pipe` makes it a
     /// pipe transport.
     #[cfg(any(test, feature = "fuzzing"))]
@@ -110,6 +114,8 @@ impl Transport {
             Link::Memory(m) => m.send(data.len(), |worker, transport| {
                 out.push(Output::Pipe { worker, message: PipeMessage { transport, data, rtcp } })
             }, rtcp),
+            Link::Plain(p) => p.send_media(now, data, rtcp, out),
+            Link::Direct(d) => d.send(now, None, &data, rtcp, out),
             #[cfg(any(test, feature = "fuzzing"))]
             Link::Capture { sent, .. } => {
                 sent.push((rtcp, data));
@@ -123,6 +129,16 @@ impl Transport {
     }
 
     pub fn send_rtp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
+        self.send(now, data, false, out)
+    }
+
+    /// RTP of a consumer: on a DirectTransport it goes to the app as the consumer's `rtp` event.
+    pub fn send_consumer_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &crate::api::ConsumerId, out: &mut Outbox) -> bool {
+        if let Link::Direct(d) = &mut self.link {
+            let sent = d.send(now, Some(consumer.arc()), &data, false, out);
+            self.media.rtp_packets_sent += u64::from(sent);
+            return sent;
+        }
         self.send(now, data, false, out)
     }
 
@@ -142,6 +158,8 @@ impl Transport {
             Link::WebRtc(t) => t.dump_json(),
             Link::Pipe(p) => p.dump_json(),
             Link::Memory(m) => m.dump_json(self.id.as_str()),
+            Link::Plain(p) => p.dump_json(),
+            Link::Direct(d) => d.dump_json(),
             #[cfg(any(test, feature = "fuzzing"))]
             Link::Capture { .. } => json!({ "id": self.id.as_str() }),
         };
@@ -178,6 +196,17 @@ impl Transport {
                 d["srtpReplay"] = json!(l.srtp_replay);
                 d["unknown"] = json!(l.unknown);
             }
+            Link::Plain(p) => {
+                let l = p.drops;
+                d["notConnected"] = json!(l.not_connected);
+                d["invalidTuple"] = json!(l.unknown_tuple);
+                d["srtpAuth"] = json!(l.srtp);
+                d["srtpReplay"] = json!(l.srtp_replay);
+                d["unknown"] = json!(l.unknown);
+            }
+            Link::Direct(t) => {
+                d["overLimit"] = json!(t.drops.too_big);
+            }
             _ => {}
         }
         d
@@ -188,6 +217,8 @@ impl Transport {
             Link::WebRtc(t) => t.stats_json(now, clock),
             Link::Pipe(p) => p.stats_json(now, clock),
             Link::Memory(m) => m.stats_json(self.id.as_str(), clock.wall_ms(now)),
+            Link::Plain(p) => p.stats_json(now, clock),
+            Link::Direct(d) => d.stats_json(now, clock),
             #[cfg(any(test, feature = "fuzzing"))]
             Link::Capture { .. } => json!({}),
         };

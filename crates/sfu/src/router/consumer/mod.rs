@@ -36,8 +36,8 @@ pub type ConsumerKey = Key<Consumer>;
 pub trait MediaOut {
     /// The next transport-wide sequence number of this transport.
     fn next_twcc_seq(&mut self) -> u16;
-    /// Protects and sends an RTP packet; `false` if it could not go out.
-    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool;
+    /// Protects and sends an RTP packet of `consumer`; `false` if it could not go out.
+    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -528,7 +528,7 @@ impl Consumer {
         if self.is_video() || self.rtx.is_some() {
             self.buffer.insert(out_seq, now, bytes.clone());
         }
-        tx.send_rtp(now, bytes, out);
+        tx.send_rtp(now, bytes, &self.id, out);
         true
     }
 
@@ -576,7 +576,7 @@ impl Consumer {
         if let Some((_, buffer)) = self.pipe[i].rtx.as_mut() {
             buffer.insert(p.header.sequence_number, now, bytes.clone());
         }
-        tx.send_rtp(now, bytes, out);
+        tx.send_rtp(now, bytes, &self.id, out);
         true
     }
 
@@ -632,7 +632,7 @@ impl Consumer {
             }
             self.retransmitted += 1;
             sent += 1;
-            tx.send_rtp(now, packet, out);
+            tx.send_rtp(now, packet, &self.id, out);
         }
         sent
     }
