@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::Meters;
 use crate::api::TransportId;
@@ -77,20 +77,7 @@ impl DirectTransport {
     }
 
     pub fn dump_json(&self) -> Value {
-        json!({
-            "id": self.id.as_str(),
-            "producerIds": [],
-            "consumerIds": [],
-            "mapSsrcConsumerId": [],
-            "mapRtxSsrcConsumerId": [],
-            "dataProducerIds": [],
-            "dataConsumerIds": [],
-            "recvRtpHeaderExtensions": {},
-            "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
-            "maxSendMessageSize": self.max_send_message_size,
-            "maxReceiveMessageSize": self.max_receive_message_size,
-            "traceEventTypes": [],
-        })
+        super::base_dump_json(self.id.as_str(), self.max_send_message_size, self.max_receive_message_size)
     }
 
     pub fn stats_json(&mut self, now: Instant, clock: &Clock) -> Value {

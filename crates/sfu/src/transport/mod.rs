@@ -188,16 +188,12 @@ impl Transport {
                 d["unknown"] = json!(l.unknown);
                 d["overLimit"] = json!(l.over_limit);
             }
-            Link::Pipe(p) => {
-                let l = p.drops;
-                d["notConnected"] = json!(l.not_connected);
-                d["invalidTuple"] = json!(l.unknown_tuple);
-                d["srtpAuth"] = json!(l.srtp);
-                d["srtpReplay"] = json!(l.srtp_replay);
-                d["unknown"] = json!(l.unknown);
-            }
-            Link::Plain(p) => {
-                let l = p.drops;
+            Link::Pipe(_) | Link::Plain(_) => {
+                let l = match &self.link {
+                    Link::Pipe(p) => p.drops,
+                    Link::Plain(p) => p.drops,
+                    _ => unreachable!(),
+                };
                 d["notConnected"] = json!(l.not_connected);
                 d["invalidTuple"] = json!(l.unknown_tuple);
                 d["srtpAuth"] = json!(l.srtp);
@@ -233,6 +229,25 @@ impl Transport {
             t.close(now, out);
         }
     }
+}
+
+/// The fields of mediasoup's base transport dump every kind starts from (the engine fills in
+/// producers, consumers and the RTP listener).
+pub fn base_dump_json(id: &str, max_send_message_size: u64, max_receive_message_size: u64) -> Value {
+    json!({
+        "id": id,
+        "producerIds": [],
+        "consumerIds": [],
+        "mapSsrcConsumerId": [],
+        "mapRtxSsrcConsumerId": [],
+        "dataProducerIds": [],
+        "dataConsumerIds": [],
+        "recvRtpHeaderExtensions": {},
+        "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
+        "maxSendMessageSize": max_send_message_size,
+        "maxReceiveMessageSize": max_receive_message_size,
+        "traceEventTypes": [],
+    })
 }
 
 /// mediasoup's `TransportTuple` JSON.

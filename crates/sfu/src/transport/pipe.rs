@@ -20,7 +20,7 @@ use crate::net::rng::Rng;
 use crate::net::srtp::{SrtpError, SrtpSession, PIPE_PROFILE};
 use crate::net::{SocketId, Transmit};
 
-/// Why datagrams were dropped.
+/// Why datagrams of a UDP transport with one remote (pipe, plain) were dropped.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PipeDrops {
     /// Before `connect()`.
@@ -33,6 +33,24 @@ pub struct PipeDrops {
     pub srtp_replay: u64,
     /// Neither RTP nor RTCP.
     pub unknown: u64,
+}
+
+impl PipeDrops {
+    /// Unprotects `p` (RTCP or RTP) in place, counting a failure by its kind.
+    pub fn unprotect(&mut self, session: &mut SrtpSession, p: &mut Vec<u8>, rtcp: bool) -> bool {
+        let r = if rtcp { session.unprotect_rtcp(p) } else { session.unprotect_rtp(p) };
+        match r {
+            Ok(()) => true,
+            Err(SrtpError::Replayed) => {
+                self.srtp_replay += 1;
+                false
+            }
+            Err(_) => {
+                self.srtp += 1;
+                false
+            }
+        }
+    }
 }
 
 pub struct PipeTransport {
@@ -120,19 +138,7 @@ impl PipeTransport {
     }
 
     pub fn dump_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id.as_str(),
-            "direct": false,
-            "producerIds": [],
-            "consumerIds": [],
-            "mapSsrcConsumerId": [],
-            "mapRtxSsrcConsumerId": [],
-            "dataProducerIds": [],
-            "dataConsumerIds": [],
-            "recvRtpHeaderExtensions": {},
-            "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
-            "maxMessageSize": 262144,
-        });
+        let mut v = super::base_dump_json(self.id.as_str(), 262_144, 262_144);
         for (k, val) in self.data_json().as_object().expect("object") {
             v[k] = val.clone();
         }
@@ -220,17 +226,8 @@ impl PipeTransport {
         };
         let mut plain = data.to_vec();
         if let Some(s) = self.srtp.as_mut() {
-            let r = if rtcp { s.unprotect_rtcp(&mut plain) } else { s.unprotect_rtp(&mut plain) };
-            match r {
-                Ok(()) => {}
-                Err(SrtpError::Replayed) => {
-                    self.drops.srtp_replay += 1;
-                    return None;
-                }
-                Err(_) => {
-                    self.drops.srtp += 1;
-                    return None;
-                }
+            if !self.drops.unprotect(s, &mut plain, rtcp) {
+                return None;
             }
         }
         if rtcp {

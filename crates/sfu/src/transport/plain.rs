@@ -18,7 +18,7 @@ use crate::api::{ApiError, ApiResult, TransportId};
 use crate::clock::Clock;
 use crate::engine::io::Outbox;
 use crate::net::rng::Rng;
-use crate::net::srtp::{Profile, SrtpError, SrtpSession};
+use crate::net::srtp::{Profile, SrtpSession};
 use crate::net::{SocketId, Transmit};
 
 /// One of its sockets.
@@ -29,18 +29,9 @@ pub struct PlainSocket {
     pub announced: Option<String>,
 }
 
-/// Why datagrams were dropped.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PlainDrops {
-    /// No remote yet (and not `comedia`), or SRTP keys not given yet.
-    pub not_connected: u64,
-    /// From another endpoint (or socket) than the connected or learned one.
-    pub unknown_tuple: u64,
-    pub srtp: u64,
-    pub srtp_replay: u64,
-    /// Neither RTP nor RTCP.
-    pub unknown: u64,
-}
+/// Why datagrams were dropped (`not_connected`: no remote yet and not `comedia`, or SRTP keys
+/// not given yet; `unknown_tuple`: another endpoint or socket than the one connected or learned).
+pub use super::pipe::PipeDrops as PlainDrops;
 
 struct Srtp {
     profile: Profile,
@@ -149,20 +140,7 @@ impl PlainTransport {
     }
 
     pub fn dump_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id.as_str(),
-            "producerIds": [],
-            "consumerIds": [],
-            "mapSsrcConsumerId": [],
-            "mapRtxSsrcConsumerId": [],
-            "dataProducerIds": [],
-            "dataConsumerIds": [],
-            "recvRtpHeaderExtensions": {},
-            "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
-            "maxSendMessageSize": 262144,
-            "maxReceiveMessageSize": 262144,
-            "traceEventTypes": [],
-        });
+        let mut v = super::base_dump_json(self.id.as_str(), 262_144, 262_144);
         for (k, val) in self.data_json().as_object().expect("object") {
             v[k] = val.clone();
         }
@@ -295,17 +273,8 @@ impl PlainTransport {
                 self.drops.not_connected += 1;
                 return None;
             };
-            let r = if rtcp { session.unprotect_rtcp(&mut plain) } else { session.unprotect_rtp(&mut plain) };
-            match r {
-                Ok(()) => {}
-                Err(SrtpError::Replayed) => {
-                    self.drops.srtp_replay += 1;
-                    return None;
-                }
-                Err(_) => {
-                    self.drops.srtp += 1;
-                    return None;
-                }
+            if !self.drops.unprotect(session, &mut plain, rtcp) {
+                return None;
             }
         }
         if known.is_none() {

@@ -239,20 +239,7 @@ impl WebRtcTransport {
     }
 
     pub fn dump_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id.as_str(),
-            "producerIds": [],
-            "consumerIds": [],
-            "mapSsrcConsumerId": [],
-            "mapRtxSsrcConsumerId": [],
-            "dataProducerIds": [],
-            "dataConsumerIds": [],
-            "recvRtpHeaderExtensions": {},
-            "rtpListener": { "ssrcTable": [], "midTable": [], "ridTable": [] },
-            "maxSendMessageSize": 262144,
-            "maxReceiveMessageSize": 262144,
-            "traceEventTypes": [],
-        });
+        let mut v = super::base_dump_json(self.id.as_str(), 262_144, 262_144);
         let data = self.data_json();
         for (k, val) in data.as_object().expect("object") {
             if k != "iceSelectedTuple" {
