@@ -109,8 +109,7 @@ test('parts not built yet reject with UnsupportedError naming the feature', asyn
 	const router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
 	const calls = {
 		SCTP: () => router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, enableSctp: true }),
-		ActiveSpeakerObserver: () => router.createActiveSpeakerObserver(),
-		AudioLevelObserver: () => router.createAudioLevelObserver(),
+		DataProducers: () => router.createDirectTransport().then((t) => t.produceData()),
 	};
 	for (const [feature, call] of Object.entries(calls)) {
 		await assert.rejects(call(), (e) => e instanceof UnsupportedError && e.message.includes(feature), feature);

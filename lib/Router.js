@@ -10,12 +10,15 @@ const { WebRtcTransport } = require('./WebRtcTransport');
 const { PipeTransport } = require('./PipeTransport');
 const { PlainTransport, checkSrtpCryptoSuite } = require('./PlainTransport');
 const { DirectTransport } = require('./DirectTransport');
+const { AudioLevelObserver } = require('./AudioLevelObserver');
+const { ActiveSpeakerObserver } = require('./ActiveSpeakerObserver');
 const { NotFoundError } = require('../errors');
 
 const logger = new Logger('Router');
 
-function notYet(feature) {
-	return Promise.reject(new UnsupportedError(`${feature} is not implemented in ferrosoup yet`));
+/** A number as the worker's 16-bit option fields take it (truncated, wrapped). */
+function uint16(n) {
+	return Math.trunc(n) & 0xffff;
 }
 
 /** A mediasoup Router: a room's routing table, living on its worker thread. */
@@ -27,6 +30,7 @@ class Router extends EnhancedEventEmitter {
 	#appData;
 	#transports = new Map();
 	#producers = new Map();
+	#rtpObservers = new Map();
 	/** Pipe transport pairs to other routers, by the other router's id (promises). */
 	#pipePairs = new Map();
 	/** Producers that came in through a pipe (their original lives on another router). */
@@ -110,6 +114,15 @@ class Router extends EnhancedEventEmitter {
 		}
 		this.#transports.clear();
 		this.#producers.clear();
+		for (const rtpObserver of this.#rtpObservers.values()) {
+			rtpObserver.routerClosed();
+		}
+		this.#rtpObservers.clear();
+	}
+
+	/** @private */
+	get rtpObserversForTesting() {
+		return this.#rtpObservers;
 	}
 
 	async dump() {
@@ -469,16 +482,59 @@ class Router extends EnhancedEventEmitter {
 	}
 
 	/** @private (RouterGroup) */
+	/** @private (RouterGroup) A producer of this router by id. */
+	getProducerById(producerId) {
+		return this.#producers.get(producerId);
+	}
+
+	/** @private */
 	isPipeProducer(producerId) {
 		return this.#pipeProducerIds.has(producerId);
 	}
 
-	createActiveSpeakerObserver() {
-		return notYet('ActiveSpeakerObserver');
+	/** mediasoup's createActiveSpeakerObserver(): `dominantspeaker` among the added producers. */
+	async createActiveSpeakerObserver({ interval = 300, appData } = {}) {
+		logger.debug('createActiveSpeakerObserver()');
+		if (typeof interval !== 'number') {
+			throw new TypeError('if given, interval must be an number');
+		}
+		utils.checkAppData(appData);
+		return this.#newRtpObserver(ActiveSpeakerObserver, 'router.createActiveSpeakerObserver', { interval: uint16(interval) }, appData);
 	}
 
-	createAudioLevelObserver() {
-		return notYet('AudioLevelObserver');
+	/** mediasoup's createAudioLevelObserver(): `volumes`/`silence` of the added producers. */
+	async createAudioLevelObserver({ maxEntries = 1, threshold = -80, interval = 1000, appData } = {}) {
+		logger.debug('createAudioLevelObserver()');
+		// mediasoup's messages, typos included.
+		if (typeof maxEntries !== 'number' || maxEntries <= 0) {
+			throw new TypeError('if given, maxEntries must be a positive number');
+		} else if (typeof threshold !== 'number' || threshold < -127 || threshold > 0) {
+			throw new TypeError('if given, threshole must be a negative number greater than -127');
+		} else if (typeof interval !== 'number') {
+			throw new TypeError('if given, interval must be an number');
+		}
+		utils.checkAppData(appData);
+		return this.#newRtpObserver(
+			AudioLevelObserver,
+			'router.createAudioLevelObserver',
+			{ maxEntries: Math.max(1, uint16(maxEntries)), threshold: Math.trunc(threshold), interval: uint16(interval) },
+			appData
+		);
+	}
+
+	async #newRtpObserver(Kind, method, options, appData) {
+		const rtpObserverId = utils.generateUUIDv4();
+		await this.#channel.request(method, this.id, { rtpObserverId, ...options });
+		const rtpObserver = new Kind({
+			internal: { routerId: this.id, rtpObserverId },
+			channel: this.#channel,
+			appData,
+			getProducerById: (producerId) => this.#producers.get(producerId),
+		});
+		this.#rtpObservers.set(rtpObserver.id, rtpObserver);
+		rtpObserver.on('@close', () => this.#rtpObservers.delete(rtpObserver.id));
+		this.#observer.safeEmit('newrtpobserver', rtpObserver);
+		return rtpObserver;
 	}
 
 	canConsume({ producerId, rtpCapabilities }) {

@@ -2,7 +2,6 @@
 
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
-const { UnsupportedError } = require('../errors');
 const utils = require('./utils');
 
 const logger = new Logger('RouterGroup');
@@ -182,12 +181,40 @@ class RouterGroup extends EnhancedEventEmitter {
 		return source.pipeToRouter(options);
 	}
 
-	async createActiveSpeakerObserver() {
-		throw new UnsupportedError('ActiveSpeakerObserver is not implemented in ferrosoup yet');
+	/**
+	 * An observer on the first member: producers added to it are piped there first (in memory),
+	 * and its events name the app's producers (the originals, wherever they live).
+	 */
+	async createActiveSpeakerObserver(options) {
+		return this.#observe((r) => r.createActiveSpeakerObserver(options));
 	}
 
-	async createAudioLevelObserver() {
-		throw new UnsupportedError('AudioLevelObserver is not implemented in ferrosoup yet');
+	async createAudioLevelObserver(options) {
+		return this.#observe((r) => r.createAudioLevelObserver(options));
+	}
+
+	async #observe(create) {
+		if (this.#closed) throw new Error('RouterGroup closed');
+		const home = this.#routers[0];
+		const rtpObserver = await create(home);
+		for (const method of ['addProducer', 'removeProducer']) {
+			const call = rtpObserver[method].bind(rtpObserver);
+			rtpObserver[method] = async (opts = {}) => {
+				if (method === 'addProducer' && opts && typeof opts.producerId === 'string') {
+					await this.#bring(opts.producerId, home);
+				}
+				return call(opts);
+			};
+		}
+		rtpObserver.getProducerById = (producerId) => this.#original(producerId) ?? home.getProducerById(producerId);
+		this.#observer.safeEmit('newrtpobserver', rtpObserver);
+		return rtpObserver;
+	}
+
+	/** The app's producer with this id (not a pipe's copy of it). */
+	#original(producerId) {
+		const router = this.#routers.find((r) => r.hasProducer(producerId) && !r.isPipeProducer(producerId));
+		return router?.getProducerById(producerId);
 	}
 }
 

@@ -2,7 +2,7 @@
 // calls go through window.serverRequest(method, data), which the test exposes from Node.
 import { Device } from 'mediasoup-client';
 
-const state = { device: undefined, transports: new Map(), producers: new Map(), consumers: new Map(), streams: [] };
+const state = { device: undefined, transports: new Map(), producers: new Map(), consumers: new Map(), streams: [], tones: new Map() };
 
 async function request(method, data) {
 	const reply = await window.serverRequest(method, data);
@@ -54,6 +54,28 @@ window.ferrosoupTest = {
 		const producer = await state.transports.get(transportId).produce({ track, ...options });
 		state.producers.set(producer.id, producer);
 		return producer.id;
+	},
+	/**
+	 * Produces a 440 Hz tone made with WebAudio at `gain` (no capture device, no audio
+	 * processing: its RFC 6464 level is about 3 - 20·log10(gain) dB below full scale).
+	 */
+	async produceTone(transportId, gain) {
+		const ctx = new AudioContext();
+		const osc = ctx.createOscillator();
+		osc.frequency.value = 440;
+		const amp = ctx.createGain();
+		amp.gain.value = gain;
+		const dest = ctx.createMediaStreamDestination();
+		osc.connect(amp).connect(dest);
+		osc.start();
+		const producer = await state.transports.get(transportId).produce({ track: dest.stream.getAudioTracks()[0] });
+		state.producers.set(producer.id, producer);
+		state.tones.set(producer.id, { ctx, amp });
+		return producer.id;
+	},
+	setGain(producerId, gain) {
+		const { ctx, amp } = state.tones.get(producerId);
+		amp.gain.setValueAtTime(gain, ctx.currentTime);
 	},
 	/** Consumes and plays the track (a sink makes Chromium decode it). */
 	async consume(transportId, params) {

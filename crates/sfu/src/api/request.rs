@@ -43,6 +43,14 @@ pub enum Body {
     RouterCreatePlainTransport(CreatePlainTransport),
     RouterCreateDirectTransport(CreateDirectTransport),
     RouterCloseTransport(CloseTransport),
+    RouterCreateAudioLevelObserver(CreateAudioLevelObserver),
+    RouterCreateActiveSpeakerObserver(CreateActiveSpeakerObserver),
+    RouterCloseRtpObserver(CloseRtpObserver),
+
+    RtpObserverPause,
+    RtpObserverResume,
+    RtpObserverAddProducer(ObserverProducerRequest),
+    RtpObserverRemoveProducer(ObserverProducerRequest),
 
     WebRtcServerDump,
 
@@ -91,6 +99,7 @@ pub enum Target {
     Transport,
     Producer,
     Consumer,
+    RtpObserver,
 }
 
 impl Body {
@@ -103,7 +112,8 @@ impl Body {
             WebRtcServerDump => Target::WebRtcServer,
             RouterDump | RouterUpdateRtpCapabilities(_) | RouterCreateWebRtcTransport(_)
             | RouterCreateWebRtcTransportWithServer(_) | RouterCreatePipeTransport(_) | RouterCreatePlainTransport(_)
-            | RouterCreateDirectTransport(_) | RouterCloseTransport(_) => {
+            | RouterCreateDirectTransport(_) | RouterCloseTransport(_) | RouterCreateAudioLevelObserver(_)
+            | RouterCreateActiveSpeakerObserver(_) | RouterCloseRtpObserver(_) => {
                 Target::Router
             }
             TransportDump | TransportGetStats | TransportProduce(_) | TransportConsume(_)
@@ -117,6 +127,7 @@ impl Body {
             ProducerDump | ProducerGetStats | ProducerPause | ProducerResume | ProducerEnableTraceEvent(_) | ProducerSend(_) => {
                 Target::Producer
             }
+            RtpObserverPause | RtpObserverResume | RtpObserverAddProducer(_) | RtpObserverRemoveProducer(_) => Target::RtpObserver,
             ConsumerDump | ConsumerGetStats | ConsumerPause | ConsumerResume | ConsumerSetPreferredLayers(_)
             | ConsumerSetPriority(_) | ConsumerRequestKeyFrame | ConsumerEnableTraceEvent(_) => Target::Consumer,
         }
@@ -142,6 +153,13 @@ const METHODS: &[(&str, &str)] = &[
     ("router.createPlainTransport", "ROUTER_CREATE_PLAINTRANSPORT"),
     ("router.createDirectTransport", "ROUTER_CREATE_DIRECTTRANSPORT"),
     ("router.closeTransport", "ROUTER_CLOSE_TRANSPORT"),
+    ("router.createAudioLevelObserver", "ROUTER_CREATE_AUDIOLEVELOBSERVER"),
+    ("router.createActiveSpeakerObserver", "ROUTER_CREATE_ACTIVESPEAKEROBSERVER"),
+    ("router.closeRtpObserver", "ROUTER_CLOSE_RTPOBSERVER"),
+    ("rtpObserver.pause", "RTPOBSERVER_PAUSE"),
+    ("rtpObserver.resume", "RTPOBSERVER_RESUME"),
+    ("rtpObserver.addProducer", "RTPOBSERVER_ADD_PRODUCER"),
+    ("rtpObserver.removeProducer", "RTPOBSERVER_REMOVE_PRODUCER"),
     ("transport.dump", "TRANSPORT_DUMP"),
     ("transport.getStats", "TRANSPORT_GET_STATS"),
     ("transport.produce", "TRANSPORT_PRODUCE"),
@@ -211,6 +229,13 @@ impl Request {
             "router.createPlainTransport" => RouterCreatePlainTransport(de(data)?),
             "router.createDirectTransport" => RouterCreateDirectTransport(de(data)?),
             "router.closeTransport" => RouterCloseTransport(de(data)?),
+            "router.createAudioLevelObserver" => RouterCreateAudioLevelObserver(de(data)?),
+            "router.createActiveSpeakerObserver" => RouterCreateActiveSpeakerObserver(de(data)?),
+            "router.closeRtpObserver" => RouterCloseRtpObserver(de(data)?),
+            "rtpObserver.pause" => RtpObserverPause,
+            "rtpObserver.resume" => RtpObserverResume,
+            "rtpObserver.addProducer" => RtpObserverAddProducer(de(data)?),
+            "rtpObserver.removeProducer" => RtpObserverRemoveProducer(de(data)?),
             "transport.dump" => TransportDump,
             "transport.getStats" => TransportGetStats,
             "transport.produce" => TransportProduce(de(data)?),
@@ -434,6 +459,54 @@ fn default_message_size() -> u64 {
 #[derive(Debug)]
 pub struct PlainConnect {
     pub data: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAudioLevelObserver {
+    pub rtp_observer_id: RtpObserverId,
+    #[serde(default = "one")]
+    pub max_entries: u16,
+    #[serde(default = "default_threshold")]
+    pub threshold: i8,
+    #[serde(default = "default_alo_interval")]
+    pub interval: u64,
+}
+
+fn one() -> u16 {
+    1
+}
+
+fn default_threshold() -> i8 {
+    -80
+}
+
+fn default_alo_interval() -> u64 {
+    1000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateActiveSpeakerObserver {
+    pub rtp_observer_id: RtpObserverId,
+    #[serde(default = "default_aso_interval")]
+    pub interval: u64,
+}
+
+fn default_aso_interval() -> u64 {
+    300
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseRtpObserver {
+    pub rtp_observer_id: RtpObserverId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObserverProducerRequest {
+    pub producer_id: ProducerId,
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,6 +60,7 @@ enum Handler {
     Transport(TransportKey),
     Producer(RouterKey, ProducerKey),
     Consumer(RouterKey, ConsumerKey),
+    RtpObserver(RouterKey, crate::router::observer::ObserverKey),
 }
 
 /// Who a socket belongs to.
@@ -454,6 +455,12 @@ impl Engine {
                 self.touch(TimerKey::Router(rk));
                 result
             }
+            (body, Some(Handler::RtpObserver(rk, ok))) => {
+                let router = self.routers.get_mut(rk)?;
+                let result = router.observer_request(now, ok, body, &mut self.out);
+                self.touch(TimerKey::Router(rk));
+                result
+            }
             (_, Some(Handler::WebRtcServer(_))) => Err(ApiError::other("not a WebRtcServer request")),
             (_, None) => Err(ApiError::other("no handler")),
         })
@@ -462,9 +469,20 @@ impl Engine {
     /// `worker.dump()` as the engine knows it (the runtime adds what only it knows).
     pub fn dump(&self) -> Value {
         let server_ids: Vec<&str> = self.server_order.iter().filter_map(|k| self.servers.get(*k)).map(|s| s.id.as_str()).collect();
-        let mut handlers: Vec<&str> = server_ids.clone();
-        handlers.extend(self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()));
-        handlers.extend(self.transports.iter().map(|(_, t)| t.id.as_str()));
+        // As mediasoup lists them: every entity that takes requests; transports and producers
+        // also take notifications.
+        let mut handlers: Vec<String> = server_ids.iter().map(|s| s.to_string()).collect();
+        handlers.extend(self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().to_string()));
+        let transport_ids: Vec<String> = self.transports.iter().map(|(_, t)| t.id.to_string()).collect();
+        handlers.extend(transport_ids.iter().cloned());
+        let mut notification_handlers = transport_ids;
+        for r in self.router_order.iter().filter_map(|k| self.routers.get(*k)) {
+            let producers = r.producer_ids();
+            handlers.extend(producers.iter().cloned());
+            handlers.extend(r.consumer_ids());
+            handlers.extend(r.observers.ids());
+            notification_handlers.extend(producers);
+        }
         let rtp_sent: u64 = self.rtp_sent_closed + self.transports.iter().map(|(_, t)| t.media.rtp_packets_sent).sum::<u64>();
         let mut d = json!({
             "pid": 0,
@@ -472,7 +490,7 @@ impl Engine {
             "routerIds": self.router_order.iter().filter_map(|k| self.routers.get(*k)).map(|r| r.id().as_str()).collect::<Vec<_>>(),
             "channelMessageHandlers": {
                 "channelRequestHandlers": handlers,
-                "channelNotificationHandlers": [],
+                "channelNotificationHandlers": notification_handlers,
             },
             // ferrosoup: RTP packets this worker has sent to its transports.
             "rtpPacketsSent": rtp_sent,
@@ -606,6 +624,24 @@ impl Engine {
                 self.transport_connected(now, rk, tk);
                 return Some(Ok(Value::Null));
             }
+            Body::RouterCreateAudioLevelObserver(c) => {
+                let id = c.rtp_observer_id.clone();
+                let r = router.observers.create_audio_level(c.rtp_observer_id, c.max_entries, c.threshold, c.interval, now);
+                self.observer_created(rk, id, r)
+            }
+            Body::RouterCreateActiveSpeakerObserver(c) => {
+                let id = c.rtp_observer_id.clone();
+                let r = router.observers.create_active_speaker(c.rtp_observer_id, c.interval, now);
+                self.observer_created(rk, id, r)
+            }
+            Body::RouterCloseRtpObserver(c) => match router.observers.key(c.rtp_observer_id.as_str()) {
+                Some(ok) => {
+                    router.observers.close(ok);
+                    self.handlers.remove(c.rtp_observer_id.as_str());
+                    Ok(Value::Null)
+                }
+                None => Err(ApiError::not_found("RtpObserver not found")),
+            },
             Body::RouterCloseTransport(c) => {
                 if let Some(Handler::Transport(tk)) = self.handlers.get(c.transport_id.as_str()).copied() {
                     self.close_transport(now, tk);
@@ -614,6 +650,13 @@ impl Engine {
             }
             _ => Err(ApiError::other("not a router request")),
         })
+    }
+
+    fn observer_created(&mut self, rk: RouterKey, id: crate::api::RtpObserverId, r: ApiResult<crate::router::observer::ObserverKey>) -> ApiResult<Value> {
+        let ok = r?;
+        self.handlers.insert(id.to_string(), Handler::RtpObserver(rk, ok));
+        self.touch(TimerKey::Router(rk));
+        Ok(Value::Null)
     }
 
     fn check_new_transport(&self, id: &TransportId) -> ApiResult<()> {

@@ -5,6 +5,7 @@
 //! scores) runs on its tick. It knows nothing of sockets: transports carry its packets.
 
 pub mod consumer;
+pub mod observer;
 pub mod producer;
 pub mod rtp_listener;
 
@@ -26,6 +27,7 @@ use crate::transport::{Transport, TransportKey};
 
 use consumer::simulcast::{StreamState, ACTIVE_WINDOW};
 use consumer::{Consumer, ConsumerKey, ConsumerType, MediaOut, NewConsumer};
+use observer::{ObserverKey, ObserverProducer, RtpObservers};
 use producer::{KeyFrameCacheConfig, KeyFrameRequest, NewProducer, Producer, ProducerKey};
 
 pub type RouterKey = Key<Router>;
@@ -57,6 +59,7 @@ pub struct Router {
     consumer_ids: HashMap<ConsumerId, ConsumerKey>,
     /// Some consumer may be replaying (its next packet sets the next wake-up).
     replays_active: bool,
+    pub observers: RtpObservers,
     /// Ids of producers and consumers removed since the engine last asked (so that it forgets
     /// their handlers).
     removed: Vec<String>,
@@ -93,6 +96,7 @@ impl Router {
             producer_ids: HashMap::new(),
             consumer_ids: HashMap::new(),
             replays_active: false,
+            observers: RtpObservers::default(),
             removed: Vec::new(),
             next_tick: None,
             last_twcc: None,
@@ -132,10 +136,12 @@ impl Router {
     /// The next full tick, or sooner the next replayed packet that is due (so that a replay
     /// is paced as recorded, not in 20 ms steps).
     pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        let observers = self.observers.poll_timeout();
         if self.producers.is_empty() && self.consumers.is_empty() {
-            return None;
+            return observers;
         }
         let tick = self.next_tick.unwrap_or(now + TICK);
+        let tick = observers.map_or(tick, |o| o.min(tick));
         if !self.replays_active {
             return Some(tick);
         }
@@ -317,6 +323,7 @@ impl Router {
     pub fn close_producer(&mut self, pk: ProducerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
         let Some(p) = self.producers.remove(pk) else { return };
         self.producer_ids.remove(p.id());
+        self.observers.producer_closed(&ObserverProducer { key: pk, id: p.id().clone() }, out);
         self.removed.push(p.id().to_string());
         if let Some(t) = transports.get_mut(p.transport()) {
             t.media.listener.remove(pk);
@@ -367,9 +374,19 @@ impl Router {
         std::mem::take(&mut self.removed)
     }
 
+    /// Producer ids, in creation order.
+    pub fn producer_ids(&self) -> Vec<String> {
+        self.producers.iter().map(|(_, p)| p.id().to_string()).collect()
+    }
+
+    /// Consumer ids, in creation order.
+    pub fn consumer_ids(&self) -> Vec<String> {
+        self.consumers.iter().map(|(_, c)| c.id().to_string()).collect()
+    }
+
     /// Every producer and consumer, as ids (the engine unregisters them when the router goes).
     pub fn ids(&self) -> Vec<String> {
-        self.producer_ids.keys().map(|p| p.to_string()).chain(self.consumer_ids.keys().map(|c| c.to_string())).collect()
+        self.producer_ids.keys().map(|p| p.to_string()).chain(self.consumer_ids.keys().map(|c| c.to_string())).chain(self.observers.ids()).collect()
     }
 
     // ----- transport events ----------------------------------------------------------------
@@ -512,6 +529,11 @@ impl Router {
         }
         let Some(inc) = incoming else { return };
         let producer = &self.producers[pk];
+        if self.observers.observes(pk) {
+            if let Some(level) = rtp::audio_level(&inc.packet, producer.ext().id(rtp::URI_AUDIO_LEVEL)) {
+                self.observers.level(pk, level, now);
+            }
+        }
         if let Some((camera, flip, rotation)) = inc.orientation_changed {
             out.event(producer.id().arc(), "videoorientationchange", json!({ "camera": camera, "flip": flip, "rotation": rotation }));
         }
@@ -587,6 +609,7 @@ impl Router {
     // ----- periodic work -------------------------------------------------------------------
 
     pub fn tick(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        self.observers.tick(now, out);
         // Paced replays.
         if self.replays_active {
             let mut still = false;
@@ -752,6 +775,7 @@ impl Router {
             Body::ProducerPause => {
                 if !p.paused() {
                     p.set_paused(true);
+                    self.observers.producer_paused(&ObserverProducer { key: pk, id: p.id().clone() }, true);
                     for ck in p.consumers.clone() {
                         if let Some(c) = self.consumers.get_mut(ck) {
                             c.set_producer_paused(true);
@@ -764,6 +788,7 @@ impl Router {
             Body::ProducerResume => {
                 if p.paused() {
                     p.set_paused(false);
+                    self.observers.producer_paused(&ObserverProducer { key: pk, id: p.id().clone() }, false);
                     let consumers = p.consumers.clone();
                     for &ck in &consumers {
                         if let Some(c) = self.consumers.get_mut(ck) {
@@ -874,16 +899,40 @@ impl Router {
             .filter_map(|(_, c)| Some(json!({ "key": c.id().as_str(), "value": self.producers.get(c.producer())?.id().as_str() })))
             .collect();
         let transport_ids: Vec<&str> = self.transports.iter().filter_map(|k| transports.get(*k)).map(|t| t.id.as_str()).collect();
+        let map_po: Vec<Value> = self.producers.iter().map(|(k, p)| json!({ "key": p.id().as_str(), "values": self.observers.observer_ids_of(k) })).collect();
         json!({
             "id": self.id.as_str(),
             "transportIds": transport_ids,
-            "rtpObserverIds": [],
+            "rtpObserverIds": self.observers.ids(),
             "mapProducerIdConsumerIds": map_pc,
             "mapConsumerIdProducerId": map_cp,
-            "mapProducerIdObserverIds": [],
+            "mapProducerIdObserverIds": map_po,
             "mapDataProducerIdDataConsumerIds": [],
             "mapDataConsumerIdDataProducerId": [],
         })
+    }
+
+    /// A request to one of its RTP observers.
+    pub fn observer_request(&mut self, now: Instant, ok: ObserverKey, body: Body, out: &mut Outbox) -> ApiResult<Value> {
+        match body {
+            Body::RtpObserverPause => self.observers.pause(ok, out).map(|()| Value::Null),
+            Body::RtpObserverResume => self.observers.resume(ok, now).map(|()| Value::Null),
+            Body::RtpObserverAddProducer(r) | Body::RtpObserverRemoveProducer(r) if !self.producer_ids.contains_key(&r.producer_id) => {
+                Err(ApiError::not_found("Producer not found"))
+            }
+            Body::RtpObserverAddProducer(r) => {
+                let pk = self.producer_ids[&r.producer_id];
+                let p = &self.producers[pk];
+                let (audio, paused) = (p.kind() == MediaKind::Audio, p.paused());
+                self.observers.add_producer(ok, ObserverProducer { key: pk, id: r.producer_id }, audio, paused, now).map(|()| Value::Null)
+            }
+            Body::RtpObserverRemoveProducer(r) => {
+                let pk = self.producer_ids[&r.producer_id];
+                self.observers.remove_producer(ok, &ObserverProducer { key: pk, id: r.producer_id }, now, out);
+                Ok(Value::Null)
+            }
+            _ => Err(ApiError::other("not an RtpObserver request")),
+        }
     }
 
     /// For tests: a producer's kind by key.

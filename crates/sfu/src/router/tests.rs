@@ -996,3 +996,105 @@ fn h_drops_total(h: &H, tid: &str) -> u64 {
     let d = h.drops(tid);
     d.malformed + d.unknown_ssrc + d.unknown_stream
 }
+
+/// An Opus packet of `ssrc` carrying RFC 6464 level byte `level` (extension id 1).
+fn opus(ssrc: u32, seq: u16, level: u8) -> Vec<u8> {
+    let p = Packet {
+        header: Header {
+            version: 2,
+            payload_type: 111,
+            sequence_number: seq,
+            timestamp: u32::from(seq) * 960,
+            ssrc,
+            extension: true,
+            extension_profile: 0xBEDE,
+            extensions: vec![Extension { id: 1, payload: Bytes::copy_from_slice(&[0x80 | level]) }],
+            ..Default::default()
+        },
+        payload: Bytes::from_static(&[0xfc, 1, 2, 3]),
+    };
+    crate::rtp::marshal(&p).unwrap()
+}
+
+fn opus_params(ssrc: u32) -> Value {
+    json!({
+        "codecs": [{ "mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2 }],
+        "headerExtensions": [{ "uri": crate::rtp::URI_AUDIO_LEVEL, "id": 1 }],
+        "encodings": [{ "ssrc": ssrc }],
+    })
+}
+
+fn observer_body(method: &str, data: Value) -> Body {
+    Request::from_value(1, method, "o", data).unwrap().body
+}
+
+#[test]
+fn observers_hear_audio_levels_and_follow_producers() {
+    let mut h = router();
+    let t0 = Instant::now();
+    h.produce("send", &json!({ "producerId": "a", "kind": "audio", "rtpParameters": opus_params(10) })).unwrap();
+    h.produce("send", &json!({ "producerId": "b", "kind": "audio", "rtpParameters": opus_params(20) })).unwrap();
+    h.produce("send", &json!({ "producerId": "v", "kind": "video", "rtpParameters": vp8_params() })).unwrap();
+    let alo = h.r.observers.create_audio_level(crate::api::RtpObserverId::new("alo"), 2, -60, 500, t0).unwrap();
+    let aso = h.r.observers.create_active_speaker(crate::api::RtpObserverId::new("aso"), 300, t0).unwrap();
+    for (o, p) in [(alo, "a"), (alo, "b"), (aso, "a"), (aso, "b")] {
+        h.r.observer_request(t0, o, observer_body("rtpObserver.addProducer", json!({ "producerId": p })), &mut h.out).unwrap();
+    }
+    let err = h.r.observer_request(t0, alo, observer_body("rtpObserver.addProducer", json!({ "producerId": "v" })), &mut h.out).unwrap_err();
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Type, "not an audio Producer"));
+    let err = h.r.observer_request(t0, aso, observer_body("rtpObserver.addProducer", json!({ "producerId": "a" })), &mut h.out).unwrap_err();
+    assert_eq!(err.message, "Producer already in map");
+    let err = h.r.observer_request(t0, aso, observer_body("rtpObserver.addProducer", json!({ "producerId": "zz" })), &mut h.out).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(h.dump()["rtpObserverIds"], json!(["alo", "aso"]));
+    assert_eq!(h.dump()["mapProducerIdObserverIds"].as_array().unwrap().iter().find(|e| e["key"] == "a").unwrap()["values"], json!(["alo", "aso"]));
+    // 1.5 s: a at −20 dBov, b at −40 (both after a quiet start so the speaker floor is low).
+    let mut events = Vec::new();
+    let mut seq = 0u16;
+    let mut ms = 0u64;
+    let mut step = |h: &mut H, until: u64, la: u8, lb: u8, events: &mut Vec<(String, &'static str, Value)>| {
+        while ms < until {
+            let now = t0 + Duration::from_millis(ms);
+            h.on_rtp(now, "send", &opus(10, seq, la));
+            h.on_rtp(now, "send", &opus(20, seq, lb));
+            seq += 1;
+            ms += 20;
+            if h.poll_timeout(now).is_some_and(|d| d <= now) {
+                h.tick(now);
+            }
+            for o in outputs(h) {
+                if let Output::Notify { target, event, data } = o {
+                    if target == "alo" || target == "aso" {
+                        events.push((target, event, data));
+                    }
+                }
+            }
+        }
+    };
+    step(&mut h, 600, 70, 70, &mut events);
+    step(&mut h, 2000, 20, 40, &mut events);
+    let volumes: Vec<&Value> = events.iter().filter(|e| e.1 == "volumes").map(|e| &e.2).collect();
+    assert!(volumes.len() >= 2);
+    assert_eq!(*volumes.last().unwrap(), &json!([{ "producerId": "a", "volume": -20 }, { "producerId": "b", "volume": -40 }]));
+    assert_eq!(events.iter().filter(|e| e.1 == "dominantspeaker").map(|e| e.2["producerId"].as_str().unwrap()).collect::<Vec<_>>(), ["a"]);
+    // b gets loud and a quiet: b becomes dominant; a below the threshold drops out of volumes.
+    events.clear();
+    step(&mut h, 4000, 90, 10, &mut events);
+    assert_eq!(events.iter().filter(|e| e.1 == "dominantspeaker").map(|e| e.2["producerId"].as_str().unwrap()).collect::<Vec<_>>(), ["b"]);
+    let last = events.iter().rev().find(|e| e.1 == "volumes").unwrap();
+    assert_eq!(last.2, json!([{ "producerId": "b", "volume": -10 }]));
+    // A paused producer is not reported; everyone quiet: one silence.
+    h.producer_request(t0, "producer.pause", "b", &json!({})).unwrap();
+    events.clear();
+    step(&mut h, 5500, 90, 10, &mut events);
+    assert_eq!(events.iter().filter(|e| e.0 == "alo").map(|e| e.1).collect::<Vec<_>>(), ["silence"]);
+    // The dominant producer closes: the other is announced at once.
+    h.producer_request(t0, "producer.resume", "b", &json!({})).unwrap();
+    h.close_producer("b");
+    let now_events: Vec<_> = outputs(&mut h).into_iter().filter_map(|o| if let Output::Notify { target, event, data } = o { Some((target, event, data)) } else { None }).collect();
+    assert!(now_events.contains(&("aso".to_string(), "dominantspeaker", json!({ "producerId": "a" }))), "{now_events:?}");
+    assert_eq!(h.dump()["mapProducerIdObserverIds"].as_array().unwrap().len(), 2);
+    // Closing an observer forgets it.
+    h.r.observers.close(aso);
+    assert_eq!(h.dump()["rtpObserverIds"], json!(["alo"]));
+}

@@ -10,6 +10,16 @@ pub const URI_ABS_SEND_TIME: &str = "http://www.webrtc.org/experiments/rtp-hdrex
 pub const URI_TRANSPORT_CC: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 pub const URI_VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
+pub const URI_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// RFC 6464 audio level of a packet: the level byte (0..=127, meaning −L dBov; the voice
+/// activity bit dropped), when the extension is there with one byte of data.
+pub fn audio_level(p: &Packet, id: Option<u8>) -> Option<u8> {
+    match ext_value(p, id)?.as_ref() {
+        [b] => Some(b & 0x7f),
+        _ => None,
+    }
+}
 
 /// Header extension ids of one side (producer or consumer), by what they mean.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
