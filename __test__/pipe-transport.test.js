@@ -11,7 +11,7 @@ const ferrosoup = require('..');
 const binding = require('../crates/tools-node');
 const codecs = require('./lib/codecs');
 
-const { UnsupportedError } = ferrosoup.errors;
+
 const LOOPBACK = { protocol: 'udp', ip: '127.0.0.1' };
 const UDP = { listenInfos: [LOOPBACK] };
 let worker;
@@ -60,7 +60,10 @@ test('createPipeTransport() argument checks, tuple and srtpParameters', async ()
 	await assert.rejects(router.createPipeTransport({ listenInfo: LOOPBACK, listenIp: '127.0.0.1' }), TypeError);
 	await assert.rejects(router.createPipeTransport({ listenInfo: { protocol: 'tcp', ip: '127.0.0.1' } }), { name: 'TypeError', message: 'unsupported listen protocol' });
 	await assert.rejects(router.createPipeTransport({ listenInfo: LOOPBACK, appData: 'x' }), TypeError);
-	await assert.rejects(router.createPipeTransport({ listenInfo: LOOPBACK, enableSctp: true }), UnsupportedError);
+	const withSctp = await router.createPipeTransport({ listenInfo: LOOPBACK, enableSctp: true });
+	assert.equal(withSctp.sctpParameters.port, 5000);
+	assert.equal(withSctp.sctpState, 'new');
+	withSctp.close();
 
 	const plain = await router.createPipeTransport({ listenIp: '127.0.0.1', appData: { n: 1 } });
 	assert.equal(plain.type, 'pipe');

@@ -11,7 +11,7 @@ const ferrosoup = require('..');
 const codecs = require('./lib/codecs');
 const rtp = require('./lib/rtp');
 
-const { UnsupportedError, NotFoundError, WorkerClosedError } = ferrosoup.errors;
+const { NotFoundError, WorkerClosedError } = ferrosoup.errors;
 const LOCAL = { protocol: 'udp', ip: '127.0.0.1' };
 let worker;
 let router;
@@ -69,7 +69,10 @@ test('createPlainTransport(): shapes, defaults and mediasoup\'s argument errors'
 	await assert.rejects(router.createPlainTransport({ listenInfo: LOCAL, srtpCryptoSuite: 'NOPE' }), { name: 'TypeError', message: 'invalid SrtpCryptoSuite: NOPE' });
 	await assert.rejects(router.createPlainTransport({ listenInfo: { protocol: 'tcp', ip: '127.0.0.1' } }), { name: 'TypeError', message: 'unsupported listen protocol' });
 	await assert.rejects(router.createPlainTransport({ listenIp: '123' }), { name: 'TypeError', message: "invalid IP '123'" });
-	await assert.rejects(router.createPlainTransport({ listenInfo: LOCAL, enableSctp: true }), UnsupportedError);
+	const withSctp = await router.createPlainTransport({ listenInfo: LOCAL, enableSctp: true });
+	assert.equal(withSctp.sctpParameters.isDataChannel, false);
+	assert.equal(withSctp.sctpState, 'new');
+	withSctp.close();
 	// A fixed port taken by the RTP socket cannot serve RTCP too (mediasoup copies it).
 	const fixed = (await router.createPlainTransport({ listenInfo: LOCAL })).tuple.localPort;
 	await assert.rejects(router.createPlainTransport({ listenInfo: { ...LOCAL, port: fixed } }), /address already in use/);

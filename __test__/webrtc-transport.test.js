@@ -84,7 +84,6 @@ test('bad options reject with TypeError or UnsupportedError', async () => {
 	await assert.rejects(router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: 'not-an-ip' }] }), TypeError);
 	await assert.rejects(router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1', port: 70000 }] }), TypeError);
 	await assert.rejects(router.createWebRtcTransport({ listenInfos: UDP, appData: 1 }), TypeError);
-	await assert.rejects(router.createWebRtcTransport({ listenInfos: UDP, enableSctp: true }), UnsupportedError);
 	assert.deepStrictEqual((await router.dump()).transportIds, []);
 });
 
@@ -131,11 +130,21 @@ test('restartIce(), bitrates, trace events, stats and dump', async () => {
 	await assert.rejects(transport.getStats(), Error);
 });
 
-test('SCTP parts reject with UnsupportedError for now', async () => {
-	const transport = await router.createWebRtcTransport({ listenInfos: UDP });
-	await assert.rejects(transport.produceData({}), UnsupportedError);
-	await assert.rejects(transport.consumeData({}), UnsupportedError);
-	transport.close();
+test('enableSctp gives sctpParameters and a new sctpState; without it data producers are refused', async () => {
+	const plain = await router.createWebRtcTransport({ listenInfos: UDP });
+	assert.strictEqual(plain.sctpParameters, undefined);
+	assert.strictEqual(plain.sctpState, undefined);
+	await assert.rejects(plain.produceData({}), TypeError);
+	await assert.rejects(plain.produceData({ sctpStreamParameters: { streamId: 1 } }), /SCTP not enabled/);
+	plain.close();
+	const sctp = await router.createWebRtcTransport({ listenInfos: UDP, enableSctp: true, maxSctpMessageSize: 1, numSctpStreams: { OS: 2, MIS: 2 } });
+	assert.deepStrictEqual(sctp.sctpParameters, {
+		port: 5000, OS: 65535, MIS: 65535, isDataChannel: true, maxMessageSize: 262144,
+		maxSendMessageSize: 262144, maxReceiveMessageSize: 262144, sendBufferSize: 2000000,
+		perStreamSendQueueLimit: 2000000, maxReceiverWindowBufferSize: 5242880,
+	});
+	assert.strictEqual(sctp.sctpState, 'new');
+	sctp.close();
 });
 
 test('close() frees the ports at once; events and cascades like mediasoup', async () => {

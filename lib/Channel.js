@@ -87,11 +87,11 @@ class Channel extends EnhancedEventEmitter {
 	 * Sends a notification with a binary payload (no answer). Throws WorkerClosedError when
 	 * the worker is closed, as mediasoup's channel does.
 	 */
-	notify(method, handlerId, payload) {
+	notify(method, handlerId, payload, meta = undefined) {
 		if (this.#closed) {
 			throw new WorkerClosedError(`Channel closed, cannot send notification [method:${native.mediasoupMethodName(method)}]`);
 		}
-		const rejection = this.#native.notify(method, handlerId, payload);
+		const rejection = this.#native.notify(method, handlerId, payload, meta);
 		if (rejection) {
 			throw makeError(rejection.error, rejection.reason);
 		}

@@ -23,6 +23,23 @@ class PipeTransport extends Transport {
 			rtx: Boolean(options.data.rtx),
 			srtpParameters: options.data.srtpParameters,
 		};
+		this.initSctp(options.data);
+		this.channel.on(this.internal.transportId, (event, data) => this.#onNotification(event, data));
+	}
+
+	#onNotification(event, data) {
+		if (this.handleSctpNotification(event, data)) {
+			return;
+		}
+		switch (event) {
+			case 'trace': {
+				this.safeEmit('trace', data);
+				this.observer.safeEmit('trace', data);
+				break;
+			}
+			default:
+				logger.error(`ignoring unknown event "${event}"`);
+		}
 	}
 
 	get type() {
@@ -33,20 +50,8 @@ class PipeTransport extends Transport {
 		return utils.clone(this.#data.tuple);
 	}
 
-	get sctpParameters() {
-		return undefined;
-	}
-
-	get sctpState() {
-		return undefined;
-	}
-
 	get srtpParameters() {
 		return utils.clone(this.#data.srtpParameters);
-	}
-
-	get sctpNegotiatedCapabilities() {
-		return undefined;
 	}
 
 	/** Names the remote PipeTransport (and its SRTP key when SRTP is on). */

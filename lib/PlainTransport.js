@@ -46,10 +46,9 @@ class PlainTransport extends Transport {
 			comedia: data.comedia,
 			tuple: tuple(data.tuple),
 			rtcpTuple: tuple(data.rtcpTuple),
-			sctpParameters: undefined,
-			sctpState: undefined,
 			srtpParameters: data.srtpParameters,
 		};
+		this.initSctp(data);
 		this.channel.on(this.internal.transportId, (event, eventData) => this.#onNotification(event, eventData));
 	}
 
@@ -63,18 +62,6 @@ class PlainTransport extends Transport {
 
 	get rtcpTuple() {
 		return utils.clone(this.#data.rtcpTuple);
-	}
-
-	get sctpParameters() {
-		return utils.clone(this.#data.sctpParameters);
-	}
-
-	get sctpState() {
-		return this.#data.sctpState;
-	}
-
-	get sctpNegotiatedCapabilities() {
-		return undefined;
 	}
 
 	get srtpParameters() {
@@ -115,6 +102,9 @@ class PlainTransport extends Transport {
 	}
 
 	#onNotification(event, data) {
+		if (this.handleSctpNotification(event, data)) {
+			return;
+		}
 		switch (event) {
 			case 'tuple': {
 				this.#data.tuple = tuple(data.tuple);

@@ -2,7 +2,6 @@
 
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
-const { UnsupportedError } = require('../errors');
 const ortc = require('./ortc');
 const utils = require('./utils');
 
@@ -15,6 +14,19 @@ const { ActiveSpeakerObserver } = require('./ActiveSpeakerObserver');
 const { NotFoundError } = require('../errors');
 
 const logger = new Logger('Router');
+
+/** A transport's SCTP options as the worker takes them (sizes only with SCTP or a limit). */
+function sctpOptions(o) {
+	return {
+		enableSctp: Boolean(o.enableSctp),
+		maxSendMessageSize: o.maxSendMessageSize,
+		maxReceiveMessageSize: o.maxReceiveMessageSize,
+		sctpSendBufferSize: o.sctpSendBufferSize,
+		sctpPerStreamSendQueueLimit: o.sctpPerStreamSendQueueLimit,
+		sctpMaxReceiverWindowBufferSize: o.sctpMaxReceiverWindowBufferSize,
+		sctpDefaultStreamBufferedAmountLowThreshold: o.sctpDefaultStreamBufferedAmountLowThreshold,
+	};
+}
 
 /** A number as the worker's 16-bit option fields take it (truncated, wrapped). */
 function uint16(n) {
@@ -31,6 +43,7 @@ class Router extends EnhancedEventEmitter {
 	#transports = new Map();
 	#producers = new Map();
 	#rtpObservers = new Map();
+	#dataProducers = new Map();
 	/** Pipe transport pairs to other routers, by the other router's id (promises). */
 	#pipePairs = new Map();
 	/** Producers that came in through a pipe (their original lives on another router). */
@@ -114,6 +127,7 @@ class Router extends EnhancedEventEmitter {
 		}
 		this.#transports.clear();
 		this.#producers.clear();
+		this.#dataProducers.clear();
 		for (const rtpObserver of this.#rtpObservers.values()) {
 			rtpObserver.routerClosed();
 		}
@@ -141,6 +155,12 @@ class Router extends EnhancedEventEmitter {
 		preferTcp = false,
 		initialAvailableOutgoingBitrate = 600000,
 		enableSctp = false,
+		maxSendMessageSize = 262144,
+		maxReceiveMessageSize = 262144,
+		sctpSendBufferSize = 2000000,
+		sctpPerStreamSendQueueLimit = 2000000,
+		sctpMaxReceiverWindowBufferSize = 5242880,
+		sctpDefaultStreamBufferedAmountLowThreshold = 1024,
 		iceConsentTimeout = 30,
 		appData,
 	} = {}) {
@@ -151,9 +171,10 @@ class Router extends EnhancedEventEmitter {
 			throw new TypeError('only one of webRtcServer, listenInfos and listenIps must be given');
 		}
 		utils.checkAppData(appData);
-		if (enableSctp) {
-			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet');
-		}
+		const sctp = sctpOptions({
+			enableSctp, maxSendMessageSize, maxReceiveMessageSize, sctpSendBufferSize, sctpPerStreamSendQueueLimit,
+			sctpMaxReceiverWindowBufferSize, sctpDefaultStreamBufferedAmountLowThreshold,
+		});
 		if (typeof iceConsentTimeout !== 'number' || iceConsentTimeout < 0 || iceConsentTimeout > 255) {
 			throw new TypeError('invalid iceConsentTimeout');
 		}
@@ -169,6 +190,7 @@ class Router extends EnhancedEventEmitter {
 				preferTcp: Boolean(preferTcp),
 				initialAvailableOutgoingBitrate,
 				iceConsentTimeout: Math.floor(iceConsentTimeout),
+				...sctp,
 			});
 			const transport = this.#adopt(this.#newWebRtcTransport(transportId, data, appData));
 			webRtcServer.handleWebRtcTransport(transport);
@@ -208,6 +230,7 @@ class Router extends EnhancedEventEmitter {
 			preferTcp,
 			initialAvailableOutgoingBitrate,
 			iceConsentTimeout: Math.floor(iceConsentTimeout),
+			...sctp,
 		});
 		return this.#adopt(this.#newWebRtcTransport(transportId, data, appData));
 	}
@@ -220,6 +243,7 @@ class Router extends EnhancedEventEmitter {
 			appData,
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
+			getDataProducerById: (dataProducerId) => this.#dataProducers.get(dataProducerId),
 		});
 	}
 
@@ -230,6 +254,8 @@ class Router extends EnhancedEventEmitter {
 		transport.on('@listenserverclose', () => this.#transports.delete(transport.id));
 		transport.on('@newproducer', (producer) => this.#producers.set(producer.id, producer));
 		transport.on('@producerclose', (producer) => this.#producers.delete(producer.id));
+		transport.on('@newdataproducer', (dataProducer) => this.#dataProducers.set(dataProducer.id, dataProducer));
+		transport.on('@dataproducerclose', (dataProducer) => this.#dataProducers.delete(dataProducer.id));
 		this.#observer.safeEmit('newtransport', transport);
 		return transport;
 	}
@@ -246,6 +272,12 @@ class Router extends EnhancedEventEmitter {
 		rtcpMux = true,
 		comedia = false,
 		enableSctp = false,
+		maxSendMessageSize = 262144,
+		maxReceiveMessageSize = 262144,
+		sctpSendBufferSize = 2000000,
+		sctpPerStreamSendQueueLimit = 2000000,
+		sctpMaxReceiverWindowBufferSize = 5242880,
+		sctpDefaultStreamBufferedAmountLowThreshold = 1024,
 		enableSrtp = false,
 		srtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80',
 		appData,
@@ -266,9 +298,10 @@ class Router extends EnhancedEventEmitter {
 			listenInfo = { protocol: 'udp', ip: listenIp.ip, announcedAddress: listenIp.announcedIp, port };
 		}
 		checkSrtpCryptoSuite(srtpCryptoSuite);
-		if (enableSctp) {
-			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet: createPlainTransport() needs enableSctp: false');
-		}
+		const sctp = sctpOptions({
+			enableSctp, maxSendMessageSize, maxReceiveMessageSize, sctpSendBufferSize, sctpPerStreamSendQueueLimit,
+			sctpMaxReceiverWindowBufferSize, sctpDefaultStreamBufferedAmountLowThreshold,
+		});
 		const transportId = utils.generateUUIDv4();
 		const data = await this.#channel.request('router.createPlainTransport', this.id, {
 			transportId,
@@ -279,6 +312,7 @@ class Router extends EnhancedEventEmitter {
 			comedia: Boolean(comedia),
 			enableSrtp: Boolean(enableSrtp),
 			srtpCryptoSuite,
+			...sctp,
 		});
 		const transport = new PlainTransport({
 			internal: { routerId: this.id, transportId },
@@ -287,6 +321,7 @@ class Router extends EnhancedEventEmitter {
 			appData,
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
+			getDataProducerById: (dataProducerId) => this.#dataProducers.get(dataProducerId),
 		});
 		return this.#adopt(transport);
 	}
@@ -300,6 +335,12 @@ class Router extends EnhancedEventEmitter {
 		listenIp,
 		port,
 		enableSctp = false,
+		maxSendMessageSize = 262144,
+		maxReceiveMessageSize = 262144,
+		sctpSendBufferSize = 2000000,
+		sctpPerStreamSendQueueLimit = 2000000,
+		sctpMaxReceiverWindowBufferSize = 5242880,
+		sctpDefaultStreamBufferedAmountLowThreshold = 1024,
 		enableRtx = false,
 		enableSrtp = false,
 		appData,
@@ -311,9 +352,10 @@ class Router extends EnhancedEventEmitter {
 			throw new TypeError('only one of listenInfo and listenIp must be given');
 		}
 		utils.checkAppData(appData);
-		if (enableSctp) {
-			throw new UnsupportedError('SCTP (DataChannels) is not implemented in ferrosoup yet: createPipeTransport() needs enableSctp: false');
-		}
+		const sctp = sctpOptions({
+			enableSctp, maxSendMessageSize, maxReceiveMessageSize, sctpSendBufferSize, sctpPerStreamSendQueueLimit,
+			sctpMaxReceiverWindowBufferSize, sctpDefaultStreamBufferedAmountLowThreshold,
+		});
 		if (listenIp) {
 			if (typeof listenIp === 'string') listenIp = { ip: listenIp };
 			listenInfo = { protocol: 'udp', ip: listenIp.ip, announcedAddress: listenIp.announcedIp, port };
@@ -324,6 +366,7 @@ class Router extends EnhancedEventEmitter {
 			listenInfo,
 			enableRtx: Boolean(enableRtx),
 			enableSrtp: Boolean(enableSrtp),
+			...sctp,
 		});
 		const transport = new PipeTransport({
 			internal: { routerId: this.id, transportId },
@@ -332,6 +375,7 @@ class Router extends EnhancedEventEmitter {
 			appData,
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
+			getDataProducerById: (dataProducerId) => this.#dataProducers.get(dataProducerId),
 		});
 		return this.#adopt(transport);
 	}
@@ -349,6 +393,7 @@ class Router extends EnhancedEventEmitter {
 			appData,
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
+			getDataProducerById: (dataProducerId) => this.#dataProducers.get(dataProducerId),
 		});
 		return this.#adopt(transport);
 	}
@@ -371,7 +416,7 @@ class Router extends EnhancedEventEmitter {
 			throw new TypeError('router must be a ferrosoup Router of this process');
 		}
 		if (dataProducerId) {
-			throw new UnsupportedError('DataProducers (SCTP) are not implemented in ferrosoup yet');
+			return this.#pipeDataToRouter({ dataProducerId, router, keepId });
 		}
 		const producer = this.#producers.get(producerId);
 		if (!producer) {
@@ -407,6 +452,40 @@ class Router extends EnhancedEventEmitter {
 			logger.error(`pipeToRouter() | error creating pipe Consumer/Producer pair: ${error}`);
 			pipeConsumer?.close();
 			pipeProducer?.close();
+			throw error;
+		}
+	}
+
+	/** pipeToRouter() of a data producer: a pipe data consumer here, a pipe data producer there. */
+	async #pipeDataToRouter({ dataProducerId, router, keepId }) {
+		const dataProducer = this.#dataProducers.get(dataProducerId);
+		if (!dataProducer) {
+			throw new NotFoundError('DataProducer not found');
+		}
+		const pair = await this.#pipePairTo(router);
+		const local = pair[this.id];
+		const remote = pair[router.id];
+		let pipeDataConsumer;
+		let pipeDataProducer;
+		try {
+			pipeDataConsumer = await local.consumeData({ dataProducerId });
+			pipeDataProducer = await remote.produceData({
+				id: keepId ? dataProducer.id : utils.generateUUIDv4(),
+				sctpStreamParameters: pipeDataConsumer.sctpStreamParameters,
+				label: pipeDataConsumer.label,
+				protocol: pipeDataConsumer.protocol,
+				appData: dataProducer.appData,
+			});
+			if (dataProducer.closed) {
+				throw new NotFoundError('original DataProducer closed');
+			}
+			pipeDataConsumer.observer.on('close', () => pipeDataProducer.close());
+			pipeDataProducer.observer.on('close', () => pipeDataConsumer.close());
+			return { pipeDataConsumer, pipeDataProducer };
+		} catch (error) {
+			logger.error(`pipeToRouter() | error creating pipe DataConsumer/DataProducer pair: ${error}`);
+			pipeDataConsumer?.close();
+			pipeDataProducer?.close();
 			throw error;
 		}
 	}
@@ -460,6 +539,7 @@ class Router extends EnhancedEventEmitter {
 			appData: {},
 			getRouterRtpCapabilities: () => this.#data.rtpCapabilities,
 			getProducerById: (producerId) => this.#producers.get(producerId),
+			getDataProducerById: (dataProducerId) => this.#dataProducers.get(dataProducerId),
 		});
 		this.#transports.set(transport.id, transport);
 		transport.on('@close', () => this.#transports.delete(transport.id));
@@ -471,6 +551,8 @@ class Router extends EnhancedEventEmitter {
 			this.#producers.delete(producer.id);
 			this.#pipeProducerIds.delete(producer.id);
 		});
+		transport.on('@newdataproducer', (dataProducer) => this.#dataProducers.set(dataProducer.id, dataProducer));
+		transport.on('@dataproducerclose', (dataProducer) => this.#dataProducers.delete(dataProducer.id));
 		this.#observer.safeEmit('newtransport', transport);
 		return transport;
 	}
@@ -530,6 +612,7 @@ class Router extends EnhancedEventEmitter {
 			channel: this.#channel,
 			appData,
 			getProducerById: (producerId) => this.#producers.get(producerId),
+			getDataProducerById: (dataProducerId) => this.#dataProducers.get(dataProducerId),
 		});
 		this.#rtpObservers.set(rtpObserver.id, rtpObserver);
 		rtpObserver.on('@close', () => this.#rtpObservers.delete(rtpObserver.id));

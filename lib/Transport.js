@@ -2,9 +2,11 @@
 
 const { EnhancedEventEmitter } = require('./enhancedEvents');
 const { Logger } = require('./Logger');
-const { UnsupportedError, NotFoundError } = require('../errors');
+const { NotFoundError } = require('../errors');
 const { Producer } = require('./Producer');
 const { Consumer } = require('./Consumer');
+const { DataProducer } = require('./DataProducer');
+const { DataConsumer } = require('./DataConsumer');
 const ortc = require('./ortc');
 const utils = require('./utils');
 
@@ -23,13 +25,21 @@ class Transport extends EnhancedEventEmitter {
 	dataConsumers = new Map();
 
 	/** @private */
-	constructor({ internal, channel, appData, getRouterRtpCapabilities, getProducerById }, observer) {
+	/** SCTP stream ids handed to data consumers (round-robin, as mediasoup). */
+	#sctpStreamIds;
+	#nextSctpStreamId = 0;
+	#negotiatedMaxOutboundStreams;
+	/** SCTP of transports created with enableSctp (all undefined otherwise). */
+	#sctp = { parameters: undefined, state: undefined, negotiatedCapabilities: undefined };
+
+	constructor({ internal, channel, appData, getRouterRtpCapabilities, getProducerById, getDataProducerById }, observer) {
 		super();
 		this.internal = internal;
 		this.channel = channel;
 		this.#appData = appData ?? {};
 		this.getRouterRtpCapabilities = getRouterRtpCapabilities;
 		this.getProducerById = getProducerById;
+		this.getDataProducerById = getDataProducerById ?? (() => undefined);
 		this.#observer = observer;
 		this.on('listenererror', (eventName, error) => {
 			logger.error(`event listener threw an error [eventName:${eventName}]:`, error);
@@ -67,6 +77,7 @@ class Transport extends EnhancedEventEmitter {
 		}
 		logger.debug('close()');
 		this.#closed = true;
+		this.#markSctpClosed();
 		this.channel.removeAllListeners(this.internal.transportId);
 		this.channel
 			.request('router.closeTransport', this.internal.routerId, { transportId: this.internal.transportId })
@@ -83,6 +94,7 @@ class Transport extends EnhancedEventEmitter {
 		}
 		logger.debug('routerClosed()');
 		this.#closed = true;
+		this.#markSctpClosed();
 		this.channel.removeAllListeners(this.internal.transportId);
 		this.#closeChildren(false);
 		this.safeEmit('routerclose');
@@ -95,6 +107,7 @@ class Transport extends EnhancedEventEmitter {
 			return;
 		}
 		this.#closed = true;
+		this.#markSctpClosed();
 		this.channel.removeAllListeners(this.internal.transportId);
 		this.#closeChildren(false);
 		this.emit('@listenserverclose');
@@ -114,6 +127,80 @@ class Transport extends EnhancedEventEmitter {
 			consumer.transportClosed();
 		}
 		this.consumers.clear();
+		for (const dataProducer of this.dataProducers.values()) {
+			dataProducer.transportClosed();
+			if (tellRouter) {
+				this.emit('@dataproducerclose', dataProducer);
+			}
+		}
+		this.dataProducers.clear();
+		for (const dataConsumer of this.dataConsumers.values()) {
+			dataConsumer.transportClosed();
+		}
+		this.dataConsumers.clear();
+	}
+
+	/** @private Subclasses pass the worker's answer to their creation. */
+	initSctp({ sctpParameters, sctpState }) {
+		this.#sctp.parameters = sctpParameters;
+		this.#sctp.state = sctpState;
+	}
+
+	get sctpParameters() {
+		return utils.clone(this.#sctp.parameters);
+	}
+
+	get sctpState() {
+		return this.#sctp.state;
+	}
+
+	get sctpNegotiatedCapabilities() {
+		return utils.clone(this.#sctp.negotiatedCapabilities);
+	}
+
+	#markSctpClosed() {
+		if (this.#sctp.state) {
+			this.#sctp.state = 'closed';
+		}
+	}
+
+	/** @private The SCTP notifications every transport kind shares; false for any other event. */
+	handleSctpNotification(event, data) {
+		switch (event) {
+			case 'sctpstatechange':
+				this.#sctp.state = data.sctpState;
+				this.safeEmit('sctpstatechange', data.sctpState);
+				this.#observer.safeEmit('sctpstatechange', data.sctpState);
+				return true;
+			case 'sctpnegotiatedcapabilities':
+				// What the worker negotiated bounds the stream ids of data consumers.
+				this.#sctp.negotiatedCapabilities = data;
+				this.#negotiatedMaxOutboundStreams = data?.negotiatedMaxOutboundStreams;
+				return true;
+			default:
+				return false;
+		}
+	}
+
+	/** A free SCTP stream id for a data consumer: the next one after the last given, as mediasoup. */
+	#allocateSctpStreamId() {
+		this.#sctpStreamIds ??= new Uint8Array(65535);
+		if (this.#negotiatedMaxOutboundStreams && this.#nextSctpStreamId + 1 > this.#negotiatedMaxOutboundStreams) {
+			this.#nextSctpStreamId = 0;
+		}
+		for (let idx = 0; idx < this.#sctpStreamIds.length; idx++) {
+			const id = (this.#nextSctpStreamId + idx) % this.#sctpStreamIds.length;
+			if (!this.#sctpStreamIds[id]) {
+				this.#sctpStreamIds[id] = 1;
+				this.#nextSctpStreamId = id + 1;
+				return id;
+			}
+		}
+		throw new Error('no sctpStreamId available');
+	}
+
+	#freeSctpStreamId(id) {
+		if (this.#sctpStreamIds && typeof id === 'number') this.#sctpStreamIds[id] = 0;
 	}
 
 	async dump() {
@@ -271,12 +358,128 @@ class Transport extends EnhancedEventEmitter {
 		return consumer;
 	}
 
-	async produceData() {
-		throw new UnsupportedError('DataProducers (SCTP) are not implemented in ferrosoup yet');
+	async produceData({ id = undefined, sctpStreamParameters, label = '', protocol = '', paused = false, appData } = {}) {
+		logger.debug('produceData()');
+		if (id && this.dataProducers.has(id)) {
+			throw new TypeError(`a DataProducer with same id "${id}" already exists`);
+		}
+		utils.checkAppData(appData);
+		let type;
+		if (this.type === 'direct') {
+			type = 'direct';
+			if (sctpStreamParameters) {
+				logger.warn('produceData() | sctpStreamParameters are ignored when producing data on a DirectTransport');
+			}
+			sctpStreamParameters = undefined;
+		} else {
+			type = 'sctp';
+			// Checked (and normalized) by the worker, with mediasoup's messages.
+			if (!sctpStreamParameters || typeof sctpStreamParameters !== 'object') {
+				throw new TypeError('params is not an object');
+			}
+		}
+		const dataProducerId = id ?? utils.generateUUIDv4();
+		const data = await this.channel.request('transport.produceData', this.internal.transportId, {
+			dataProducerId,
+			type,
+			sctpStreamParameters,
+			label,
+			protocol,
+			paused: Boolean(paused),
+		});
+		const dataProducer = new DataProducer({
+			internal: { ...this.internal, dataProducerId },
+			data: { type: data.type, sctpStreamParameters: data.sctpStreamParameters, label: data.label, protocol: data.protocol },
+			channel: this.channel,
+			paused,
+			appData,
+		});
+		this.dataProducers.set(dataProducer.id, dataProducer);
+		dataProducer.on('@close', () => {
+			this.dataProducers.delete(dataProducer.id);
+			this.emit('@dataproducerclose', dataProducer);
+		});
+		this.emit('@newdataproducer', dataProducer);
+		this.#observer.safeEmit('newdataproducer', dataProducer);
+		return dataProducer;
 	}
 
-	async consumeData() {
-		throw new UnsupportedError('DataConsumers (SCTP) are not implemented in ferrosoup yet');
+	async consumeData({ dataProducerId, ordered, maxPacketLifeTime, maxRetransmits, paused = false, subchannels, appData } = {}) {
+		logger.debug('consumeData()');
+		if (!dataProducerId || typeof dataProducerId !== 'string') {
+			throw new TypeError('missing dataProducerId');
+		}
+		utils.checkAppData(appData);
+		const dataProducer = this.getDataProducerById(dataProducerId);
+		if (!dataProducer) {
+			throw new NotFoundError(`DataProducer with id "${dataProducerId}" not found`);
+		}
+		let type;
+		let sctpStreamParameters;
+		let sctpStreamId;
+		if (this.type === 'direct') {
+			type = 'direct';
+			if (ordered !== undefined || maxPacketLifeTime !== undefined || maxRetransmits !== undefined) {
+				logger.warn('consumeData() | ordered, maxPacketLifeTime and maxRetransmits are ignored when consuming data on a DirectTransport');
+			}
+		} else {
+			type = 'sctp';
+			sctpStreamId = this.#allocateSctpStreamId();
+			sctpStreamParameters = utils.clone(dataProducer.sctpStreamParameters) ?? { ordered: true };
+			sctpStreamParameters.streamId = sctpStreamId;
+			if (ordered !== undefined) {
+				sctpStreamParameters.ordered = ordered;
+				if (ordered) {
+					delete sctpStreamParameters.maxPacketLifeTime;
+					delete sctpStreamParameters.maxRetransmits;
+				}
+			}
+			if (!ordered) {
+				if (maxPacketLifeTime !== undefined) {
+					sctpStreamParameters.ordered = false;
+					sctpStreamParameters.maxPacketLifeTime = maxPacketLifeTime;
+				}
+				if (maxRetransmits !== undefined) {
+					sctpStreamParameters.ordered = false;
+					sctpStreamParameters.maxRetransmits = maxRetransmits;
+				}
+			}
+		}
+		const dataConsumerId = utils.generateUUIDv4();
+		let data;
+		try {
+			data = await this.channel.request('transport.consumeData', this.internal.transportId, {
+				dataConsumerId,
+				dataProducerId,
+				type,
+				sctpStreamParameters,
+				label: dataProducer.label,
+				protocol: dataProducer.protocol,
+				paused: Boolean(paused),
+				subchannels: subchannels ?? [],
+			});
+		} catch (error) {
+			this.#freeSctpStreamId(sctpStreamId);
+			throw error;
+		}
+		const dataConsumer = new DataConsumer({
+			internal: { ...this.internal, dataConsumerId },
+			data: { dataProducerId, type: data.type, sctpStreamParameters: data.sctpStreamParameters, label: data.label, protocol: data.protocol },
+			channel: this.channel,
+			paused: data.paused,
+			dataProducerPaused: data.dataProducerPaused,
+			subchannels: data.subchannels,
+			appData,
+		});
+		this.dataConsumers.set(dataConsumer.id, dataConsumer);
+		const gone = () => {
+			this.dataConsumers.delete(dataConsumer.id);
+			this.#freeSctpStreamId(sctpStreamId);
+		};
+		dataConsumer.on('@close', gone);
+		dataConsumer.on('@dataproducerclose', gone);
+		this.#observer.safeEmit('newdataconsumer', dataConsumer);
+		return dataConsumer;
 	}
 }
 

@@ -27,9 +27,8 @@ class WebRtcTransport extends Transport {
 			dtlsParameters: data.dtlsParameters,
 			dtlsState: data.dtlsState,
 			dtlsRemoteCert: data.dtlsRemoteCert,
-			sctpParameters: data.sctpParameters,
-			sctpState: data.sctpState,
 		};
+		this.initSctp(data);
 		this.channel.on(this.internal.transportId, (event, eventData) => this.#onNotification(event, eventData));
 	}
 
@@ -69,25 +68,10 @@ class WebRtcTransport extends Transport {
 		return this.#data.dtlsRemoteCert;
 	}
 
-	get sctpParameters() {
-		return utils.clone(this.#data.sctpParameters);
-	}
-
-	get sctpState() {
-		return this.#data.sctpState;
-	}
-
-	get sctpNegotiatedCapabilities() {
-		return undefined;
-	}
-
 	#markClosed() {
 		this.#data.iceState = 'closed';
 		this.#data.iceSelectedTuple = undefined;
 		this.#data.dtlsState = 'closed';
-		if (this.#data.sctpState) {
-			this.#data.sctpState = 'closed';
-		}
 	}
 
 	close() {
@@ -149,6 +133,9 @@ class WebRtcTransport extends Transport {
 	}
 
 	#onNotification(event, data) {
+		if (this.handleSctpNotification(event, data)) {
+			return;
+		}
 		switch (event) {
 			case 'icestatechange': {
 				this.#data.iceState = data.iceState;

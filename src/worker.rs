@@ -109,10 +109,10 @@ impl NativeWorker {
     /// Queues a notification with a binary payload (`producer.send`, `transport.sendRtcp`):
     /// no answer comes. `null` when queued, else why not (as `request()`).
     #[napi(catch_unwind)]
-    pub fn notify(&self, method: String, handler_id: String, payload: Buffer) -> Option<Rejection> {
+    pub fn notify(&self, method: String, handler_id: String, payload: Buffer, meta: Option<String>) -> Option<Rejection> {
         let closed = || Some(Rejection { error: "WorkerClosedError".into(), reason: format!("Channel closed, cannot send notification [method:{}]", ferrosoup_sfu::api::request::mediasoup_method_name(&method)) });
         let Some(handle) = &self.handle else { return closed() };
-        let req = match Request::notification(&method, &handler_id, payload.to_vec()) {
+        let req = match Request::notification(&method, &handler_id, payload.to_vec(), meta.as_deref().unwrap_or_default()) {
             Ok(r) => r,
             Err(e) => {
                 let v = error_json(&e);

@@ -2,7 +2,27 @@
 // calls go through window.serverRequest(method, data), which the test exposes from Node.
 import { Device } from 'mediasoup-client';
 
-const state = { device: undefined, transports: new Map(), producers: new Map(), consumers: new Map(), streams: [], tones: new Map() };
+const state = { device: undefined, transports: new Map(), producers: new Map(), consumers: new Map(), streams: [], tones: new Map(), dataProducers: new Map(), dataConsumers: new Map(), received: new Map() };
+
+/** A short fingerprint of a message (length and a checksum), to compare without shipping it. */
+function digest(data) {
+	const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data);
+	let sum = 0;
+	for (let i = 0; i < bytes.length; i++) sum = (sum * 31 + bytes[i]) >>> 0;
+	return { type: typeof data === 'string' ? 'string' : 'binary', length: bytes.length, sum };
+}
+
+/** Deterministic test payloads: `size` bytes (binary) or characters (text). */
+function payload(kind, size, seed) {
+	if (kind === 'string') {
+		let s = '';
+		for (let i = 0; i < size; i++) s += String.fromCharCode(97 + ((i + seed) % 26));
+		return s;
+	}
+	const b = new Uint8Array(size);
+	for (let i = 0; i < size; i++) b[i] = (i * 7 + seed) & 0xff;
+	return b.buffer;
+}
 
 async function request(method, data) {
 	const reply = await window.serverRequest(method, data);
@@ -18,6 +38,9 @@ function wireTransport(transport) {
 	});
 	transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
 		request('produce', { transportId: transport.id, kind, rtpParameters, appData }).then(({ id }) => callback({ id }), errback);
+	});
+	transport.on('producedata', ({ sctpStreamParameters, label, protocol, appData }, callback, errback) => {
+		request('produceData', { transportId: transport.id, sctpStreamParameters, label, protocol, appData }).then(({ id }) => callback({ id }), errback);
 	});
 	transport.on('connectionstatechange', (s) => {
 		transport.appData.states = [...(transport.appData.states ?? []), s];
@@ -76,6 +99,39 @@ window.ferrosoupTest = {
 	setGain(producerId, gain) {
 		const { ctx, amp } = state.tones.get(producerId);
 		amp.gain.setValueAtTime(gain, ctx.currentTime);
+	},
+	/** A DataChannel on the send transport; resolves (with the producer id) once it is open. */
+	async produceData(transportId, options = {}) {
+		const dp = await state.transports.get(transportId).produceData(options);
+		state.dataProducers.set(dp.id, dp);
+		if (dp.readyState !== 'open') await new Promise((resolve) => dp.on('open', resolve));
+		return dp.id;
+	},
+	/** Sends messages ([{ kind: 'string' | 'binary', size, seed }]); their digests. */
+	async sendData(dataProducerId, messages) {
+		const dp = state.dataProducers.get(dataProducerId);
+		const sent = [];
+		for (const m of messages) {
+			const data = payload(m.kind, m.size, m.seed);
+			// Wait for room rather than overflowing the channel's buffer.
+			while (dp.bufferedAmount > 1_000_000) await new Promise((r) => setTimeout(r, 10));
+			dp.send(data);
+			sent.push(digest(data));
+		}
+		return sent;
+	},
+	/** A DataChannel for a server DataConsumer; its messages are recorded as digests. */
+	async consumeData(transportId, params) {
+		const dc = await state.transports.get(transportId).consumeData(params);
+		dc.binaryType = 'arraybuffer';
+		state.dataConsumers.set(dc.id, dc);
+		state.received.set(dc.id, []);
+		dc.on('message', (data) => state.received.get(dc.id).push(digest(data)));
+		if (dc.readyState !== 'open') await new Promise((resolve) => dc.on('open', resolve));
+		return dc.id;
+	},
+	dataReceived(dataConsumerId) {
+		return state.received.get(dataConsumerId) ?? [];
 	},
 	/** Consumes and plays the track (a sink makes Chromium decode it). */
 	async consume(transportId, params) {

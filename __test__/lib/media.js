@@ -5,7 +5,7 @@
 const kit = require('./browser');
 
 function transportParams(t) {
-	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters };
+	return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, sctpParameters: t.sctpParameters };
 }
 
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };

@@ -10,11 +10,35 @@ const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 const state = {};
 
 const commands = {
-	async setup({ enableSrtp, enableRtx }) {
+	async setup({ enableSrtp, enableRtx, enableSctp }) {
 		state.worker = await ferrosoup.createWorker({ rtcMinPort: 46000, rtcMaxPort: 46999 });
 		state.router = await state.worker.createRouter({ mediaCodecs: codecs.opusVp8 });
-		state.pipe = await state.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, enableSrtp, enableRtx });
-		return { tuple: state.pipe.tuple, srtpParameters: state.pipe.srtpParameters };
+		state.pipe = await state.router.createPipeTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, enableSrtp, enableRtx, enableSctp });
+		return { tuple: state.pipe.tuple, srtpParameters: state.pipe.srtpParameters, sctpParameters: state.pipe.sctpParameters };
+	},
+	/** A pipe DataProducer fed by the other process, and a DirectTransport consumer recording it. */
+	async produceData({ id, sctpStreamParameters, label }) {
+		state.dataProducer = await state.pipe.produceData({ id, sctpStreamParameters, label });
+		const direct = await state.router.createDirectTransport();
+		const dc = await direct.consumeData({ dataProducerId: id });
+		state.messages = [];
+		dc.on('message', (data, ppid) => state.messages.push({ text: data.toString('latin1'), ppid }));
+		return { label: state.dataProducer.label };
+	},
+	/** A DirectTransport DataProducer here, consumed by the pipe (towards the other process). */
+	async sendBack({ messages }) {
+		const direct = await state.router.createDirectTransport();
+		const dp = await direct.produceData({ label: 'back' });
+		const dc = await state.pipe.consumeData({ dataProducerId: dp.id });
+		state.back = dp;
+		return { id: dp.id, sctpStreamParameters: dc.sctpStreamParameters, messages };
+	},
+	async sendNow({ messages }) {
+		for (const m of messages) state.back.send(m);
+		return null;
+	},
+	async dataStats() {
+		return { messages: state.messages, sctpState: state.pipe.sctpState };
 	},
 	async connect(params) {
 		await state.pipe.connect(params);

@@ -140,7 +140,7 @@ async fn queues_towards_slow_readers_are_bounded() {
             let (control, _c) = mpsc::unbounded_channel();
             let (pipe, _p) = mpsc::channel(PIPE_QUEUE);
             registry().lock().unwrap().insert(998, Inbound { control, pipe });
-            let msg = || PipeMessage { transport: Arc::from("t"), data: vec![0; 10], rtcp: false };
+            let msg = || PipeMessage { transport: Arc::from("t"), data: vec![0; 10], kind: ferrosoup_sfu::engine::io::PipeKind::Rtp };
             for _ in 0..PIPE_QUEUE + 50 {
                 rt.borrow_mut().send_pipe(998, msg());
             }

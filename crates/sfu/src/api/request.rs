@@ -72,6 +72,29 @@ pub enum Body {
     /// A notification (no answer): RTCP from the app into a DirectTransport.
     TransportSendRtcp(Vec<u8>),
 
+    TransportProduceData(ProduceData),
+    TransportConsumeData(ConsumeData),
+    TransportCloseDataProducer(CloseDataProducer),
+    TransportCloseDataConsumer(CloseDataConsumer),
+
+    DataProducerDump,
+    DataProducerGetStats,
+    DataProducerPause,
+    DataProducerResume,
+    /// A notification (no answer): a message from the app (DirectTransport data producers).
+    DataProducerSend(DataSend),
+
+    DataConsumerDump,
+    DataConsumerGetStats,
+    DataConsumerPause,
+    DataConsumerResume,
+    DataConsumerSetBufferedAmountLowThreshold(BufferedAmountLowThreshold),
+    DataConsumerGetBufferedAmount,
+    DataConsumerSend(DataConsumerSend),
+    DataConsumerSetSubchannels(Subchannels),
+    DataConsumerAddSubchannel(Subchannel),
+    DataConsumerRemoveSubchannel(Subchannel),
+
     ProducerDump,
     ProducerGetStats,
     ProducerPause,
@@ -100,6 +123,8 @@ pub enum Target {
     Producer,
     Consumer,
     RtpObserver,
+    DataProducer,
+    DataConsumer,
 }
 
 impl Body {
@@ -121,12 +146,17 @@ impl Body {
             | TransportSetMaxIncomingBitrate(_) | TransportSetMaxOutgoingBitrate(_)
             | TransportSetMinOutgoingBitrate(_) | TransportEnableTraceEvent(_) | TransportRestartIce
             | WebRtcTransportConnect(_) | PipeTransportConnect(_) | PipeTransportConnectInMemory(_)
-            | PlainTransportConnect(_) | TransportSendRtcp(_) => {
+            | PlainTransportConnect(_) | TransportSendRtcp(_) | TransportProduceData(_) | TransportConsumeData(_)
+            | TransportCloseDataProducer(_) | TransportCloseDataConsumer(_) => {
                 Target::Transport
             }
             ProducerDump | ProducerGetStats | ProducerPause | ProducerResume | ProducerEnableTraceEvent(_) | ProducerSend(_) => {
                 Target::Producer
             }
+            DataProducerDump | DataProducerGetStats | DataProducerPause | DataProducerResume | DataProducerSend(_) => Target::DataProducer,
+            DataConsumerDump | DataConsumerGetStats | DataConsumerPause | DataConsumerResume
+            | DataConsumerSetBufferedAmountLowThreshold(_) | DataConsumerGetBufferedAmount | DataConsumerSend(_)
+            | DataConsumerSetSubchannels(_) | DataConsumerAddSubchannel(_) | DataConsumerRemoveSubchannel(_) => Target::DataConsumer,
             RtpObserverPause | RtpObserverResume | RtpObserverAddProducer(_) | RtpObserverRemoveProducer(_) => Target::RtpObserver,
             ConsumerDump | ConsumerGetStats | ConsumerPause | ConsumerResume | ConsumerSetPreferredLayers(_)
             | ConsumerSetPriority(_) | ConsumerRequestKeyFrame | ConsumerEnableTraceEvent(_) => Target::Consumer,
@@ -177,6 +207,25 @@ const METHODS: &[(&str, &str)] = &[
     ("plainTransport.connect", "PLAINTRANSPORT_CONNECT"),
     ("transport.sendRtcp", "TRANSPORT_SEND_RTCP"),
     ("producer.send", "PRODUCER_SEND"),
+    ("transport.produceData", "TRANSPORT_PRODUCE_DATA"),
+    ("transport.consumeData", "TRANSPORT_CONSUME_DATA"),
+    ("transport.closeDataProducer", "TRANSPORT_CLOSE_DATAPRODUCER"),
+    ("transport.closeDataConsumer", "TRANSPORT_CLOSE_DATACONSUMER"),
+    ("dataProducer.dump", "DATAPRODUCER_DUMP"),
+    ("dataProducer.getStats", "DATAPRODUCER_GET_STATS"),
+    ("dataProducer.pause", "DATAPRODUCER_PAUSE"),
+    ("dataProducer.resume", "DATAPRODUCER_RESUME"),
+    ("dataProducer.send", "DATAPRODUCER_SEND"),
+    ("dataConsumer.dump", "DATACONSUMER_DUMP"),
+    ("dataConsumer.getStats", "DATACONSUMER_GET_STATS"),
+    ("dataConsumer.pause", "DATACONSUMER_PAUSE"),
+    ("dataConsumer.resume", "DATACONSUMER_RESUME"),
+    ("dataConsumer.setBufferedAmountLowThreshold", "DATACONSUMER_SET_BUFFERED_AMOUNT_LOW_THRESHOLD"),
+    ("dataConsumer.getBufferedAmount", "DATACONSUMER_GET_BUFFERED_AMOUNT"),
+    ("dataConsumer.send", "DATACONSUMER_SEND"),
+    ("dataConsumer.setSubchannels", "DATACONSUMER_SET_SUBCHANNELS"),
+    ("dataConsumer.addSubchannel", "DATACONSUMER_ADD_SUBCHANNEL"),
+    ("dataConsumer.removeSubchannel", "DATACONSUMER_REMOVE_SUBCHANNEL"),
     ("producer.dump", "PRODUCER_DUMP"),
     ("producer.getStats", "PRODUCER_GET_STATS"),
     ("producer.pause", "PRODUCER_PAUSE"),
@@ -251,6 +300,24 @@ impl Request {
             "pipeTransport.connect" => PipeTransportConnect(PipeConnect { data }),
             "pipeTransport.connectInMemory" => PipeTransportConnectInMemory(de(data)?),
             "plainTransport.connect" => PlainTransportConnect(PlainConnect { data }),
+            "transport.produceData" => TransportProduceData(de(data)?),
+            "transport.consumeData" => TransportConsumeData(de(data)?),
+            "transport.closeDataProducer" => TransportCloseDataProducer(de(data)?),
+            "transport.closeDataConsumer" => TransportCloseDataConsumer(de(data)?),
+            "dataProducer.dump" => DataProducerDump,
+            "dataProducer.getStats" => DataProducerGetStats,
+            "dataProducer.pause" => DataProducerPause,
+            "dataProducer.resume" => DataProducerResume,
+            "dataConsumer.dump" => DataConsumerDump,
+            "dataConsumer.getStats" => DataConsumerGetStats,
+            "dataConsumer.pause" => DataConsumerPause,
+            "dataConsumer.resume" => DataConsumerResume,
+            "dataConsumer.setBufferedAmountLowThreshold" => DataConsumerSetBufferedAmountLowThreshold(de(data)?),
+            "dataConsumer.getBufferedAmount" => DataConsumerGetBufferedAmount,
+            "dataConsumer.send" => DataConsumerSend(de(data)?),
+            "dataConsumer.setSubchannels" => DataConsumerSetSubchannels(de(data)?),
+            "dataConsumer.addSubchannel" => DataConsumerAddSubchannel(de(data)?),
+            "dataConsumer.removeSubchannel" => DataConsumerRemoveSubchannel(de(data)?),
             "producer.dump" => ProducerDump,
             "producer.getStats" => ProducerGetStats,
             "producer.pause" => ProducerPause,
@@ -276,10 +343,14 @@ impl Request {
 impl Request {
     /// A notification with a binary payload (`producer.send`, `transport.sendRtcp`): id 0, no
     /// answer.
-    pub fn notification(method: &str, handler: &str, payload: Vec<u8>) -> ApiResult<Request> {
+    pub fn notification(method: &str, handler: &str, payload: Vec<u8>, meta: &str) -> ApiResult<Request> {
         let body = match method {
             "producer.send" => Body::ProducerSend(payload),
             "transport.sendRtcp" => Body::TransportSendRtcp(payload),
+            "dataProducer.send" => {
+                let m: DataSendMeta = if meta.is_empty() { DataSendMeta::default() } else { serde_json::from_str(meta).map_err(|e| ApiError::type_error(clean(&e)))? };
+                Body::DataProducerSend(DataSend { payload, ppid: m.ppid, subchannels: m.subchannels, required_subchannel: m.required_subchannel, ignored_subchannel: m.ignored_subchannel })
+            }
             m => return Err(ApiError::other(format!("unknown notification '{m}'"))),
         };
         if handler.is_empty() {
@@ -347,13 +418,13 @@ pub struct UpdateRtpCapabilities {
 pub struct CreateWebRtcTransport {
     pub transport_id: TransportId,
     pub listen_infos: Vec<ListenInfo>,
+    #[serde(flatten)]
+    pub sctp: SctpRequestOptions,
     /// Seconds without consent before ICE disconnects (0: never).
     #[serde(default = "default_consent")]
     pub ice_consent_timeout: u8,
     #[serde(default = "default_initial_bitrate")]
     pub initial_available_outgoing_bitrate: u64,
-    #[serde(default)]
-    pub enable_sctp: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -387,8 +458,8 @@ pub struct CreateWebRtcTransportWithServer {
     pub ice_consent_timeout: u8,
     #[serde(default = "default_initial_bitrate")]
     pub initial_available_outgoing_bitrate: u64,
-    #[serde(default)]
-    pub enable_sctp: bool,
+    #[serde(flatten)]
+    pub sctp: SctpRequestOptions,
 }
 
 fn yes() -> bool {
@@ -416,8 +487,149 @@ pub struct CreatePipeTransport {
     pub enable_rtx: bool,
     #[serde(default)]
     pub enable_srtp: bool,
+    #[serde(flatten)]
+    pub sctp: SctpRequestOptions,
+}
+
+/// The SCTP options of a transport (`enableSctp` and the sizes), as mediasoup names them.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SctpRequestOptions {
     #[serde(default)]
     pub enable_sctp: bool,
+    #[serde(default = "default_message_size")]
+    pub max_send_message_size: u64,
+    #[serde(default = "default_message_size")]
+    pub max_receive_message_size: u64,
+    #[serde(default = "default_send_buffer")]
+    pub sctp_send_buffer_size: u64,
+    #[serde(default = "default_send_buffer")]
+    pub sctp_per_stream_send_queue_limit: u64,
+    #[serde(default = "default_receive_window")]
+    pub sctp_max_receiver_window_buffer_size: u64,
+    #[serde(default = "default_low_threshold")]
+    pub sctp_default_stream_buffered_amount_low_threshold: u64,
+}
+
+fn default_send_buffer() -> u64 {
+    2_000_000
+}
+
+fn default_receive_window() -> u64 {
+    5_242_880
+}
+
+fn default_low_threshold() -> u64 {
+    1024
+}
+
+impl SctpRequestOptions {
+    pub fn sctp(&self) -> Option<crate::net::sctp::SctpOptions> {
+        self.enable_sctp.then(|| crate::net::sctp::SctpOptions {
+            max_send_message_size: self.max_send_message_size as usize,
+            max_receive_message_size: self.max_receive_message_size as usize,
+            send_buffer_size: self.sctp_send_buffer_size as usize,
+            per_stream_send_queue_limit: self.sctp_per_stream_send_queue_limit as usize,
+            max_receiver_window: self.sctp_max_receiver_window_buffer_size.min(u64::from(u32::MAX)) as u32,
+            default_buffered_amount_low_threshold: self.sctp_default_stream_buffered_amount_low_threshold as usize,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProduceData {
+    pub data_producer_id: DataProducerId,
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default)]
+    pub sctp_stream_parameters: Option<Value>,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default)]
+    pub paused: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumeData {
+    pub data_consumer_id: DataConsumerId,
+    pub data_producer_id: DataProducerId,
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default)]
+    pub sctp_stream_parameters: Option<Value>,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub subchannels: Vec<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseDataProducer {
+    pub data_producer_id: DataProducerId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseDataConsumer {
+    pub data_consumer_id: DataConsumerId,
+}
+
+/// `dataProducer.send()`: the payload and what goes with it.
+#[derive(Debug)]
+pub struct DataSend {
+    pub payload: Vec<u8>,
+    pub ppid: u32,
+    pub subchannels: Vec<u16>,
+    pub required_subchannel: Option<u16>,
+    pub ignored_subchannel: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DataSendMeta {
+    #[serde(default = "binary_ppid")]
+    ppid: u32,
+    #[serde(default)]
+    subchannels: Vec<u16>,
+    #[serde(default)]
+    required_subchannel: Option<u16>,
+    #[serde(default)]
+    ignored_subchannel: Option<u16>,
+}
+
+fn binary_ppid() -> u32 {
+    53
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BufferedAmountLowThreshold {
+    pub threshold: u64,
+}
+
+/// `dataConsumer.send()`: the payload base64-encoded in `data`.
+#[derive(Debug, Deserialize)]
+pub struct DataConsumerSend {
+    pub ppid: u32,
+    pub data: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Subchannels {
+    pub subchannels: Vec<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Subchannel {
+    pub subchannel: u16,
 }
 
 /// `router.createPlainTransport()`: RTP (and, without `rtcpMux`, RTCP) over UDP.
@@ -432,8 +644,8 @@ pub struct CreatePlainTransport {
     pub rtcp_mux: bool,
     #[serde(default)]
     pub comedia: bool,
-    #[serde(default)]
-    pub enable_sctp: bool,
+    #[serde(flatten)]
+    pub sctp: SctpRequestOptions,
     #[serde(default)]
     pub enable_srtp: bool,
     #[serde(default)]

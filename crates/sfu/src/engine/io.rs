@@ -60,7 +60,16 @@ pub struct PipeMessage {
     /// The receiving pipe transport (on the other worker).
     pub transport: Arc<str>,
     pub data: Vec<u8>,
-    pub rtcp: bool,
+    pub kind: PipeKind,
+}
+
+/// What a pipe message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipeKind {
+    Rtp,
+    Rtcp,
+    /// A data message (subchannels header in front, as over an SCTP pipe) on `stream`.
+    Data { stream: u16, ppid: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -61,6 +61,8 @@ enum Handler {
     Producer(RouterKey, ProducerKey),
     Consumer(RouterKey, ConsumerKey),
     RtpObserver(RouterKey, crate::router::observer::ObserverKey),
+    DataProducer(RouterKey, crate::router::data::DataProducerKey),
+    DataConsumer(RouterKey, crate::router::data::DataConsumerKey),
 }
 
 /// Who a socket belongs to.
@@ -252,7 +254,106 @@ impl Engine {
         match received {
             Some(Received::Rtp(d)) => self.route_rtp(now, rk, tk, &d, false),
             Some(Received::Rtcp(d)) => self.route_rtp(now, rk, tk, &d, true),
+            Some(Received::Sctp(d)) => self.sctp_packets(now, tk, vec![d]),
             None => {}
+        }
+        // SCTP arrives as DTLS application data on a WebRtcTransport.
+        if let Some(Link::WebRtc(w)) = self.transports.get_mut(tk).map(|t| &mut t.link) {
+            let mut packets = Vec::new();
+            while let Some(p) = w.poll_sctp() {
+                packets.push(p.to_vec());
+            }
+            if !packets.is_empty() {
+                self.sctp_packets(now, tk, packets);
+            }
+        }
+    }
+
+    /// SCTP packets for transport `tk`'s association.
+    fn sctp_packets(&mut self, now: Instant, tk: TransportKey, packets: Vec<Vec<u8>>) {
+        let Some(t) = self.transports.get_mut(tk) else { return };
+        let Some(sctp) = t.data.sctp.as_mut() else { return };
+        for p in &packets {
+            sctp.handle_packet(now, p);
+        }
+        self.sctp_progress(now, tk);
+    }
+
+    /// After anything happened to transport `tk`'s association: what it sends goes out, and its
+    /// events reach the router and the app.
+    fn sctp_progress(&mut self, now: Instant, tk: TransportKey) {
+        loop {
+            let Some(t) = self.transports.get_mut(tk) else { return };
+            t.flush_sctp(now, &mut self.out);
+            let rk = t.router;
+            let target = t.id.arc().clone();
+            let Some(ev) = t.data.sctp.as_mut().and_then(|s| s.poll_event()) else { break };
+            use crate::net::sctp::{SctpEvent, SctpState};
+            match ev {
+                SctpEvent::State(s) => {
+                    if matches!(s, SctpState::Closed | SctpState::Failed) {
+                        // Its data consumers never send again.
+                        if let Some(router) = self.routers.get_mut(rk) {
+                            for ck in &t.data.consumers {
+                                if let Some(c) = router.data.consumers.get_mut(*ck) {
+                                    c.association_closed = true;
+                                }
+                            }
+                        }
+                    }
+                    self.out.event(&target, "sctpstatechange", json!({ "sctpState": s.name() }));
+                }
+                SctpEvent::Capabilities { outbound, inbound } => {
+                    t.data.negotiated = Some((outbound, inbound));
+                    self.out.event(&target, "sctpnegotiatedcapabilities", json!({ "negotiatedMaxOutboundStreams": outbound, "negotiatedMaxInboundStreams": inbound }));
+                }
+                SctpEvent::Message { stream, ppid, data } => {
+                    let pipe = t.is_pipe();
+                    if let Some(router) = self.routers.get_mut(rk) {
+                        router.on_data(now, tk, stream, ppid, &data, pipe, &mut self.transports, &mut self.out);
+                    }
+                }
+                SctpEvent::BufferedAmountLow { stream, amount } => {
+                    let ck = t.data.consumer_streams.get(&stream).copied();
+                    if let Some(c) = ck.and_then(|k| self.routers.get(rk)?.data.consumers.get(k)) {
+                        self.out.event(c.target(), "bufferedamountlow", json!({ "bufferedAmount": amount }));
+                    }
+                }
+                SctpEvent::StreamReset(stream) => {
+                    // A DataChannel closed by the peer: the data consumer on that stream goes
+                    // (without a word to the app, as mediasoup).
+                    if t.data.is_data_channel {
+                        if let Some(ck) = t.data.consumer_streams.get(&stream).copied() {
+                            if let Some(router) = self.routers.get_mut(rk) {
+                                router.data.remove_consumer(now, ck, &mut self.transports, &mut self.out);
+                            }
+                            self.forget_removed(rk);
+                        }
+                    }
+                }
+            }
+        }
+        self.touch(TimerKey::Transport(tk));
+    }
+
+    /// mediasoup's MayConnect: a Plain/Pipe transport's association starts once the remote is
+    /// known and it has a data producer or consumer; of two ferrosoup ends, the one with the
+    /// lower address sends the INIT (the other answers). A WebRtcTransport waits for the
+    /// browser's INIT.
+    fn sctp_may_connect(&mut self, now: Instant, tk: TransportKey) {
+        let Some(t) = self.transports.get_mut(tk) else { return };
+        if t.data.producers.is_empty() && t.data.consumers.is_empty() {
+            return;
+        }
+        let client = match &t.link {
+            Link::Plain(p) => p.remote().is_some_and(|r| p.local() < r),
+            Link::Pipe(p) => p.remote().is_some_and(|r| p.local() < r),
+            _ => false,
+        };
+        if let (true, Some(s)) = (client, t.data.sctp.as_mut()) {
+            s.become_client();
+            s.connect(now);
+            self.sctp_progress(now, tk);
         }
     }
 
@@ -290,6 +391,7 @@ impl Engine {
             router.transport_connected(now, &self.clock, tk, &mut self.transports, &mut self.out);
             self.touch(TimerKey::Router(rk));
         }
+        self.sctp_may_connect(now, tk);
     }
 
     fn on_tcp_accepted(&mut self, listener: SocketId, conn: SocketId, remote: SocketAddr) {
@@ -350,9 +452,20 @@ impl Engine {
         let Some(Handler::Transport(tk)) = self.handlers.get(&*msg.transport).copied() else { return };
         let Some(t) = self.transports.get_mut(tk) else { return };
         let Link::Memory(m) = &mut t.link else { return };
-        m.received(msg.data.len(), msg.rtcp);
         let rk = t.router;
-        self.route_rtp(now, rk, tk, &msg.data, msg.rtcp);
+        match msg.kind {
+            crate::engine::io::PipeKind::Rtp | crate::engine::io::PipeKind::Rtcp => {
+                let rtcp = msg.kind == crate::engine::io::PipeKind::Rtcp;
+                m.received(msg.data.len(), rtcp);
+                self.route_rtp(now, rk, tk, &msg.data, rtcp);
+            }
+            crate::engine::io::PipeKind::Data { stream, ppid } => {
+                m.received(msg.data.len(), true);
+                if let Some(router) = self.routers.get_mut(rk) {
+                    router.on_data(now, tk, stream, ppid, &msg.data, true, &mut self.transports, &mut self.out);
+                }
+            }
+        }
     }
 
     fn on_timeout(&mut self, now: Instant) {
@@ -381,6 +494,10 @@ impl Engine {
                         if connected {
                             self.transport_connected(now, rk, tk);
                         }
+                    }
+                    if let Some(s) = self.transports.get_mut(tk).and_then(|t| t.data.sctp.as_mut()) {
+                        s.handle_timeout(now);
+                        self.sctp_progress(now, tk);
                     }
                 }
                 TimerKey::Server(sk) => {
@@ -452,6 +569,18 @@ impl Engine {
             (body, Some(Handler::Consumer(rk, ck))) => {
                 let router = self.routers.get_mut(rk)?;
                 let result = router.consumer_request(now, &self.clock, ck, body, &mut self.transports, &mut self.out);
+                self.touch(TimerKey::Router(rk));
+                result
+            }
+            (body, Some(Handler::DataProducer(rk, k))) => {
+                let router = self.routers.get_mut(rk)?;
+                let result = router.data_producer_request(now, &self.clock, k, body, &mut self.transports, &mut self.out);
+                self.touch(TimerKey::Router(rk));
+                result
+            }
+            (body, Some(Handler::DataConsumer(rk, k))) => {
+                let router = self.routers.get_mut(rk)?;
+                let result = router.data_consumer_request(now, &self.clock, k, body, &mut self.transports, &mut self.out);
                 self.touch(TimerKey::Router(rk));
                 result
             }
@@ -557,9 +686,6 @@ impl Engine {
                 if let Err(e) = self.check_new_transport(&req.transport_id) {
                     return Some(Err(e));
                 }
-                if req.enable_sctp {
-                    return Some(Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createWebRtcTransport() needs enableSctp: false")));
-                }
                 if req.listen_infos.is_empty() {
                     return Some(Err(ApiError::type_error("empty listenInfos")));
                 }
@@ -576,11 +702,9 @@ impl Engine {
                 }
                 if req.in_memory {
                     let tk = self.add_transport(rk, req.transport_id.clone(), Link::Memory(MemoryPipe::default()), Vec::new());
-                    let _ = tk;
+                    // Data messages cross in memory too (no SCTP needed between workers).
+                    self.transports[tk].data.in_memory = true;
                     return Some(Ok(json!({ "tuple": crate::transport::pipe::memory_tuple(), "rtx": false })));
-                }
-                if req.enable_sctp {
-                    return Some(Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createPipeTransport() needs enableSctp: false")));
                 }
                 let Some(info) = req.listen_info.clone() else { return Some(Err(ApiError::type_error("missing listenInfo"))) };
                 if info.protocol != Protocol::Udp {
@@ -593,9 +717,6 @@ impl Engine {
             Body::RouterCreatePlainTransport(req) => {
                 if let Err(e) = self.check_new_transport(&req.transport_id) {
                     return Some(Err(e));
-                }
-                if req.enable_sctp {
-                    return Some(Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createPlainTransport() needs enableSctp: false")));
                 }
                 if req.listen_info.protocol != Protocol::Udp {
                     return Some(Err(ApiError::type_error("unsupported listen protocol")));
@@ -620,6 +741,7 @@ impl Engine {
                 }
                 let d = DirectTransport::new(req.transport_id.clone(), req.max_send_message_size, req.max_receive_message_size);
                 let tk = self.add_transport(rk, req.transport_id, Link::Direct(Box::new(d)), Vec::new());
+                self.transports[tk].data = crate::transport::TransportData::new(None, false, req.max_send_message_size as usize, req.max_receive_message_size as usize);
                 // Nothing to wait for: its consumers send at once.
                 self.transport_connected(now, rk, tk);
                 return Some(Ok(Value::Null));
@@ -720,9 +842,10 @@ impl Engine {
                     req.initial_available_outgoing_bitrate,
                     &mut self.rng,
                 );
-                let reply = t.data_json();
+                let mut reply = t.data_json();
                 self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}]", req.transport_id));
-                self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), bound);
+                let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), bound);
+                self.set_transport_data(tk, &req.sctp, true, &mut reply);
                 reply
             }
             Pending::Server { .. } => unreachable!("servers are not transports"),
@@ -735,21 +858,31 @@ impl Engine {
                     .then(|| crate::net::srtp::Profile::from_name(req.srtp_crypto_suite.as_deref().unwrap_or("AES_CM_128_HMAC_SHA1_80")))
                     .flatten();
                 let p = PlainTransport::new(req.transport_id.clone(), rtp, rtcp, req.comedia, profile, &mut self.rng);
-                let reply = p.data_json();
+                let mut reply = p.data_json();
                 self.log(LogLevel::Debug, "info", format_args!("Router::createPlainTransport() | [transportId:{}]", req.transport_id));
-                self.add_transport(rk, req.transport_id, Link::Plain(Box::new(p)), bound);
+                let tk = self.add_transport(rk, req.transport_id, Link::Plain(Box::new(p)), bound);
+                self.set_transport_data(tk, &req.sctp, false, &mut reply);
                 reply
             }
             Pending::Pipe { req, .. } => {
                 let b = bound[0];
                 let announced = req.listen_info.as_ref().and_then(|i| i.announced_address.clone());
                 let p = PipeTransport::new(req.transport_id.clone(), b.id, b.local, announced, req.enable_rtx, req.enable_srtp, &mut self.rng);
-                let reply = p.data_json();
+                let mut reply = p.data_json();
                 self.log(LogLevel::Debug, "info", format_args!("Router::createPipeTransport() | [transportId:{}, local:{}]", req.transport_id, b.local));
-                self.add_transport(rk, req.transport_id, Link::Pipe(Box::new(p)), bound);
+                let tk = self.add_transport(rk, req.transport_id, Link::Pipe(Box::new(p)), bound);
+                self.set_transport_data(tk, &req.sctp, false, &mut reply);
                 reply
             }
         }
+    }
+
+    /// A new transport's data side (its SCTP association when asked for); the creation reply
+    /// gets its `sctpParameters` and `sctpState`.
+    fn set_transport_data(&mut self, tk: TransportKey, o: &crate::api::request::SctpRequestOptions, is_data_channel: bool, reply: &mut Value) {
+        let data = crate::transport::TransportData::new(o.sctp(), is_data_channel, o.max_send_message_size as usize, o.max_receive_message_size as usize);
+        data.add_json(reply);
+        self.transports[tk].data = data;
     }
 
     fn add_transport(&mut self, rk: RouterKey, id: TransportId, link: Link, bound: Vec<BoundSocket>) -> TransportKey {
@@ -774,7 +907,7 @@ impl Engine {
         t.close(now, &mut self.out);
         let rk = t.router;
         if let Some(router) = self.routers.get_mut(rk) {
-            router.close_transport(tk, &mut self.transports, &mut self.out);
+            router.close_transport(now, tk, &mut self.transports, &mut self.out);
             self.forget_removed(rk);
             self.touch(TimerKey::Router(rk));
         }
@@ -826,6 +959,48 @@ impl Engine {
                 self.handlers.insert(id, Handler::Consumer(rk, ck));
                 Ok(reply)
             }
+            Body::TransportProduceData(req) => {
+                let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
+                let t = self.transports.get_mut(tk).expect("checked");
+                let direct = matches!(t.link, Link::Direct(_));
+                if t.data.producers.iter().any(|k| router.data.producers.get(*k).is_some_and(|p| p.id == req.data_producer_id)) {
+                    return Err(ApiError::other("a DataProducer with same dataProducerId already exists [method:transport.produceData]"));
+                }
+                let id = req.data_producer_id.to_string();
+                let (k, reply) = router.produce_data(now, tk, t, req, direct, &mut self.out)?;
+                self.handlers.insert(id, Handler::DataProducer(rk, k));
+                self.sctp_may_connect(now, tk);
+                Ok(reply)
+            }
+            Body::TransportConsumeData(req) => {
+                let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
+                let t = self.transports.get_mut(tk).expect("checked");
+                let direct = matches!(t.link, Link::Direct(_));
+                let pipe = t.is_pipe();
+                let id = req.data_consumer_id.to_string();
+                let (k, reply) = router.consume_data(tk, t, req, direct, pipe)?;
+                self.handlers.insert(id, Handler::DataConsumer(rk, k));
+                self.sctp_may_connect(now, tk);
+                Ok(reply)
+            }
+            Body::TransportCloseDataProducer(c) => {
+                if let Some(Handler::DataProducer(prk, k)) = self.handlers.get(c.data_producer_id.as_str()).copied() {
+                    if let Some(router) = self.routers.get_mut(prk) {
+                        router.data.close_producer(now, k, &mut self.transports, &mut self.out);
+                        self.forget_removed(prk);
+                    }
+                }
+                Ok(Value::Null)
+            }
+            Body::TransportCloseDataConsumer(c) => {
+                if let Some(Handler::DataConsumer(crk, k)) = self.handlers.get(c.data_consumer_id.as_str()).copied() {
+                    if let Some(router) = self.routers.get_mut(crk) {
+                        router.data.remove_consumer(now, k, &mut self.transports, &mut self.out);
+                        self.forget_removed(crk);
+                    }
+                }
+                Ok(Value::Null)
+            }
             Body::TransportCloseProducer(c) => {
                 if let Some(Handler::Producer(prk, pk)) = self.handlers.get(c.producer_id.as_str()).copied() {
                     if let Some(router) = self.routers.get_mut(prk) {
@@ -852,6 +1027,13 @@ impl Engine {
                     d["producerIds"] = json!(producers);
                     d["consumerIds"] = json!(consumers);
                     d["rtpListener"] = router.listener_dump(t);
+                    let name = |k: &crate::router::data::DataProducerKey| router.data.producers.get(*k).map(|p| p.id.to_string());
+                    d["dataProducerIds"] = json!(t.data.producers.iter().filter_map(name).collect::<Vec<_>>());
+                    d["dataConsumerIds"] = json!(t.data.consumers.iter().filter_map(|k| router.data.consumers.get(*k).map(|c| c.id.to_string())).collect::<Vec<_>>());
+                    if t.data.sctp.is_some() {
+                        let table: Vec<Value> = t.data.listener.iter().filter_map(|(s, k)| Some(json!({ "key": s, "value": name(k)? }))).collect();
+                        d["sctpListener"] = json!({ "streamIdTable": table });
+                    }
                 }
                 Ok(d)
             }
@@ -973,9 +1155,6 @@ impl Engine {
 
     fn create_webrtc_transport_with_server(&mut self, rk: RouterKey, req: CreateWebRtcTransportWithServer) -> ApiResult<Value> {
         self.check_new_transport(&req.transport_id)?;
-        if req.enable_sctp {
-            return Err(ApiError::unsupported("SCTP (DataChannels) is not implemented in ferrosoup yet: createWebRtcTransport() needs enableSctp: false"));
-        }
         let Some(Handler::WebRtcServer(sk)) = self.handlers.get(req.web_rtc_server_id.as_str()).copied() else {
             return Err(ApiError::other("wrong webRtcServerId (no associated WebRtcServer found)"));
         };
@@ -1007,10 +1186,11 @@ impl Engine {
             req.initial_available_outgoing_bitrate,
             &mut self.rng,
         );
-        let reply = t.data_json();
+        let mut reply = t.data_json();
         let ufrag = t.username_fragment().to_string();
         self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}, webRtcServerId:{}]", req.transport_id, req.web_rtc_server_id));
         let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), Vec::new());
+        self.set_transport_data(tk, &req.sctp, true, &mut reply);
         self.transports[tk].server = Some(sk);
         self.servers[sk].attach(tk, &ufrag);
         Ok(reply)

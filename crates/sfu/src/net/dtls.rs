@@ -142,6 +142,8 @@ pub struct DtlsTransport {
     remote_cert_der: Option<Vec<u8>>,
     state_events: VecDeque<DtlsState>,
     outbox: VecDeque<BytesMut>,
+    /// Application data received (SCTP packets), bounded by what one datagram carries.
+    app_in: VecDeque<BytesMut>,
     /// Records that could not be processed (counted, otherwise ignored).
     pub dropped: u64,
 }
@@ -159,6 +161,7 @@ impl DtlsTransport {
             remote_cert_der: None,
             state_events: VecDeque::new(),
             outbox: VecDeque::new(),
+            app_in: VecDeque::new(),
             dropped: 0,
         }
     }
@@ -274,6 +277,9 @@ impl DtlsTransport {
                 for e in events {
                     match e {
                         EndpointEvent::HandshakeComplete => self.on_handshake_complete(now),
+                        // Only once the peer is verified (SRTP keys exist): nothing before.
+                        EndpointEvent::ApplicationData(d) if self.state == DtlsState::Connected => self.app_in.push_back(d),
+                        EndpointEvent::ApplicationData(_) => self.dropped += 1,
                         EndpointEvent::PeerClosed => {
                             self.srtp = None;
                             self.set_state(DtlsState::Closed);
@@ -334,6 +340,22 @@ impl DtlsTransport {
         }
         self.drain();
         self.set_state(DtlsState::Failed);
+    }
+
+    /// Application data (SCTP) that arrived, in order.
+    pub fn poll_app_data(&mut self) -> Option<BytesMut> {
+        self.app_in.pop_front()
+    }
+
+    /// Sends application data (an SCTP packet); `false` unless connected.
+    pub fn write_app_data(&mut self, now: Instant, data: &[u8]) -> bool {
+        if self.state != DtlsState::Connected {
+            return false;
+        }
+        let Some(ep) = self.endpoint.as_mut() else { return false };
+        let ok = ep.write(now, PEER, data).is_ok();
+        self.drain();
+        ok
     }
 
     /// Sends close_notify if connected; the state becomes `closed`.

@@ -6,6 +6,7 @@ pub mod dtls;
 pub mod framing;
 pub mod ice;
 pub mod rng;
+pub mod sctp;
 pub mod srtp;
 
 use std::net::SocketAddr;

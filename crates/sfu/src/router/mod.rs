@@ -5,6 +5,7 @@
 //! scores) runs on its tick. It knows nothing of sockets: transports carry its packets.
 
 pub mod consumer;
+pub mod data;
 pub mod observer;
 pub mod producer;
 pub mod rtp_listener;
@@ -28,6 +29,7 @@ use crate::transport::{Transport, TransportKey};
 use consumer::simulcast::{StreamState, ACTIVE_WINDOW};
 use consumer::{Consumer, ConsumerKey, ConsumerType, MediaOut, NewConsumer};
 use observer::{ObserverKey, ObserverProducer, RtpObservers};
+use data::{DataConsumer, DataConsumerKey, DataProducer, DataProducerKey, DataRouter, DataType, Message, StreamParameters};
 use producer::{KeyFrameCacheConfig, KeyFrameRequest, NewProducer, Producer, ProducerKey};
 
 pub type RouterKey = Key<Router>;
@@ -60,6 +62,7 @@ pub struct Router {
     /// Some consumer may be replaying (its next packet sets the next wake-up).
     replays_active: bool,
     pub observers: RtpObservers,
+    pub data: DataRouter,
     /// Ids of producers and consumers removed since the engine last asked (so that it forgets
     /// their handlers).
     removed: Vec<String>,
@@ -97,6 +100,7 @@ impl Router {
             consumer_ids: HashMap::new(),
             replays_active: false,
             observers: RtpObservers::default(),
+            data: DataRouter::default(),
             removed: Vec::new(),
             next_tick: None,
             last_twcc: None,
@@ -356,22 +360,240 @@ impl Router {
 
     /// A transport went away: its producers close (their consumers hear `producerclose`), its
     /// consumers go silently (the app closes them with the transport).
-    pub fn close_transport(&mut self, tk: TransportKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+    pub fn close_transport(&mut self, now: Instant, tk: TransportKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
         let Some(t) = transports.get(tk) else { return };
         let producers = t.media.producers.clone();
         let consumers = t.media.consumers.clone();
+        let data_producers = t.data.producers.clone();
+        let data_consumers = t.data.consumers.clone();
         for p in producers {
             self.close_producer(p, transports, out);
         }
         for c in consumers {
             self.remove_consumer(c, transports);
         }
+        for p in data_producers {
+            self.data.close_producer(now, p, transports, out);
+        }
+        for c in data_consumers {
+            self.data.remove_consumer(now, c, transports, out);
+        }
         self.transports.retain(|t| *t != tk);
     }
 
-    /// Ids of the producers and consumers removed since the last call.
+    /// Ids of the producers, consumers and data producers/consumers removed since the last call.
     pub fn take_removed(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.removed)
+        let mut v = std::mem::take(&mut self.removed);
+        v.append(&mut self.data.removed);
+        v
+    }
+
+    // ----- data --------------------------------------------------------------------------
+
+    /// `transport.produceData()`, with mediasoup's checks.
+    pub fn produce_data(&mut self, now: Instant, tk: TransportKey, t: &mut Transport, req: crate::api::request::ProduceData, direct: bool, out: &mut Outbox) -> ApiResult<(DataProducerKey, Value)> {
+        if !t.data.sctp_capable() && !direct {
+            return Err(ApiError::other("SCTP not enabled and not a direct Transport"));
+        }
+        let ty = DataType::parse(&req.ty).ok_or_else(|| ApiError::type_error(format!("invalid DataProducer type '{}'", req.ty)))?;
+        let sctp = match ty {
+            DataType::Sctp => {
+                let p = req.sctp_stream_parameters.as_ref().filter(|v| !v.is_null()).ok_or_else(|| ApiError::type_error("missing sctpStreamParameters"))?;
+                let p = StreamParameters::from_json(p)?;
+                if !t.data.sctp_capable() {
+                    return Err(ApiError::type_error("cannot create a DataProducer of type 'sctp', SCTP not enabled in this Transport"));
+                }
+                if t.data.listener.contains_key(&p.stream_id) {
+                    return Err(ApiError::other(format!("streamId already exists in SCTP listener [streamId:{}]", p.stream_id)));
+                }
+                Some(p)
+            }
+            DataType::Direct if !direct => return Err(ApiError::type_error("cannot create a DataProducer of type 'direct', not a direct Transport")),
+            DataType::Direct => None,
+        };
+        let dp = DataProducer {
+            id: req.data_producer_id,
+            transport: tk,
+            ty,
+            sctp,
+            label: req.label,
+            protocol: req.protocol,
+            paused: req.paused,
+            consumers: Vec::new(),
+            messages_received: 0,
+            bytes_received: 0,
+        };
+        let dump = dp.dump_json();
+        let k = self.data.insert_producer(dp)?;
+        t.data.producers.push(k);
+        if let Some(p) = sctp {
+            t.data.listener.insert(p.stream_id, k);
+        }
+        let _ = (now, out);
+        Ok((k, dump))
+    }
+
+    /// `transport.consumeData()`, with mediasoup's checks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn consume_data(&mut self, tk: TransportKey, t: &mut Transport, req: crate::api::request::ConsumeData, direct: bool, pipe: bool) -> ApiResult<(DataConsumerKey, Value)> {
+        if !t.data.sctp_capable() && !direct {
+            return Err(ApiError::other("SCTP not enabled and not a direct Transport"));
+        }
+        let ty = DataType::parse(&req.ty).ok_or_else(|| ApiError::type_error(format!("invalid DataConsumer type '{}'", req.ty)))?;
+        let sctp = match ty {
+            DataType::Sctp => {
+                let p = req.sctp_stream_parameters.as_ref().filter(|v| !v.is_null()).ok_or_else(|| ApiError::type_error("missing sctpStreamParameters"))?;
+                let p = StreamParameters::from_json(p)?;
+                if !t.data.sctp_capable() {
+                    return Err(ApiError::type_error("cannot create a DataConsumer of type 'sctp', SCTP not enabled in this Transport"));
+                }
+                if t.data.consumer_streams.contains_key(&p.stream_id) {
+                    return Err(ApiError::other(format!("an SCTP DataConsumer with same streamId {} already exists", p.stream_id)));
+                }
+                Some(p)
+            }
+            DataType::Direct if !direct => return Err(ApiError::type_error("cannot create a DataConsumer of type 'direct', not a direct Transport")),
+            DataType::Direct => None,
+        };
+        let pk = self.data.producer_key(&req.data_producer_id).ok_or_else(|| ApiError::not_found(format!("DataProducer not found [dataProducerId:{}]", req.data_producer_id)))?;
+        let producer_paused = self.data.producers[pk].paused;
+        let low_threshold = t.data.sctp.as_ref().map_or(0, |s| s.options().default_buffered_amount_low_threshold);
+        let association_closed = t.data.sctp.as_ref().is_some_and(|s| matches!(s.state(), crate::net::sctp::SctpState::Closed | crate::net::sctp::SctpState::Failed));
+        let c = DataConsumer {
+            id: req.data_consumer_id,
+            producer: pk,
+            transport: tk,
+            ty,
+            sctp,
+            label: req.label,
+            protocol: req.protocol,
+            paused: req.paused,
+            producer_paused,
+            subchannels: req.subchannels.into_iter().collect(),
+            pipe,
+            max_message_size: t.data.max_send_message_size,
+            low_threshold,
+            association_closed,
+            messages_sent: 0,
+            bytes_sent: 0,
+        };
+        let producer_id = self.data.producers[pk].id.to_string();
+        let dump = c.dump_json(&producer_id, 0);
+        let k = self.data.insert_consumer(c);
+        t.data.consumers.push(k);
+        if let Some(p) = sctp {
+            t.data.consumer_streams.insert(p.stream_id, k);
+        }
+        Ok((k, dump))
+    }
+
+    /// A message arrived on stream `stream` of transport `tk` (SCTP or an in-memory pipe).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_data(&mut self, now: Instant, tk: TransportKey, stream: u16, ppid: u32, data: &[u8], pipe: bool, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(t) = transports.get(tk) else { return };
+        let Some(&dpk) = t.data.listener.get(&stream) else { return };
+        if data.len() > t.data.max_receive_message_size {
+            return;
+        }
+        // Over a pipe, messages carry their subchannels in front.
+        let (subchannels, required, ignored, payload) = if pipe { data::decode_subchannels(data) } else { (Vec::new(), None, None, data) };
+        self.data.on_message(now, dpk, Message { ppid, data: payload, subchannels, required, ignored }, transports, out);
+    }
+
+    pub fn data_producer_request(&mut self, now: Instant, clock: &Clock, k: DataProducerKey, body: Body, transports: &mut Arena<Transport>, out: &mut Outbox) -> ApiResult<Value> {
+        let p = self.data.producers.get(k).ok_or_else(|| ApiError::not_found("DataProducer not found"))?;
+        match body {
+            Body::DataProducerDump => Ok(p.dump_json()),
+            Body::DataProducerGetStats => self.data.producer_stats(k, clock, now).ok_or_else(|| ApiError::not_found("DataProducer not found")),
+            Body::DataProducerPause => {
+                self.data.set_producer_paused(k, true, out);
+                Ok(Value::Null)
+            }
+            Body::DataProducerResume => {
+                self.data.set_producer_paused(k, false, out);
+                Ok(Value::Null)
+            }
+            Body::DataProducerSend(m) => {
+                let tk = p.transport;
+                let Some(t) = transports.get_mut(tk) else { return Ok(Value::Null) };
+                if m.payload.len() > t.data.max_receive_message_size {
+                    return Err(ApiError::type_error(format!("given message exceeds maxMessageSize value [maxMessageSize:{}, len:{}]", t.data.max_receive_message_size, m.payload.len())));
+                }
+                if let crate::transport::Link::Direct(d) = &mut t.link {
+                    d.from_app(now, m.payload.len(), false);
+                }
+                let msg = Message { ppid: m.ppid, data: &m.payload, subchannels: m.subchannels, required: m.required_subchannel, ignored: m.ignored_subchannel };
+                self.data.on_message(now, k, msg, transports, out);
+                Ok(Value::Null)
+            }
+            _ => Err(ApiError::other("not a DataProducer request")),
+        }
+    }
+
+    pub fn data_consumer_request(&mut self, now: Instant, clock: &Clock, k: DataConsumerKey, body: Body, transports: &mut Arena<Transport>, out: &mut Outbox) -> ApiResult<Value> {
+        let c = self.data.consumers.get_mut(k).ok_or_else(|| ApiError::not_found("DataConsumer not found"))?;
+        let stream = c.sctp.map(|s| s.stream_id);
+        let buffered = |transports: &mut Arena<Transport>, c: &DataConsumer| -> usize {
+            match (c.sctp, transports.get_mut(c.transport).and_then(|t| t.data.sctp.as_mut())) {
+                (Some(s), Some(sctp)) => sctp.buffered_amount(s.stream_id),
+                _ => 0,
+            }
+        };
+        match body {
+            Body::DataConsumerDump => {
+                let b = buffered(transports, c);
+                let pid = self.data.producers.get(c.producer).map(|p| p.id.to_string()).unwrap_or_default();
+                Ok(c.dump_json(&pid, b))
+            }
+            Body::DataConsumerGetStats => {
+                let b = buffered(transports, c);
+                self.data.consumer_stats(k, b, clock, now).ok_or_else(|| ApiError::not_found("DataConsumer not found"))
+            }
+            Body::DataConsumerPause => {
+                c.paused = true;
+                Ok(Value::Null)
+            }
+            Body::DataConsumerResume => {
+                c.paused = false;
+                Ok(Value::Null)
+            }
+            Body::DataConsumerSetBufferedAmountLowThreshold(t) => {
+                if c.ty != DataType::Sctp {
+                    return Err(ApiError::type_error("invalid DataConsumer type"));
+                }
+                c.low_threshold = t.threshold as usize;
+                let (tk, th) = (c.transport, c.low_threshold);
+                if let (Some(s), Some(sctp)) = (stream, transports.get_mut(tk).and_then(|t| t.data.sctp.as_mut())) {
+                    sctp.set_buffered_amount_low_threshold(s, th);
+                }
+                Ok(Value::Null)
+            }
+            Body::DataConsumerGetBufferedAmount => {
+                if c.ty != DataType::Sctp {
+                    return Err(ApiError::type_error("invalid DataConsumer type"));
+                }
+                Ok(json!({ "bufferedAmount": buffered(transports, c) }))
+            }
+            Body::DataConsumerSend(m) => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD.decode(&m.data).map_err(|_| ApiError::type_error("invalid message data"))?;
+                let amount = self.data.consumer_send(now, k, m.ppid, &data, transports, out)?;
+                Ok(json!({ "bufferedAmount": amount }))
+            }
+            Body::DataConsumerSetSubchannels(s) => {
+                c.subchannels = s.subchannels.into_iter().collect();
+                Ok(json!({ "subchannels": c.subchannels.iter().collect::<Vec<_>>() }))
+            }
+            Body::DataConsumerAddSubchannel(s) => {
+                c.subchannels.insert(s.subchannel);
+                Ok(json!({ "subchannels": c.subchannels.iter().collect::<Vec<_>>() }))
+            }
+            Body::DataConsumerRemoveSubchannel(s) => {
+                c.subchannels.remove(&s.subchannel);
+                Ok(json!({ "subchannels": c.subchannels.iter().collect::<Vec<_>>() }))
+            }
+            _ => Err(ApiError::other("not a DataConsumer request")),
+        }
     }
 
     /// Producer ids, in creation order.
@@ -386,7 +608,14 @@ impl Router {
 
     /// Every producer and consumer, as ids (the engine unregisters them when the router goes).
     pub fn ids(&self) -> Vec<String> {
-        self.producer_ids.keys().map(|p| p.to_string()).chain(self.consumer_ids.keys().map(|c| c.to_string())).chain(self.observers.ids()).collect()
+        self.producer_ids
+            .keys()
+            .map(|p| p.to_string())
+            .chain(self.consumer_ids.keys().map(|c| c.to_string()))
+            .chain(self.observers.ids())
+            .chain(self.data.producer_ids())
+            .chain(self.data.consumer_ids())
+            .collect()
     }
 
     // ----- transport events ----------------------------------------------------------------
@@ -899,6 +1128,7 @@ impl Router {
             .filter_map(|(_, c)| Some(json!({ "key": c.id().as_str(), "value": self.producers.get(c.producer())?.id().as_str() })))
             .collect();
         let transport_ids: Vec<&str> = self.transports.iter().filter_map(|k| transports.get(*k)).map(|t| t.id.as_str()).collect();
+        let (data_pc, data_cp) = self.data.dump_maps();
         let map_po: Vec<Value> = self.producers.iter().map(|(k, p)| json!({ "key": p.id().as_str(), "values": self.observers.observer_ids_of(k) })).collect();
         json!({
             "id": self.id.as_str(),
@@ -907,8 +1137,8 @@ impl Router {
             "mapProducerIdConsumerIds": map_pc,
             "mapConsumerIdProducerId": map_cp,
             "mapProducerIdObserverIds": map_po,
-            "mapDataProducerIdDataConsumerIds": [],
-            "mapDataConsumerIdDataProducerId": [],
+            "mapDataProducerIdDataConsumerIds": data_pc,
+            "mapDataConsumerIdDataProducerId": data_cp,
         })
     }
 

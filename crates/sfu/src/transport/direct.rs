@@ -53,6 +53,11 @@ impl DirectTransport {
         true
     }
 
+    /// A data message went to the app.
+    pub fn sent_data(&mut self, now: Instant, len: usize) {
+        self.meters.send.update(len, now);
+    }
+
     /// What the transport sends: RTP of `consumer` as an `rtp` event on it, RTCP as an `rtcp`
     /// event on the transport.
     pub fn send(&mut self, now: Instant, consumer: Option<&Arc<str>>, data: &[u8], rtcp: bool, out: &mut Outbox) -> bool {

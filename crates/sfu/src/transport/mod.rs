@@ -2,6 +2,7 @@
 //! WebRTC's ICE+DTLS+SRTP, a pipe over UDP, a pipe in memory to another worker) and the media
 //! state every transport keeps (its RTP listener, consumers' SSRCs, transport-wide-cc, CNAME).
 
+pub mod data;
 pub mod listen;
 pub mod media;
 pub mod pipe;
@@ -18,11 +19,13 @@ use serde_json::{json, Value};
 use crate::api::TransportId;
 use crate::arena::Key;
 use crate::clock::Clock;
-use crate::engine::io::{Outbox, Output, PipeMessage};
+use crate::engine::io::{Outbox, Output, PipeKind, PipeMessage};
+use crate::net::sctp::{Reliability, SendError};
 use crate::net::{Protocol, SocketId, Tuple};
 use crate::router::RouterKey;
 use crate::rtp::rate::RateCalculator;
 
+pub use data::TransportData;
 pub use media::TransportMedia;
 
 pub type TransportKey = Key<Transport>;
@@ -62,6 +65,8 @@ impl LocalSocket {
 pub enum Received {
     Rtp(Vec<u8>),
     Rtcp(Vec<u8>),
+    /// An SCTP packet (DataChannels) from a Plain or Pipe transport's UDP.
+    Sctp(Vec<u8>),
 }
 
 pub struct Transport {
@@ -69,6 +74,7 @@ pub struct Transport {
     pub router: RouterKey,
     pub link: Link,
     pub media: TransportMedia,
+    pub data: TransportData,
     /// Sockets of its own (closed with it).
     pub sockets: Vec<SocketId>,
     /// The WebRtcServer whose sockets it uses.
@@ -89,7 +95,7 @@ pub enum Link {
 
 impl Transport {
     pub fn new(id: TransportId, router: RouterKey, link: Link, rtcp_ssrc: u32) -> Self {
-        Transport { id, router, link, media: TransportMedia::new(rtcp_ssrc), sockets: Vec::new(), server: None }
+        Transport { id, router, link, media: TransportMedia::new(rtcp_ssrc), data: TransportData::none(), sockets: Vec::new(), server: None }
     }
 
     pub fn is_pipe(&self) -> bool {
@@ -112,7 +118,8 @@ impl Transport {
             Link::WebRtc(t) => t.send_media(now, data, rtcp, out),
             Link::Pipe(p) => p.send_media(now, data, rtcp, out),
             Link::Memory(m) => m.send(data.len(), |worker, transport| {
-                out.push(Output::Pipe { worker, message: PipeMessage { transport, data, rtcp } })
+                let kind = if rtcp { PipeKind::Rtcp } else { PipeKind::Rtp };
+                out.push(Output::Pipe { worker, message: PipeMessage { transport, data, kind } })
             }, rtcp),
             Link::Plain(p) => p.send_media(now, data, rtcp, out),
             Link::Direct(d) => d.send(now, None, &data, rtcp, out),
@@ -132,6 +139,57 @@ impl Transport {
         self.send(now, data, false, out)
     }
 
+    /// A data consumer's message on `stream`: to the app as its `message` event (Direct), to
+    /// the other worker (in-memory pipe), or over SCTP. The stream's buffered amount after it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_data(&mut self, now: Instant, consumer: &std::sync::Arc<str>, stream: u16, ppid: u32, data: &[u8], reliability: Reliability, out: &mut Outbox) -> Result<usize, SendError> {
+        match &mut self.link {
+            Link::Direct(d) => {
+                d.sent_data(now, data.len());
+                out.event(consumer, "message", crate::router::data::DataRouter::message_event(ppid, data));
+                return Ok(0);
+            }
+            Link::Memory(m) => {
+                let sent = m.send(data.len(), |worker, transport| {
+                    out.push(Output::Pipe { worker, message: PipeMessage { transport, data: data.to_vec(), kind: PipeKind::Data { stream, ppid } } })
+                }, true);
+                return if sent { Ok(0) } else { Err(SendError::Closed) };
+            }
+            _ => {}
+        }
+        let sctp = self.data.sctp.as_mut().ok_or(SendError::Closed)?;
+        let r = sctp.send(now, stream, ppid, data, reliability);
+        self.flush_sctp(now, out);
+        r
+    }
+
+    /// Resets our outgoing SCTP `stream` (its data consumer went).
+    pub fn reset_sctp_stream(&mut self, now: Instant, stream: u16, out: &mut Outbox) {
+        if let Some(s) = self.data.sctp.as_mut() {
+            s.reset_stream(now, stream);
+            self.flush_sctp(now, out);
+        }
+    }
+
+    /// Sends the SCTP packets the association has queued, over the link.
+    pub fn flush_sctp(&mut self, now: Instant, out: &mut Outbox) {
+        let Some(sctp) = self.data.sctp.as_mut() else { return };
+        while let Some(packet) = sctp.poll_transmit() {
+            match &mut self.link {
+                Link::WebRtc(w) => {
+                    w.send_sctp(now, &packet, out);
+                }
+                Link::Plain(p) => {
+                    p.send_raw(now, packet, out);
+                }
+                Link::Pipe(p) => {
+                    p.send_raw(now, packet, out);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// RTP of a consumer: on a DirectTransport it goes to the app as the consumer's `rtp` event.
     pub fn send_consumer_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &crate::api::ConsumerId, out: &mut Outbox) -> bool {
         if let Link::Direct(d) = &mut self.link {
@@ -147,10 +205,12 @@ impl Transport {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match &self.link {
+        let link = match &self.link {
             Link::WebRtc(t) => t.poll_timeout(),
             _ => None,
-        }
+        };
+        let sctp = self.data.sctp.as_ref().and_then(|s| s.poll_timeout());
+        [link, sctp].into_iter().flatten().min()
     }
 
     pub fn dump_json(&self) -> Value {
@@ -164,6 +224,7 @@ impl Transport {
             Link::Capture { .. } => json!({ "id": self.id.as_str() }),
         };
         self.media.add_dump(&mut d);
+        self.data.add_json(&mut d);
         d["drops"] = self.drops_json();
         d
     }
@@ -205,6 +266,11 @@ impl Transport {
             }
             _ => {}
         }
+        if let Some(sctp) = &self.data.sctp {
+            // SCTP packets that were not for the association, and messages over the size limit.
+            d["sctpMalformed"] = json!(sctp.drops.malformed);
+            d["sctpMessageTooBig"] = json!(sctp.drops.too_big);
+        }
         d
     }
 
@@ -219,12 +285,19 @@ impl Transport {
             Link::Capture { .. } => json!({}),
         };
         self.media.add_stats(&mut s);
+        if let Some(state) = self.data.sctp_state() {
+            s["sctpState"] = json!(state.name());
+        }
         s["drops"] = self.drops_json();
         json!([s])
     }
 
-    /// Closes the link (DTLS sends close_notify); media stops.
+    /// Closes the link (SCTP aborts, DTLS sends close_notify); media stops.
     pub fn close(&mut self, now: Instant, out: &mut Outbox) {
+        if let Some(s) = self.data.sctp.as_mut() {
+            s.close(now);
+            self.flush_sctp(now, out);
+        }
         if let Link::WebRtc(t) = &mut self.link {
             t.close(now, out);
         }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::plain::Kind;
 use super::{Meters, Received};
 use crate::api::{ApiError as RequestError, TransportId};
 use crate::clock::Clock;
@@ -216,9 +217,11 @@ impl PipeTransport {
             return None;
         }
         self.meters.recv.update(data.len(), now);
-        let rtcp = match demux(data) {
+        let rtcp = match super::plain::demux(data) {
             Kind::Rtp => false,
             Kind::Rtcp => true,
+            // SCTP travels unprotected, as mediasoup sends it.
+            Kind::Sctp => return Some(Received::Sctp(data.to_vec())),
             Kind::Other => {
                 self.drops.unknown += 1;
                 return None;
@@ -238,6 +241,14 @@ impl PipeTransport {
             self.rtp_packets_received += 1;
             Some(Received::Rtp(plain))
         }
+    }
+
+    /// Sends an SCTP packet to the remote (as it is); `false` before `connect()`.
+    pub fn send_raw(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
+        let Some(remote) = self.remote else { return false };
+        self.meters.send.update(data.len(), now);
+        out.transmit(Transmit { socket: self.socket, to: remote, data });
+        true
     }
 
     /// Sends plain RTP (`rtcp` false) or RTCP to the remote, protected when SRTP is on.
@@ -318,22 +329,6 @@ impl MemoryPipe {
 /// The tuple an in-memory pipe reports (it has no socket).
 pub fn memory_tuple() -> Value {
     json!({ "localIp": "127.0.0.1", "localAddress": "127.0.0.1", "localPort": 0, "protocol": "udp" })
-}
-
-enum Kind {
-    Rtp,
-    Rtcp,
-    Other,
-}
-
-/// RTP or RTCP (RFC 5761: RTCP packet types 192..=223 in the second byte). Plain RTCP can be
-/// as short as 8 bytes (an empty receiver report).
-fn demux(data: &[u8]) -> Kind {
-    match data {
-        [128..=191, 192..=223, ..] if data.len() >= 8 => Kind::Rtcp,
-        [128..=191, ..] if data.len() >= 12 => Kind::Rtp,
-        _ => Kind::Other,
-    }
 }
 
 #[cfg(test)]

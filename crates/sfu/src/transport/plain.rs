@@ -241,9 +241,11 @@ impl PlainTransport {
     /// `rtcptuple` event).
     pub fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8], out: &mut Outbox) -> Option<Received> {
         self.meters.recv.update(data.len(), now);
-        let rtcp = match demux(data) {
-            Some(r) => r,
-            None => {
+        let kind = demux(data);
+        let rtcp = match kind {
+            Kind::Rtcp => true,
+            Kind::Rtp | Kind::Sctp => false,
+            Kind::Other => {
                 self.drops.unknown += 1;
                 return None;
             }
@@ -268,7 +270,8 @@ impl PlainTransport {
             _ => {}
         }
         let mut plain = data.to_vec();
-        if let Some(s) = self.srtp.as_mut() {
+        // SCTP is never SRTP-protected (mediasoup sends it as it is).
+        if let Some(s) = self.srtp.as_mut().filter(|_| kind != Kind::Sctp) {
             let Some(session) = s.session.as_mut() else {
                 self.drops.not_connected += 1;
                 return None;
@@ -289,7 +292,9 @@ impl PlainTransport {
                 out.event(&target, "tuple", json!({ "tuple": self.tuple_json() }));
             }
         }
-        if rtcp {
+        if kind == Kind::Sctp {
+            Some(Received::Sctp(plain))
+        } else if rtcp {
             self.rtcp_packets_received += 1;
             Some(Received::Rtcp(plain))
         } else {
@@ -297,6 +302,23 @@ impl PlainTransport {
             self.rtp_packets_received += 1;
             Some(Received::Rtp(plain))
         }
+    }
+
+    /// Sends an SCTP packet to the remote (as it is); `false` while it is unknown.
+    pub fn send_raw(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
+        let Some(to) = self.remote else { return false };
+        self.meters.send.update(data.len(), now);
+        out.transmit(Transmit { socket: self.rtp.id, to, data });
+        true
+    }
+
+    /// The remote endpoint (RTP), once known.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.rtp.local
     }
 
     /// Sends plain RTP (`rtcp` false) or RTCP to the remote, protected when SRTP is on.
@@ -324,12 +346,22 @@ impl PlainTransport {
     }
 }
 
-/// RTP (`Some(false)`) or RTCP (`Some(true)`; packet types 192..=223, RFC 5761); `None` else.
-fn demux(data: &[u8]) -> Option<bool> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Rtp,
+    Rtcp,
+    Sctp,
+    Other,
+}
+
+/// RTP, RTCP (packet types 192..=223, RFC 5761), else SCTP as mediasoup tells it (at least a
+/// common header, a multiple of 4 bytes).
+pub(crate) fn demux(data: &[u8]) -> Kind {
     match data {
-        [128..=191, 192..=223, ..] if data.len() >= 8 => Some(true),
-        [128..=191, ..] if data.len() >= 12 => Some(false),
-        _ => None,
+        [128..=191, 192..=223, ..] if data.len() >= 8 => Kind::Rtcp,
+        [128..=191, ..] if data.len() >= 12 => Kind::Rtp,
+        _ if data.len() >= 12 && data.len() % 4 == 0 => Kind::Sctp,
+        _ => Kind::Other,
     }
 }
 

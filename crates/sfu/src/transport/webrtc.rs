@@ -522,6 +522,24 @@ impl WebRtcTransport {
         self.process_events(now, out);
     }
 
+    /// SCTP packets that arrived as DTLS application data.
+    pub fn poll_sctp(&mut self) -> Option<bytes::BytesMut> {
+        self.dtls.poll_app_data()
+    }
+
+    /// Sends an SCTP packet as DTLS application data; `false` unless DTLS is connected.
+    pub fn send_sctp(&mut self, now: Instant, packet: &[u8], out: &mut Outbox) -> bool {
+        if !self.dtls.write_app_data(now, packet) {
+            return false;
+        }
+        while let Some(d) = self.dtls.poll_transmit() {
+            if let Some(t) = self.ice.selected_tuple() {
+                self.transmit(now, t, d.to_vec(), out);
+            }
+        }
+        true
+    }
+
     /// Closes DTLS (close_notify to the peer) and stops everything.
     pub fn close(&mut self, now: Instant, out: &mut Outbox) {
         if self.closed {

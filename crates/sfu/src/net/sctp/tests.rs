@@ -1,0 +1,159 @@
+use super::*;
+use std::time::Duration;
+
+/// Two ends wired back to back through a lossy "network" (drops every `lose_every`-th packet,
+/// 0 = none), run in virtual time until `cond` or `limit`.
+struct Pair {
+    a: SctpAssociation,
+    b: SctpAssociation,
+    now: Instant,
+    lose_every: usize,
+    sent: usize,
+    lost: usize,
+    events_a: Vec<SctpEvent>,
+    events_b: Vec<SctpEvent>,
+}
+
+impl Pair {
+    fn new(opts: SctpOptions, lose_every: usize) -> Self {
+        let mut p = Pair {
+            a: SctpAssociation::new(opts, true),
+            b: SctpAssociation::new(opts, false),
+            now: Instant::now(),
+            lose_every,
+            sent: 0,
+            lost: 0,
+            events_a: Vec::new(),
+            events_b: Vec::new(),
+        };
+        p.a.connect(p.now);
+        p
+    }
+
+    fn step(&mut self) {
+        for _ in 0..100 {
+            let mut moved = false;
+            while let Some(pkt) = self.a.poll_transmit() {
+                moved = true;
+                self.sent += 1;
+                if self.lose_every > 0 && self.sent % self.lose_every == 0 {
+                    self.lost += 1;
+                    continue;
+                }
+                self.b.handle_packet(self.now, &pkt);
+            }
+            while let Some(pkt) = self.b.poll_transmit() {
+                moved = true;
+                self.sent += 1;
+                if self.lose_every > 0 && self.sent % self.lose_every == 0 {
+                    self.lost += 1;
+                    continue;
+                }
+                self.a.handle_packet(self.now, &pkt);
+            }
+            while let Some(e) = self.a.poll_event() {
+                self.events_a.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                self.events_b.push(e);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn run_until(&mut self, limit: Duration, mut cond: impl FnMut(&Pair) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            self.step();
+            if cond(self) {
+                return true;
+            }
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min().unwrap_or(self.now + Duration::from_millis(10));
+            self.now = next.max(self.now + Duration::from_millis(1)).min(end);
+            if self.now >= end {
+                return false;
+            }
+            self.a.handle_timeout(self.now);
+            self.b.handle_timeout(self.now);
+        }
+    }
+
+    fn messages_b(&self) -> Vec<(u16, u32, Vec<u8>)> {
+        self.events_b.iter().filter_map(|e| if let SctpEvent::Message { stream, ppid, data } = e { Some((*stream, *ppid, data.clone())) } else { None }).collect()
+    }
+}
+
+#[test]
+fn sets_up_queues_early_messages_and_delivers_them_in_order_with_their_ppids() {
+    let mut p = Pair::new(SctpOptions::default(), 0);
+    // Sent before the association is up: queued, then delivered.
+    assert_eq!(p.a.send(p.now, 1, 51, b"hello", Reliability::reliable()), Ok(5));
+    assert_eq!(p.a.buffered_amount(1), 5);
+    assert!(p.run_until(Duration::from_secs(5), |p| p.a.state() == SctpState::Connected && p.b.state() == SctpState::Connected));
+    assert_eq!(p.events_a.iter().filter_map(|e| if let SctpEvent::State(s) = e { Some(*s) } else { None }).collect::<Vec<_>>(), [SctpState::Connecting, SctpState::Connected]);
+    assert!(p.events_a.contains(&SctpEvent::Capabilities { outbound: MAX_STREAMS, inbound: MAX_STREAMS }));
+    let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    p.a.send(p.now, 1, 53, &[1, 2, 3], Reliability::reliable()).unwrap();
+    p.a.send(p.now, 1, 53, &big, Reliability::reliable()).unwrap();
+    p.a.send(p.now, 2, 57, &[0], Reliability::reliable()).unwrap();
+    assert!(p.run_until(Duration::from_secs(5), |p| p.messages_b().len() == 4));
+    let got = p.messages_b();
+    assert_eq!(got[0], (1, 51, b"hello".to_vec()));
+    assert_eq!(got[1], (1, 53, vec![1, 2, 3]));
+    assert_eq!(got[2].2.len(), 200_000);
+    assert_eq!(got[2].2, big);
+    assert_eq!((got[3].0, got[3].1), (2, 57));
+    // What mediasoup refuses.
+    assert_eq!(p.a.send(p.now, 1, 51, b"", Reliability::reliable()), Err(SendError::Empty));
+    assert_eq!(p.a.send(p.now, 1, 53, &vec![0; 262_145], Reliability::reliable()), Err(SendError::TooLarge));
+}
+
+#[test]
+fn reliable_streams_repair_loss_and_the_send_buffer_is_bounded() {
+    let opts = SctpOptions { send_buffer_size: 100_000, per_stream_send_queue_limit: 60_000, ..SctpOptions::default() };
+    // Every 7th packet lost, both ways.
+    let mut p = Pair::new(opts, 7);
+    assert!(p.run_until(Duration::from_secs(20), |p| p.a.state() == SctpState::Connected && p.b.state() == SctpState::Connected));
+    let mut sent = 0;
+    let mut refused = 0;
+    for i in 0..200u32 {
+        match p.a.send(p.now, 3, 53, &vec![i as u8; 1000], Reliability::reliable()) {
+            Ok(_) => sent += 1,
+            Err(SendError::Full) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(refused > 0, "the per-stream limit refused some");
+    assert!(p.a.buffered_amount(3) <= 61_000);
+    assert!(p.run_until(Duration::from_secs(60), |p| p.messages_b().len() == sent));
+    assert!(p.lost > 0);
+    // In order, intact.
+    let got = p.messages_b();
+    for w in got.windows(2) {
+        assert!(w[0].2[0] < w[1].2[0]);
+    }
+    // Once drained, sending works again and the low-water event came.
+    assert!(p.run_until(Duration::from_secs(10), |p| p.events_a.iter().any(|e| matches!(e, SctpEvent::BufferedAmountLow { stream: 3, .. }))));
+    assert!(p.a.send(p.now, 3, 53, &[1; 10], Reliability::reliable()).is_ok());
+}
+
+#[test]
+fn stream_reset_reaches_the_peer_and_garbage_is_counted() {
+    let mut p = Pair::new(SctpOptions::default(), 0);
+    assert!(p.run_until(Duration::from_secs(5), |p| p.a.state() == SctpState::Connected));
+    p.a.send(p.now, 4, 51, b"x", Reliability { ordered: false, max_packet_life_time: None, max_retransmits: Some(0) }).unwrap();
+    assert!(p.run_until(Duration::from_secs(5), |p| p.messages_b().len() == 1));
+    p.a.reset_stream(p.now, 4);
+    assert!(p.run_until(Duration::from_secs(5), |p| p.events_b.contains(&SctpEvent::StreamReset(4))));
+    for junk in [&[0u8; 3][..], &[0x13, 0x88, 0x13, 0x88, 0, 0, 0, 0, 0, 0, 0, 0][..], &[7u8; 64][..]] {
+        p.b.handle_packet(p.now, junk);
+    }
+    assert!(p.b.drops.malformed >= 2, "{:?}", p.b.drops);
+    assert_eq!(p.b.state(), SctpState::Connected, "garbage does not hurt the association");
+    // Closing aborts: both ends end up closed.
+    p.a.close(p.now);
+    assert!(p.run_until(Duration::from_secs(5), |p| p.b.state() == SctpState::Closed));
+    assert_eq!(p.a.send(p.now, 1, 51, b"late", Reliability::reliable()), Err(SendError::Closed));
+}
