@@ -101,6 +101,36 @@ test('native viewers (Rust ICE/DTLS/SRTP, socket.io from Node) reach a complete 
 	await broadcaster.context().close();
 });
 
+test('chat over DataChannels: each page\'s messages reach every page, named, in order', async () => {
+	const [alice, bob] = await Promise.all([openRoomPage(), openRoomPage()]);
+	// Bob watches a broadcast first, then chats in the same room (one join, one device).
+	const broadcaster = await openRoomPage();
+	await broadcaster.evaluate(() => window.roomDemo.broadcast('chat-room'));
+	await bob.evaluate(() => window.roomDemo.watch('chat-room', 'bob'));
+	await alice.evaluate(() => window.roomDemo.chat('chat-room', 'alice'));
+	await bob.evaluate(() => window.roomDemo.chat('chat-room', 'bob'));
+	const lines = ['hi bob', 'ünïcode ✓', 'x'.repeat(1000)];
+	for (const text of lines) await alice.evaluate((t) => window.roomDemo.say(t), text);
+	await bob.evaluate(() => window.roomDemo.say('hi alice'));
+	const expected = [...lines.map((text) => ({ from: 'alice', text })), { from: 'bob', text: 'hi alice' }];
+	for (const page of [alice, bob]) {
+		await kit.waitFor(async () => (await page.evaluate(() => window.roomDemo.chatMessages())).length >= 4, 20000, 'chat messages');
+		assert.deepStrictEqual(await page.evaluate(() => window.roomDemo.chatMessages()), expected);
+	}
+	// Over 1 KiB the bot does not relay.
+	await alice.evaluate(() => window.roomDemo.say('y'.repeat(2000)));
+	await alice.evaluate(() => window.roomDemo.say('last'));
+	await kit.waitFor(async () => (await bob.evaluate(() => window.roomDemo.chatMessages())).length >= 5, 20000, 'last message');
+	assert.deepStrictEqual((await bob.evaluate(() => window.roomDemo.chatMessages())).at(-1), { from: 'alice', text: 'last' });
+	assert.equal((await bob.evaluate(() => window.roomDemo.chatMessages())).length, 5);
+	for (const page of [alice, bob, broadcaster]) {
+		await page.evaluate(() => window.roomDemo.exit());
+		await page.context().close();
+	}
+	await kit.waitFor(() => server.rooms.size === 0, 10000, 'room closed');
+	for (const w of server.workers) assert.deepStrictEqual((await w.dump()).routerIds, []);
+});
+
 test('closing the demo closes its WebRtcServers and frees their ports', async () => {
 	const serverPorts = [];
 	for (const s of server.webRtcServers.values()) serverPorts.push(...(await s.dump()).udpSockets.map((x) => x.port));

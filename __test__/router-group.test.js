@@ -84,3 +84,30 @@ test('transports spread over the workers; consumers anywhere receive a producer 
 	assert.equal(sendTransport.closed, true);
 	await page.close();
 });
+
+test('data producers reach data consumers on another member (piped once per pair)', async () => {
+	const group = await ferrosoup.createRouterGroup({ workers, mediaCodecs: codecs.opusVp8 });
+	const a = await group.createDirectTransport();
+	const b = await group.createDirectTransport();
+	const c = await group.createDirectTransport();
+	const routerOf = (t) => t.internal.routerId;
+	assert.notStrictEqual(routerOf(a), routerOf(b), 'the group spreads transports over its members');
+	const dataProducer = await a.produceData({ label: 'chat' });
+	const first = await b.consumeData({ dataProducerId: dataProducer.id });
+	const second = await b.consumeData({ dataProducerId: dataProducer.id });
+	assert.strictEqual(first.label, 'chat');
+	const got = [];
+	const both = Promise.all([once(first, 'message'), once(second, 'message')]);
+	first.on('message', (m) => got.push(m.toString()));
+	dataProducer.send('hello across workers');
+	await both;
+	assert.deepStrictEqual(got, ['hello across workers']);
+	const dumps = await Promise.all(group.routers.map((r) => r.dump()));
+	const inMemoryPipes = dumps.reduce((n, d) => n + d.transportIds.length, 0) - 3;
+	assert.strictEqual(inMemoryPipes, 2, 'one pipe pair between the two members');
+	await assert.rejects(c.consumeData({ dataProducerId: 'nope' }), Error);
+	const closed = once(first, 'dataproducerclose');
+	dataProducer.close();
+	await closed;
+	group.close();
+});

@@ -48,6 +48,7 @@ class Router extends EnhancedEventEmitter {
 	#pipePairs = new Map();
 	/** Producers that came in through a pipe (their original lives on another router). */
 	#pipeProducerIds = new Set();
+	#pipeDataProducerIds = new Set();
 	#observer = new EnhancedEventEmitter();
 
 	/** @private */
@@ -551,8 +552,14 @@ class Router extends EnhancedEventEmitter {
 			this.#producers.delete(producer.id);
 			this.#pipeProducerIds.delete(producer.id);
 		});
-		transport.on('@newdataproducer', (dataProducer) => this.#dataProducers.set(dataProducer.id, dataProducer));
-		transport.on('@dataproducerclose', (dataProducer) => this.#dataProducers.delete(dataProducer.id));
+		transport.on('@newdataproducer', (dataProducer) => {
+			this.#dataProducers.set(dataProducer.id, dataProducer);
+			this.#pipeDataProducerIds.add(dataProducer.id);
+		});
+		transport.on('@dataproducerclose', (dataProducer) => {
+			this.#dataProducers.delete(dataProducer.id);
+			this.#pipeDataProducerIds.delete(dataProducer.id);
+		});
 		this.#observer.safeEmit('newtransport', transport);
 		return transport;
 	}
@@ -564,6 +571,16 @@ class Router extends EnhancedEventEmitter {
 	}
 
 	/** @private (RouterGroup) */
+	hasDataProducer(dataProducerId) {
+		const p = this.#dataProducers.get(dataProducerId);
+		return Boolean(p && !p.closed);
+	}
+
+	/** @private (RouterGroup) */
+	isPipeDataProducer(dataProducerId) {
+		return this.#pipeDataProducerIds.has(dataProducerId);
+	}
+
 	/** @private (RouterGroup) A producer of this router by id. */
 	getProducerById(producerId) {
 		return this.#producers.get(producerId);

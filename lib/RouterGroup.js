@@ -124,7 +124,7 @@ class RouterGroup extends EnhancedEventEmitter {
 			throw error;
 		}
 		transport.observer.once('close', () => this.#load.set(router, this.#load.get(router) - 1));
-		// consume() first brings the producer to this member if it lives elsewhere.
+		// consume()/consumeData() first bring the (data) producer to this member if it lives elsewhere.
 		const consume = transport.consume.bind(transport);
 		transport.consume = async (opts = {}) => {
 			if (opts && typeof opts.producerId === 'string') {
@@ -132,20 +132,27 @@ class RouterGroup extends EnhancedEventEmitter {
 			}
 			return consume(opts);
 		};
+		const consumeData = transport.consumeData.bind(transport);
+		transport.consumeData = async (opts = {}) => {
+			if (opts && typeof opts.dataProducerId === 'string') {
+				await this.#bring(opts.dataProducerId, router, DATA);
+			}
+			return consumeData(opts);
+		};
 		this.#observer.safeEmit('newtransport', transport);
 		return transport;
 	}
 
-	/** Pipes `producerId` into `router` unless it is there already (once per pair). */
-	async #bring(producerId, router) {
-		if (router.hasProducer(producerId)) return;
-		const key = `${producerId} ${router.id}`;
+	/** Pipes a producer (or data producer) into `router` unless it is there already (once per pair). */
+	async #bring(id, router, kind = MEDIA) {
+		if (kind.has(router, id)) return;
+		const key = `${id} ${router.id}`;
 		let pending = this.#pipes.get(key);
 		if (!pending) {
-			const source = this.#routers.find((r) => r !== router && r.hasProducer(producerId) && !r.isPipeProducer(producerId));
+			const source = this.#routers.find((r) => r !== router && kind.has(r, id) && !kind.isPipe(r, id));
 			if (!source) return; // consume() reports the unknown producer
-			pending = source.pipeToRouter({ producerId, router }).then(({ pipeProducer }) => {
-				pipeProducer.observer.once('close', () => this.#pipes.delete(key));
+			pending = source.pipeToRouter({ [kind.idName]: id, router }).then((pair) => {
+				pair[kind.pipeName].observer.once('close', () => this.#pipes.delete(key));
 			});
 			pending.catch(() => this.#pipes.delete(key));
 			this.#pipes.set(key, pending);
@@ -176,7 +183,9 @@ class RouterGroup extends EnhancedEventEmitter {
 	}
 
 	async pipeToRouter(options) {
-		const source = this.#routers.find((r) => r.hasProducer(options?.producerId));
+		const source = options?.dataProducerId
+			? this.#routers.find((r) => r.hasDataProducer(options.dataProducerId))
+			: this.#routers.find((r) => r.hasProducer(options?.producerId));
 		if (!source) throw new TypeError('Producer not found in this RouterGroup');
 		return source.pipeToRouter(options);
 	}
@@ -217,6 +226,20 @@ class RouterGroup extends EnhancedEventEmitter {
 		return router?.getProducerById(producerId);
 	}
 }
+
+/** How #bring() finds producers and data producers on members. */
+const MEDIA = {
+	idName: 'producerId',
+	pipeName: 'pipeProducer',
+	has: (router, id) => router.hasProducer(id),
+	isPipe: (router, id) => router.isPipeProducer(id),
+};
+const DATA = {
+	idName: 'dataProducerId',
+	pipeName: 'pipeDataProducer',
+	has: (router, id) => router.hasDataProducer(id),
+	isPipe: (router, id) => router.isPipeDataProducer(id),
+};
 
 /**
  * Creates a RouterGroup: one router per given worker, all with the same media codecs (so the

@@ -144,10 +144,35 @@ async function start({
 		for (const transport of peer.transports.values()) transport.close();
 		room.peers.delete(socketId);
 		if (room.broadcaster === socketId) room.broadcaster = null;
+		// The chat bot's DirectTransport goes with the room's router.
 		if (room.peers.size === 0) {
 			room.router.close();
 			rooms.delete(room.id);
 		}
+	}
+
+	/**
+	 * The room's chat: a bot on a DirectTransport consumes every peer's chat DataProducer and
+	 * relays each message, with the sender's name, through its own DataProducer that every
+	 * chatting peer consumes. Created on first use.
+	 */
+	function chatBot(room) {
+		room.chat ??= (async () => {
+			const transport = await room.router.createDirectTransport();
+			const dataProducer = await transport.produceData({ label: 'chat' });
+			return {
+				dataProducer,
+				async listen(peerDataProducer, name) {
+					const dataConsumer = await transport.consumeData({ dataProducerId: peerDataProducer.id });
+					dataConsumer.on('message', (message, ppid) => {
+						// Text only (PPID 51), at most 1 KiB per message.
+						if (ppid !== 51 || message.length > 1024) return;
+						dataProducer.send(JSON.stringify({ from: name, text: message.toString('utf8') }));
+					});
+				},
+			};
+		})();
+		return room.chat;
 	}
 
 	async function roomEventHandler(eventName, args, socket, callback) {
@@ -181,13 +206,16 @@ async function start({
 					// A spread room (ferrosoup) takes every worker's server and uses the one of the
 					// worker it puts the transport on.
 					: { webRtcServer: room.spread ? [...webRtcServers.values()] : webRtcServers.get(room.worker) };
-				const transport = await room.router.createWebRtcTransport({ ...listen, appData: { peerId: peer.id } });
+				// With the client's sctpCapabilities the transport also carries DataChannels (chat).
+				const sctp = args.sctpCapabilities ? { enableSctp: true, numSctpStreams: args.sctpCapabilities.numStreams } : {};
+				const transport = await room.router.createWebRtcTransport({ ...listen, ...sctp, appData: { peerId: peer.id } });
 				peer.transports.set(transport.id, transport);
 				return callback({
 					id: transport.id,
 					iceParameters: transport.iceParameters,
 					iceCandidates: transport.iceCandidates,
 					dtlsParameters: transport.dtlsParameters,
+					sctpParameters: transport.sctpParameters,
 				});
 			}
 			case 'connectTransport': {
@@ -228,6 +256,34 @@ async function start({
 					socket.emit('consumerClosed', { consumerId: consumer.id });
 				});
 				return callback({ id: consumer.id, producerId: args.producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters });
+			}
+			case 'produceData': {
+				// A peer's chat DataProducer: the room's bot consumes and relays it.
+				const room = roomOf(roomId);
+				const peer = peerOf(room, socket);
+				const transport = peer.transports.get(args.transportId);
+				if (!transport) throw new Error('transport not found');
+				const dataProducer = await transport.produceData({
+					sctpStreamParameters: args.sctpStreamParameters,
+					label: args.label,
+					protocol: args.protocol,
+				});
+				await (await chatBot(room)).listen(dataProducer, peer.name);
+				return callback({ id: dataProducer.id });
+			}
+			case 'consumeChat': {
+				const room = roomOf(roomId);
+				const transport = peerOf(room, socket).transports.get(args.transportId);
+				if (!transport) throw new Error('transport not found');
+				const bot = await chatBot(room);
+				const dataConsumer = await transport.consumeData({ dataProducerId: bot.dataProducer.id });
+				return callback({
+					id: dataConsumer.id,
+					dataProducerId: dataConsumer.dataProducerId,
+					sctpStreamParameters: dataConsumer.sctpStreamParameters,
+					label: dataConsumer.label,
+					protocol: dataConsumer.protocol,
+				});
 			}
 			case 'exitRoom': {
 				const room = rooms.get(roomId);
@@ -278,7 +334,7 @@ async function start({
 		for (const room of rooms.values()) {
 			if (!room.router || room.router.closed) continue;
 			for (const r of room.router.routers ?? [room.router]) {
-				n += [...r.transportsForTesting.values()].filter((t) => !t.closed && t.type !== 'pipe').length;
+				n += [...r.transportsForTesting.values()].filter((t) => !t.closed && t.type === 'webrtc').length;
 			}
 		}
 		return n;

@@ -23,7 +23,7 @@ function status(text) {
 	if (el) el.textContent = text;
 }
 
-const state = { transports: [], streams: [], roomId: null };
+const state = { transports: [], streams: [], roomId: null, device: null, chat: null };
 
 async function broadcast(roomId, name = 'broadcaster') {
 	state.roomId = roomId;
@@ -32,6 +32,7 @@ async function broadcast(roomId, name = 'broadcaster') {
 	const routerRtpCapabilities = await request('getRouterRtpCapabilities', { roomId });
 	const device = new Device();
 	await device.load({ routerRtpCapabilities });
+	state.device = device;
 	const params = await request('createWebRtcTransport', { roomId, producing: true });
 	const transport = device.createSendTransport(params);
 	state.transports.push(transport);
@@ -62,6 +63,7 @@ async function watch(roomId, name = 'viewer') {
 	const routerRtpCapabilities = await request('getRouterRtpCapabilities', { roomId }); // 3
 	const device = new Device();
 	await device.load({ routerRtpCapabilities });
+	state.device = device;
 	const params = await request('createWebRtcTransport', { roomId, producing: false }); // 4
 	const transport = device.createRecvTransport(params);
 	state.transports.push(transport);
@@ -96,15 +98,70 @@ async function watch(roomId, name = 'viewer') {
 	return { loadMs, connectedMs: connectedAt === undefined ? null : connectedAt - t0, marks, replies: [...replies] };
 }
 
+/**
+ * Joins the room's chat (DataChannels through the server's chat bot): a send transport with a
+ * DataProducer for our messages, a receive transport with a DataConsumer for everyone's.
+ * Resolves with `send(text)`; received messages go to the page and to `state.chat.messages`.
+ */
+async function chat(roomId, name = 'guest') {
+	if (state.chat) return state.chat;
+	if (state.roomId !== roomId || !state.device) {
+		state.roomId = roomId;
+		await request('createRoom', { roomId });
+		await request('join', { roomId, name });
+		const device = new Device();
+		await device.load({ routerRtpCapabilities: await request('getRouterRtpCapabilities', { roomId }) });
+		state.device = device;
+	}
+	// What we ask of the server's SCTP (mediasoup-client 3.24 no longer reports it per device).
+	const sctpCapabilities = { numStreams: { OS: 1024, MIS: 1024 } };
+	const connect = (transport) => transport.on('connect', ({ dtlsParameters }, cb, eb) =>
+		request('connectTransport', { roomId, transportId: transport.id, dtlsParameters }).then(() => cb(), eb));
+
+	const send = state.device.createSendTransport(await request('createWebRtcTransport', { roomId, producing: true, sctpCapabilities }));
+	state.transports.push(send);
+	connect(send);
+	send.on('producedata', ({ sctpStreamParameters, label, protocol }, cb, eb) =>
+		request('produceData', { roomId, transportId: send.id, sctpStreamParameters, label, protocol }).then(({ id }) => cb({ id }), eb));
+	const dataProducer = await send.produceData({ ordered: true, label: 'chat' });
+
+	const recv = state.device.createRecvTransport(await request('createWebRtcTransport', { roomId, producing: false, sctpCapabilities }));
+	state.transports.push(recv);
+	connect(recv);
+	const dataConsumer = await recv.consumeData(await request('consumeChat', { roomId, transportId: recv.id }));
+	const messages = [];
+	const log = document.getElementById('chat-log');
+	dataConsumer.on('message', (data) => {
+		const message = JSON.parse(data);
+		messages.push(message);
+		if (log) log.append(Object.assign(document.createElement('div'), { textContent: `${message.from}: ${message.text}` }));
+	});
+	await new Promise((resolve) => (dataProducer.readyState === 'open' ? resolve() : dataProducer.on('open', resolve)));
+	await new Promise((resolve) => (dataConsumer.readyState === 'open' ? resolve() : dataConsumer.on('open', resolve)));
+	state.chat = { messages, send: (text) => dataProducer.send(String(text)) };
+	status(`Chatting in room "${roomId}".`);
+	return state.chat;
+}
+
 async function exit() {
 	if (state.roomId) await request('exitRoom', { roomId: state.roomId });
 	for (const t of state.transports) t.close();
 	for (const s of state.streams) for (const track of s.getTracks()) track.stop();
 	state.transports = [];
+	state.chat = null;
+	state.device = null;
 	status('Left the room.');
 }
 
-window.roomDemo = { broadcast, watch, exit, socket };
+window.roomDemo = {
+	broadcast,
+	watch,
+	exit,
+	socket,
+	chat,
+	say: async (text) => (state.chat ?? (await chat(document.getElementById('room').value, document.getElementById('name').value))).send(text),
+	chatMessages: () => [...(state.chat?.messages ?? [])],
+};
 
 const query = new URLSearchParams(location.search);
 addEventListener('DOMContentLoaded', () => {
@@ -113,6 +170,13 @@ addEventListener('DOMContentLoaded', () => {
 	document.getElementById('broadcast')?.addEventListener('click', () => broadcast(room(), name()).catch((e) => status(e.message)));
 	document.getElementById('watch')?.addEventListener('click', () => watch(room(), name()).catch((e) => status(e.message)));
 	document.getElementById('leave')?.addEventListener('click', () => exit());
+	document.getElementById('chat-form')?.addEventListener('submit', (event) => {
+		event.preventDefault();
+		const input = document.getElementById('chat-text');
+		const text = input.value;
+		input.value = '';
+		if (text) window.roomDemo.say(text).catch((e) => status(e.message));
+	});
 	if (query.get('room')) document.getElementById('room').value = query.get('room');
 	if (query.get('role') === 'broadcast') broadcast(room(), name()).catch((e) => status(e.message));
 	if (query.get('role') === 'watch') watch(room(), name()).catch((e) => status(e.message));
