@@ -68,9 +68,9 @@ window.ferrosoupTest = {
 		return state.transports.get(transportId).appData.states ?? [];
 	},
 	/** Produces the fake camera ('video') or microphone ('audio'); returns the producer id. */
-	async produce(transportId, kind, options = {}) {
+	async produce(transportId, kind, { capture, ...options } = {}) {
 		const stream = await navigator.mediaDevices.getUserMedia(
-			kind === 'video' ? { video: { width: 640, height: 360, frameRate: 30 } } : { audio: true }
+			kind === 'video' ? { video: { width: 640, height: 360, frameRate: 30, ...capture } } : { audio: true }
 		);
 		state.streams.push(stream);
 		const track = kind === 'video' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
@@ -154,6 +154,9 @@ window.ferrosoupTest = {
 				return {
 					packetsReceived: s.packetsReceived ?? 0,
 					framesDecoded: s.framesDecoded ?? 0,
+					frameWidth: s.frameWidth ?? 0,
+					frameHeight: s.frameHeight ?? 0,
+					freezeCount: s.freezeCount ?? 0,
 					totalSamplesReceived: s.totalSamplesReceived ?? 0,
 					keyFramesDecoded: s.keyFramesDecoded ?? 0,
 				};

@@ -98,4 +98,26 @@ async function waitFor(predicate, timeoutMs, what) {
 	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-module.exports = { startPageServer, launchBrowser, openPage, waitFor, chromiumAvailable, bundle };
+/**
+ * The usual browser test setup, as node:test hooks: one worker (ports in the given range), one
+ * router (`mediaCodecs`, Opus + VP8 by default), the page server and Chromium. Returns the
+ * object they are put in once `before` ran.
+ */
+function useBrowserRouter({ rtcMinPort, rtcMaxPort, mediaCodecs = require('./codecs').opusVp8 }) {
+	const { before, after } = require('node:test');
+	const env = {};
+	before(async () => {
+		env.worker = await require('../..').createWorker({ rtcMinPort, rtcMaxPort });
+		env.router = await env.worker.createRouter({ mediaCodecs });
+		env.pages = await startPageServer();
+		env.browser = await launchBrowser();
+	});
+	after(async () => {
+		await env.browser?.close();
+		await env.pages?.close();
+		env.worker?.close();
+	});
+	return env;
+}
+
+module.exports = { startPageServer, launchBrowser, openPage, waitFor, chromiumAvailable, bundle, useBrowserRouter };

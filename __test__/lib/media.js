@@ -12,9 +12,10 @@ const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 
 /**
  * Publishes the fake camera and microphone from a new page through a transport of `router`.
- * `produceOptions` go to every `produce()` (e.g. a producer's `keyFrameCache`).
+ * `produceOptions` go to every server `produce()` (e.g. a producer's `keyFrameCache`);
+ * `clientOptions[kind]` to mediasoup-client's (e.g. `encodings`, and `capture` constraints).
  */
-async function publish({ browser, url, router, kinds = ['video', 'audio'], produceOptions = {}, transportOptions = UDP }) {
+async function publish({ browser, url, router, kinds = ['video', 'audio'], produceOptions = {}, clientOptions = {}, transportOptions = UDP }) {
 	const transport = await router.createWebRtcTransport(transportOptions);
 	const producers = {};
 	const page = await kit.openPage(browser, url, async (method, data) => {
@@ -32,7 +33,7 @@ async function publish({ browser, url, router, kinds = ['video', 'audio'], produ
 	await page.evaluate((caps) => window.ferrosoupTest.loadDevice(caps), router.rtpCapabilities);
 	const tid = await page.evaluate((p) => window.ferrosoupTest.createSendTransport(p), transportParams(transport));
 	for (const kind of kinds) {
-		await page.evaluate(({ id, kind }) => window.ferrosoupTest.produce(id, kind), { id: tid, kind });
+		await page.evaluate(({ id, kind, options }) => window.ferrosoupTest.produce(id, kind, options), { id: tid, kind, options: clientOptions[kind] });
 	}
 	return { transport, producers, page };
 }

@@ -4,6 +4,7 @@
 //! and key frame requests up to the producer's sender. Periodic work (reports, NACKs, feedback,
 //! scores) runs on its tick. It knows nothing of sockets: transports carry its packets.
 
+pub mod allocation;
 pub mod consumer;
 pub mod data;
 pub mod observer;
@@ -26,7 +27,7 @@ use crate::rtp::{self};
 use crate::trace::{TraceType, TraceTypes};
 use crate::transport::{Transport, TransportKey};
 
-use consumer::simulcast::{StreamState, ACTIVE_WINDOW};
+use consumer::simulcast::{Budget, StreamState, ACTIVE_WINDOW};
 use consumer::{Consumer, ConsumerKey, ConsumerType, MediaOut, NewConsumer};
 use observer::{ObserverKey, ObserverProducer, RtpObservers};
 use data::{DataConsumer, DataConsumerKey, DataProducer, DataProducerKey, DataRouter, DataType, Message, StreamParameters};
@@ -35,6 +36,8 @@ use producer::{KeyFrameCacheConfig, KeyFrameRequest, NewProducer, Producer, Prod
 pub type RouterKey = Key<Router>;
 
 const TICK: Duration = Duration::from_millis(20);
+/// How often simulcast consumers' layers and their transports' budgets are reconsidered.
+const LAYERS_INTERVAL: Duration = Duration::from_millis(100);
 const TWCC_INTERVAL: Duration = Duration::from_millis(100);
 const REPORT_INTERVAL: Duration = Duration::from_millis(1000);
 const SCORE_INTERVAL: Duration = Duration::from_millis(2000);
@@ -70,6 +73,7 @@ pub struct Router {
     last_twcc: Option<Instant>,
     last_report: Option<Instant>,
     last_score: Option<Instant>,
+    last_layers: Option<Instant>,
 }
 
 /// The producer's streams as consumers choose among them (simulcast).
@@ -106,6 +110,7 @@ impl Router {
             last_twcc: None,
             last_report: None,
             last_score: None,
+            last_layers: None,
         }
     }
 
@@ -269,6 +274,13 @@ impl Router {
                 encodings.iter().filter_map(|e| Some((e["ssrc"].as_u64()? as u32, e["rtx"]["ssrc"].as_u64()? as u32))).collect(),
             )
         });
+        let max_layers = producer.max_layers();
+        let preferred_layers = (!matches!(ctype, ConsumerType::Simple | ConsumerType::Pipe)).then(|| {
+            let s = preferred_layers.map(|(s, _)| s).unwrap_or(max_layers.0).min(max_layers.0);
+            let t = preferred_layers.and_then(|(_, t)| t).unwrap_or(max_layers.1).min(max_layers.1);
+            (s, t)
+        });
+        let layer_ssrcs = if ctype == ConsumerType::Simulcast { producer.streams().iter().map(|s| s.mapped_ssrc()).collect() } else { Vec::new() };
         let consumer = Consumer::new(NewConsumer {
             id: req.consumer_id.clone(),
             producer: pk,
@@ -279,6 +291,8 @@ impl Router {
             paused: req.paused,
             producer_paused: producer.paused(),
             preferred_layers,
+            max_layers,
+            layer_ssrcs,
             ignore_dtx: req.ignore_dtx,
             cname: producer.cname().to_string(),
             initial_seqs: (rng.u16(), rng.u16()),
@@ -286,14 +300,7 @@ impl Router {
         });
         let producer_scores = producer.scores();
         let producer_score = producer_scores.iter().copied().max().unwrap_or(0);
-        let preferred = if matches!(ctype, ConsumerType::Simple | ConsumerType::Pipe) {
-            Value::Null
-        } else {
-            let (max_s, max_t) = producer.max_layers();
-            let s = preferred_layers.map(|(s, _)| s).unwrap_or(max_s).min(max_s);
-            let t = preferred_layers.and_then(|(_, t)| t).unwrap_or(max_t).min(max_t);
-            json!({ "spatialLayer": s, "temporalLayer": t })
-        };
+        let preferred = preferred_layers.map_or(Value::Null, |(s, t)| json!({ "spatialLayer": s, "temporalLayer": t }));
         let reply = json!({
             "kind": consumer.kind().name(),
             "rtpParameters": params,
@@ -658,8 +665,8 @@ impl Router {
             return; // again when its transport connects
         };
         let streams = stream_states(p, now);
-        c.choose_layer(now, &streams, out);
-        let idx = c.current_layer(&streams).unwrap_or(0);
+        c.update_layers(&streams, out);
+        let idx = c.source_layer().unwrap_or(0);
         match p.cached(idx, now) {
             Some(cached) => {
                 c.start_replay(now, clock, cached, p.ext(), t, out);
@@ -684,7 +691,7 @@ impl Router {
             Some(true) => {}
         }
         let Some(p) = self.producers.get(c.producer()) else { return false };
-        let idx = c.source_ssrc().and_then(|s| p.streams().iter().position(|x| x.mapped_ssrc() == s)).unwrap_or(0);
+        let idx = c.source_layer().unwrap_or(0);
         let Some(cached) = p.cached(idx, now) else { return false };
         let Some(t) = transports.get_mut(c.transport()) else { return false };
         c.start_replay(now, clock, cached, p.ext(), t, out);
@@ -798,10 +805,18 @@ impl Router {
         let consumer_of = |transports: &Arena<Transport>, ssrc: u32| transports.get(tk).and_then(|t| t.media.consumer_ssrcs.get(&ssrc).copied());
         for fb in feedback {
             match fb {
-                Feedback::SenderReport { ssrc, ntp, .. } => {
+                Feedback::SenderReport { ssrc, ntp, rtp_time } => {
                     let pk = transports.get(tk).and_then(|t| t.media.listener.producer_of_ssrc(ssrc));
                     if let Some(p) = pk.and_then(|k| self.producers.get_mut(k)) {
                         p.on_sender_report(ssrc, ntp, now);
+                        // Simulcast consumers align timestamps across layers with these.
+                        if let Some(layer) = p.streams().iter().position(|s| s.ssrc() == Some(ssrc)) {
+                            for &ck in &p.consumers {
+                                if let Some(c) = self.consumers.get_mut(ck) {
+                                    c.on_layer_sender_report(layer, ntp, rtp_time);
+                                }
+                            }
+                        }
                     }
                 }
                 Feedback::ReceptionReport { ssrc, fraction_lost, total_lost, lsr, dlsr, .. } => {
@@ -921,6 +936,65 @@ impl Router {
             self.last_score = Some(now);
             self.update_scores(now, out);
         }
+        if self.last_layers.is_none_or(|t| now.saturating_duration_since(t) >= LAYERS_INTERVAL) {
+            self.last_layers = Some(now);
+            self.allocate(now, transports);
+            let layered: Vec<ConsumerKey> = self.consumers.iter().filter(|(_, c)| c.ctype() == ConsumerType::Simulcast).map(|(k, _)| k).collect();
+            for ck in layered {
+                self.update_layers(now, clock, ck, transports, out);
+            }
+        }
+    }
+
+    /// Shares each transport's outgoing budget (`setMaxOutgoingBitrate()`) among its simulcast
+    /// consumers (see `allocation`).
+    fn allocate(&mut self, now: Instant, transports: &Arena<Transport>) {
+        for &tk in &self.transports {
+            let Some(t) = transports.get(tk) else { continue };
+            let budget = t.media.bitrates.max_outgoing;
+            let mut fixed = 0;
+            let mut candidates = Vec::new();
+            let mut keys = Vec::new();
+            for &ck in &t.media.consumers {
+                let Some(c) = self.consumers.get(ck) else { continue };
+                if budget.is_none() || !c.active() {
+                    continue;
+                }
+                let Some(p) = self.producers.get_mut(c.producer()) else { continue };
+                if c.ctype() == ConsumerType::Simulcast {
+                    let preferred = c.preferred_layers().map_or(usize::MAX, |(s, _)| s as usize);
+                    candidates.push(allocation::Candidate { priority: c.priority(), rates: p.stream_rates(now, ACTIVE_WINDOW), preferred });
+                    keys.push(ck);
+                } else if !c.is_pipe() {
+                    fixed += p.bitrate(now);
+                }
+            }
+            let shares = match budget {
+                Some(b) => allocation::distribute(b, fixed, &candidates),
+                None => Vec::new(),
+            };
+            for &ck in &t.media.consumers {
+                if let Some(c) = self.consumers.get_mut(ck) {
+                    let share = keys.iter().position(|k| *k == ck).map_or(Budget::Unlimited, |i| shares[i]);
+                    c.set_budget(share);
+                }
+            }
+        }
+    }
+
+    /// Reconsiders a simulcast consumer's target layers; asks its producer for a key frame
+    /// when it must switch.
+    fn update_layers(&mut self, now: Instant, clock: &Clock, ck: ConsumerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        let Some(c) = self.consumers.get_mut(ck) else { return };
+        let Some(p) = self.producers.get(c.producer()) else { return };
+        if !transports.get(c.transport()).is_some_and(|t| t.media.connected) {
+            return;
+        }
+        let streams = stream_states(p, now);
+        if c.update_layers(&streams, out) {
+            let pk = c.producer();
+            self.request_key_frame(now, clock, pk, transports, out);
+        }
     }
 
     /// RR (+REMB) to every sender, SR (+SDES) for every consumer stream.
@@ -962,7 +1036,7 @@ impl Router {
             }
             // The sender's live timeline (also while a cache replay lags behind it), so that
             // audio/video sync at the viewer holds.
-            let stream = c.source_ssrc().and_then(|s| p.streams().iter().find(|x| x.mapped_ssrc() == s)).or(p.streams().first());
+            let stream = c.source_layer().and_then(|s| p.streams().get(s)).or(p.streams().first());
             let live = stream.and_then(|s| s.rtp_time_at(now));
             let Some(rtp_time) = live.map(|t| t.wrapping_add(c.ts_offset())).or_else(|| c.sr_rtp_time(now)) else { continue };
             list.push(rtcp::sender_report(c.ssrc(), ntp, rtp_time, packets, octets));
@@ -1075,6 +1149,7 @@ impl Router {
                 let s = u32::from(l.spatial_layer).min(max_s);
                 let t = l.temporal_layer.map_or(max_t, u32::from).min(max_t);
                 c.set_preferred_layers(s, t);
+                self.update_layers(now, clock, ck, transports, out);
                 Ok(json!({ "spatialLayer": s, "temporalLayer": t }))
             }
             Body::ConsumerSetPriority(p) => {

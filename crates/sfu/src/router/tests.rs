@@ -1098,3 +1098,5 @@ fn observers_hear_audio_levels_and_follow_producers() {
     h.r.observers.close(aso);
     assert_eq!(h.dump()["rtpObserverIds"], json!(["alo"]));
 }
+
+mod layers;

@@ -8,6 +8,7 @@ pub mod replay;
 pub mod rtx_buffer;
 pub mod seq_manager;
 pub mod simulcast;
+pub mod vp8;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +29,8 @@ use crate::transport::TransportKey;
 use replay::Replay;
 use rtx_buffer::{RetransmitBudget, RtxBuffer};
 use seq_manager::{SeqInput, SeqManager};
-use simulcast::{LayerChooser, StreamState};
+use simulcast::{Budget, Decision, Layers, StreamState};
+use vp8::{Descriptor, Verdict, Vp8Context};
 
 pub type ConsumerKey = Key<Consumer>;
 
@@ -84,7 +86,13 @@ pub struct NewConsumer {
     pub rtp_parameters: Value,
     pub paused: bool,
     pub producer_paused: bool,
-    pub preferred_layers: Option<(u32, Option<u32>)>,
+    /// Simulcast and SVC consumers: the preferred (spatial, temporal) layers, already clamped
+    /// to the producer's; `None` for simple and pipe consumers.
+    pub preferred_layers: Option<(u32, u32)>,
+    /// Their highest layers (spatial, temporal).
+    pub max_layers: (u32, u32),
+    /// Simulcast: the producer's streams (router-space SSRC) by spatial layer.
+    pub layer_ssrcs: Vec<u32>,
     pub ignore_dtx: bool,
     pub cname: String,
     /// Random initial output sequence numbers (media, RTX).
@@ -111,7 +119,8 @@ pub struct Consumer {
     paused: bool,
     producer_paused: bool,
     priority: u32,
-    preferred_layers: Option<(u32, Option<u32>)>,
+    preferred_layers: Option<(u32, u32)>,
+    max_layers: (u32, u32),
     ssrc: u32,
     rtx: Option<(u32, u8)>,
     rtx_seq: u16,
@@ -128,8 +137,18 @@ pub struct Consumer {
     seq: SeqManager,
     ts_offset: u32,
     last_ts: Option<(u32, Instant)>,
-    layers: LayerChooser,
-    layers_sent: Option<Option<usize>>,
+    /// Whether the last packet sent ended a frame (a switch after one that did not leaves a
+    /// sequence number out).
+    last_marker: bool,
+    layers: Layers,
+    /// Layers last told to JS (`layerschange`): `None` before the first.
+    layers_reported: Option<Option<(usize, u8)>>,
+    /// Layered VP8: temporal layer filter and picture id continuity.
+    vp8: Option<Vp8Context>,
+    /// Simulcast: each layer's stream (router-space SSRC) and its latest sender report (NTP,
+    /// RTP time), which align timestamps when switching.
+    layer_ssrcs: Vec<u32>,
+    layer_srs: Vec<Option<(u64, u32)>>,
     buffer: RtxBuffer,
     rtx_budget: RetransmitBudget,
     replay: Replay,
@@ -172,6 +191,8 @@ impl Consumer {
             _ => None,
         };
         let ext = ExtIds::from_parameters(p);
+        let is_vp8 = media.and_then(|c| c["mimeType"].as_str()).is_some_and(|m| m.eq_ignore_ascii_case("video/vp8"));
+        let vp8 = n.preferred_layers.filter(|_| is_vp8).map(|(_, t)| Vp8Context::new(t as u8));
         let pipe = match n.pipe {
             Some((map, rtx_map)) => map
                 .into_iter()
@@ -209,12 +230,17 @@ impl Consumer {
             producer_paused: n.producer_paused,
             priority: 1,
             preferred_layers: n.preferred_layers,
+            max_layers: n.max_layers,
+            layer_srs: vec![None; n.layer_ssrcs.len()],
+            layer_ssrcs: n.layer_ssrcs,
+            vp8,
             cname: n.cname,
             seq: SeqManager::new(n.initial_seqs.0),
             ts_offset: 0,
             last_ts: None,
-            layers: LayerChooser::default(),
-            layers_sent: None,
+            last_marker: true,
+            layers: Layers::default(),
+            layers_reported: None,
             buffer: RtxBuffer::default(),
             rtx_budget: RetransmitBudget::default(),
             replay: Replay::default(),
@@ -300,9 +326,9 @@ impl Consumer {
         self.pipe.iter().map(|s| (s.from, s.to))
     }
 
-    /// The producer stream (router-space SSRC) it forwards, if it chose one.
-    pub fn source_ssrc(&self) -> Option<u32> {
-        self.layers.source()
+    /// The spatial layer going out (simulcast), or the target one while none does yet.
+    pub fn source_layer(&self) -> Option<usize> {
+        self.layers.current().or(self.layers.target().map(|t| t.0))
     }
 
     pub fn active(&self) -> bool {
@@ -327,12 +353,13 @@ impl Consumer {
     pub fn require_sync(&mut self) {
         if !self.is_pipe() {
             self.sync_required = true;
+            self.layers.restart();
         }
     }
 
-    /// Whether it waits for a key frame to start.
+    /// Whether it waits for a key frame to start (or to switch to its target layer).
     pub fn needs_key_frame(&self) -> bool {
-        self.active() && self.sync_required && self.is_video()
+        self.active() && self.is_video() && (self.sync_required || self.layers.switch_pending())
     }
 
     pub fn ts_offset(&self) -> u32 {
@@ -349,41 +376,96 @@ impl Consumer {
 
     // ----- layers ------------------------------------------------------------------------
 
-    /// Chooses the producer stream to forward (simulcast); emits `layerschange` when the
-    /// spatial layer changed. `true` when the source changed.
-    pub fn choose_layer(&mut self, now: Instant, streams: &[StreamState], out: &mut Outbox) -> bool {
-        if streams.len() < 2 || self.is_pipe() {
-            return false;
-        }
-        let preferred = self.preferred_layers.map(|(s, _)| s);
-        if !self.layers.choose(now, preferred, streams) {
-            return false;
-        }
-        self.sync_required = true;
-        let layer = self.layers.current_spatial(streams);
-        if self.layers_sent != Some(layer) {
-            self.layers_sent = Some(layer);
-            let data = layer.map_or(Value::Null, |l| json!({ "spatialLayer": l, "temporalLayer": 0 }));
-            self.event(out, "layerschange", data);
-        }
-        true
+    pub fn is_layered(&self) -> bool {
+        self.preferred_layers.is_some()
     }
 
-    /// The current spatial layer, for choosing which stream's cache to replay.
-    pub fn current_layer(&self, streams: &[StreamState]) -> Option<usize> {
-        self.layers.current_spatial(streams)
+    /// Chooses the target layers (simulcast) from the producer's streams flowing now, the
+    /// preferred layers and the budget share. `true` when a key frame of a new target is needed.
+    pub fn update_layers(&mut self, streams: &[StreamState], out: &mut Outbox) -> bool {
+        if self.ctype != ConsumerType::Simulcast || streams.is_empty() {
+            return false;
+        }
+        let (s, t) = self.preferred_layers.unwrap_or(self.max_layers);
+        let target = if self.active() { self.layers.choose((s as usize, t as u8), streams) } else { None };
+        let changed = self.layers.set_target(target);
+        if let (Some(ctx), Some((_, t))) = (self.vp8.as_mut(), target) {
+            ctx.target_temporal = t;
+        }
+        if target.is_none() {
+            self.report_layers(out);
+        }
+        changed && self.layers.switch_pending()
     }
 
-    pub fn preferred_layers(&self) -> Option<(u32, Option<u32>)> {
+    /// Sets the share of its transport's budget (from the allocation).
+    pub fn set_budget(&mut self, budget: Budget) {
+        self.layers.budget = budget;
+    }
+
+    pub fn budget(&self) -> Budget {
+        self.layers.budget
+    }
+
+    /// Tells JS the layers going out when they changed (`layerschange`; `null` for none).
+    fn report_layers(&mut self, out: &mut Outbox) {
+        if !self.is_layered() {
+            return;
+        }
+        let now = self.current_layers();
+        if self.layers_reported == Some(now) {
+            return;
+        }
+        self.layers_reported = Some(now);
+        let data = now.map_or(Value::Null, |(s, t)| json!({ "spatialLayer": s, "temporalLayer": t }));
+        self.event(out, "layerschange", data);
+    }
+
+    /// (spatial, temporal) going out now.
+    pub fn current_layers(&self) -> Option<(usize, u8)> {
+        let spatial = if self.ctype == ConsumerType::Simulcast { self.layers.current()? } else { 0 };
+        if !self.seq.is_synced() || self.sync_required {
+            return None;
+        }
+        let temporal = match &self.vp8 {
+            Some(ctx) => ctx.current_temporal?,
+            None => self.preferred_layers.map_or(0, |(_, t)| t as u8),
+        };
+        Some((spatial, temporal))
+    }
+
+    pub fn preferred_layers(&self) -> Option<(u32, u32)> {
         self.preferred_layers
     }
 
+    /// New preferred layers; SVC-typed consumers (one stream with temporal layers) apply the
+    /// temporal one at once, simulcast ones at the next `update_layers`.
     pub fn set_preferred_layers(&mut self, spatial: u32, temporal: u32) {
-        self.preferred_layers = Some((spatial, Some(temporal)));
+        self.preferred_layers = Some((spatial, temporal));
+        if self.ctype != ConsumerType::Simulcast {
+            if let Some(ctx) = self.vp8.as_mut() {
+                ctx.target_temporal = temporal as u8;
+            }
+        }
     }
 
     pub fn set_priority(&mut self, priority: u32) {
         self.priority = priority;
+    }
+
+    /// A sender report of the producer's stream of layer `spatial`.
+    pub fn on_layer_sender_report(&mut self, spatial: usize, ntp: u64, rtp_time: u32) {
+        if let Some(sr) = self.layer_srs.get_mut(spatial) {
+            *sr = Some((ntp, rtp_time));
+        }
+    }
+
+    /// The spatial layer of a packet (router-space SSRC); 0 when not simulcast.
+    fn layer_of(&self, ssrc: u32) -> Option<usize> {
+        if self.layer_ssrcs.len() < 2 {
+            return Some(0);
+        }
+        self.layer_ssrcs.iter().position(|s| *s == ssrc)
     }
 
     // ----- forwarding --------------------------------------------------------------------
@@ -401,8 +483,11 @@ impl Consumer {
         tx: &mut O,
         out: &mut Outbox,
     ) -> Sent {
-        self.choose_layer(now, streams, out);
-        if self.replay.is_active() && is_key && self.layers.source().is_none_or(|s| s == packet.header.ssrc) {
+        if self.layers.target().is_none() {
+            self.update_layers(streams, out);
+        }
+        let wanted = self.layers.target().map(|t| t.0);
+        if self.replay.is_active() && is_key && (wanted.is_none() || self.layer_of(packet.header.ssrc) == wanted) {
             // A live key frame is a better start than the rest of a replay.
             self.replay.stop();
             self.require_sync();
@@ -480,16 +565,47 @@ impl Consumer {
         if self.is_pipe() {
             return self.forward_pipe(now, clock, p, producer_ext, tx, out);
         }
-        if self.layers.source().is_some_and(|src| p.header.ssrc != src) {
-            return false;
+        let mut switching = None;
+        if self.ctype == ConsumerType::Simulcast && self.layer_ssrcs.len() > 1 {
+            let Some(spatial) = self.layer_of(p.header.ssrc) else { return false };
+            match self.layers.decide(spatial) {
+                Decision::Drop => return false,
+                Decision::SwitchIfKey if !is_key => return false,
+                Decision::SwitchIfKey => switching = Some(spatial),
+                Decision::Forward => {}
+            }
         }
-        self.layers.touched(now);
-        let out_seq = if self.sync_required || !self.seq.is_synced() {
+        let descriptor = if self.vp8.is_some() { Descriptor::parse(&p.payload) } else { None };
+        let out_seq = if switching.is_some() || self.sync_required || !self.seq.is_synced() {
             if self.is_video() && !is_key {
                 return false;
             }
-            self.resync(now, p)
+            let aligned = switching.and_then(|to| {
+                let from = self.layers.current()?;
+                simulcast::aligned_offset(self.ts_offset, self.layer_srs[from], self.layer_srs[to], self.clock_rate)
+            });
+            if switching.is_some() && self.seq.is_synced() && !self.last_marker {
+                // The frame before ended early: leave a number out so the receiver knows.
+                self.seq.skip_one();
+            }
+            if let Some(ctx) = self.vp8.as_mut() {
+                ctx.sync_required();
+                if let Some(d) = descriptor.as_ref() {
+                    ctx.on_packet(d);
+                }
+            }
+            let out_seq = self.resync(now, p, switching.is_some(), aligned);
+            if switching.is_some() {
+                self.layers.switched();
+            }
+            out_seq
         } else {
+            if let (Some(ctx), Some(d)) = (self.vp8.as_mut(), descriptor.as_ref()) {
+                if ctx.on_packet(d) == Verdict::Drop {
+                    self.seq.drop(p.header.sequence_number);
+                    return false;
+                }
+            }
             match self.seq.input(p.header.sequence_number) {
                 SeqInput::Forward(out_seq) => out_seq,
                 SeqInput::Old => return false,
@@ -498,7 +614,7 @@ impl Consumer {
                     self.sync_required = true;
                     return false;
                 }
-                SeqInput::Discontinuity => self.resync(now, p),
+                SeqInput::Discontinuity => self.resync(now, p, false, None),
             }
         };
         let ts = p.header.timestamp.wrapping_add(self.ts_offset);
@@ -519,8 +635,18 @@ impl Consumer {
         ) else {
             return false;
         };
+        let mut bytes = bytes;
+        if let (Some(ctx), Some(d)) = (self.vp8.as_mut(), descriptor.as_ref()) {
+            // The payload is the tail of the packet (no padding on media packets).
+            let at = bytes.len() - p.payload.len();
+            ctx.rewrite(d, &mut bytes[at..]);
+        }
         if out_seq == self.seq.max_output() {
             self.last_ts = Some((ts, now));
+            self.last_marker = p.header.marker;
+        }
+        if self.is_layered() {
+            self.report_layers(out);
         }
         self.packets_sent += 1;
         self.bytes_sent += bytes.len() as u64;
@@ -533,15 +659,23 @@ impl Consumer {
     }
 
     /// Starts the output stream again at `p`: its sequence number continues after the last one
-    /// sent, its timestamp never goes backwards.
-    fn resync(&mut self, now: Instant, p: &Packet) -> u16 {
+    /// sent, its timestamp never goes backwards. From another stream (`new_source`, a simulcast
+    /// switch) the timestamps are aligned by both streams' sender reports (`aligned`) when
+    /// they are known and plausible, else by the time elapsed since the last packet sent.
+    fn resync(&mut self, now: Instant, p: &Packet, new_source: bool, aligned: Option<u32>) -> u16 {
         if let Some((last_ts, at)) = self.last_ts {
             let elapsed = now.saturating_duration_since(at).as_secs_f64() * f64::from(self.clock_rate);
-            let target = last_ts.wrapping_add(elapsed.max(1.0) as u32);
-            let candidate = p.header.timestamp.wrapping_add(self.ts_offset);
-            if (candidate.wrapping_sub(last_ts) as i32) <= 0 {
-                self.ts_offset = target.wrapping_sub(p.header.timestamp);
-            }
+            let by_time = last_ts.wrapping_add(elapsed.max(1.0) as u32);
+            let offset = aligned.unwrap_or(self.ts_offset);
+            let candidate = p.header.timestamp.wrapping_add(offset);
+            let backwards = (candidate.wrapping_sub(last_ts) as i32) <= 0;
+            // Reports that put the new stream over a second away from elapsed time are wrong.
+            let implausible = (candidate.wrapping_sub(by_time) as i32).unsigned_abs() > self.clock_rate;
+            self.ts_offset = if backwards || (new_source && (aligned.is_none() || implausible)) {
+                by_time.wrapping_sub(p.header.timestamp)
+            } else {
+                offset
+            };
         }
         self.sync_required = false;
         self.seq.sync(p.header.sequence_number)
@@ -728,7 +862,7 @@ impl Consumer {
     }
 
     pub fn dump_json(&self, producer_id: &str, consumable_encodings: Value) -> Value {
-        json!({
+        let mut d = json!({
             "id": self.id.as_str(),
             "producerId": producer_id,
             "kind": self.kind.name(),
@@ -740,7 +874,26 @@ impl Consumer {
             "paused": self.paused,
             "producerPaused": self.producer_paused,
             "priority": self.priority,
-        })
+        });
+        if self.is_layered() {
+            // mediasoup writes -1 for "none".
+            let n = |v: Option<i64>| v.unwrap_or(-1);
+            let (ps, pt) = self.preferred_layers.unwrap_or(self.max_layers);
+            let target = self.layers.target();
+            let (ts, tt) = if self.ctype == ConsumerType::Simulcast {
+                (n(target.map(|t| t.0 as i64)), n(target.map(|t| i64::from(t.1))))
+            } else {
+                (0, n(self.vp8.as_ref().map(|c| i64::from(c.target_temporal)).or(Some(i64::from(pt)))))
+            };
+            let current = self.current_layers();
+            d["preferredSpatialLayer"] = json!(ps);
+            d["preferredTemporalLayer"] = json!(pt);
+            d["targetSpatialLayer"] = json!(ts);
+            d["targetTemporalLayer"] = json!(tt);
+            d["currentSpatialLayer"] = json!(n(current.map(|c| c.0 as i64)));
+            d["currentTemporalLayer"] = json!(n(current.map(|c| i64::from(c.1))));
+        }
+        d
     }
 
     /// For events: the shared id.

@@ -80,6 +80,27 @@ impl SeqManager {
         }
         SeqInput::Forward(out)
     }
+
+    /// Leaves `input` out on purpose (a picture of a temporal layer not sent): the numbers after
+    /// it move down by one so the receiver sees no gap. Only newer packets shift the mapping
+    /// (a late one is simply not sent). `false` if it was not newer.
+    pub fn drop(&mut self, input: u16) -> bool {
+        if !self.synced {
+            return false;
+        }
+        let delta = input.wrapping_sub(self.max_ext as u16) as i16;
+        if delta <= 0 {
+            return false;
+        }
+        self.max_ext += i64::from(delta);
+        self.offset = self.offset.wrapping_sub(1);
+        true
+    }
+
+    /// The next sync leaves one number out: tells the receiver the frame before it ended early.
+    pub fn skip_one(&mut self) {
+        self.max_out = self.max_out.wrapping_add(1);
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +142,20 @@ mod tests {
         assert_eq!(out, top.wrapping_add(1));
         expected_offset = out.wrapping_sub(7);
         assert_eq!(m.input(8), SeqInput::Forward(8u16.wrapping_add(expected_offset)));
+    }
+
+    #[test]
+    fn dropped_inputs_leave_no_gap_and_a_skip_leaves_one() {
+        let mut m = SeqManager::new(10);
+        assert_eq!(m.sync(500), 11);
+        assert!(m.drop(501));
+        assert!(m.drop(502));
+        assert_eq!(m.input(503), SeqInput::Forward(12));
+        assert!(!m.drop(503), "not newer");
+        assert_eq!(m.input(504), SeqInput::Forward(13));
+        m.skip_one();
+        assert_eq!(m.sync(9000), 15);
+        assert_eq!(m.input(9001), SeqInput::Forward(16));
     }
 
     #[test]

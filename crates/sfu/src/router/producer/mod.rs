@@ -409,6 +409,11 @@ impl Producer {
         (kf, nacks)
     }
 
+    /// Per stream (encoding), its bitrate when media arrived recently.
+    pub fn stream_rates(&mut self, now: Instant, window: Duration) -> Vec<Option<u64>> {
+        self.streams.iter_mut().map(|s| s.is_active(now, window).then(|| s.bitrate(now))).collect()
+    }
+
     pub fn bitrate(&mut self, now: Instant) -> u64 {
         self.streams.iter_mut().map(|s| s.bitrate(now)).sum()
     }
