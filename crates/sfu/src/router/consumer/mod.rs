@@ -9,6 +9,7 @@ pub mod rtx_buffer;
 pub mod seq_manager;
 pub mod simulcast;
 pub mod vp8;
+pub mod vp9;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,7 @@ use rtx_buffer::{RetransmitBudget, RtxBuffer};
 use seq_manager::{SeqInput, SeqManager};
 use simulcast::{Budget, Decision, Layers, StreamState};
 use vp8::{Descriptor, Verdict, Vp8Context};
+use vp9::Vp9Context;
 
 pub type ConsumerKey = Key<Consumer>;
 
@@ -145,6 +147,8 @@ pub struct Consumer {
     layers_reported: Option<Option<(usize, u8)>>,
     /// Layered VP8: temporal layer filter and picture id continuity.
     vp8: Option<Vp8Context>,
+    /// VP9 SVC: spatial and temporal layer filter.
+    vp9: Option<Vp9Context>,
     /// Simulcast: each layer's stream (router-space SSRC) and its latest sender report (NTP,
     /// RTP time), which align timestamps when switching.
     layer_ssrcs: Vec<u32>,
@@ -193,6 +197,8 @@ impl Consumer {
         let ext = ExtIds::from_parameters(p);
         let is_vp8 = media.and_then(|c| c["mimeType"].as_str()).is_some_and(|m| m.eq_ignore_ascii_case("video/vp8"));
         let vp8 = n.preferred_layers.filter(|_| is_vp8).map(|(_, t)| Vp8Context::new(t as u8));
+        let is_vp9 = media.and_then(|c| c["mimeType"].as_str()).is_some_and(|m| m.eq_ignore_ascii_case("video/vp9"));
+        let vp9 = n.preferred_layers.filter(|_| is_vp9 && n.ctype == ConsumerType::Svc).map(|(s, t)| Vp9Context::new((s as u8, t as u8)));
         let pipe = match n.pipe {
             Some((map, rtx_map)) => map
                 .into_iter()
@@ -234,6 +240,7 @@ impl Consumer {
             layer_srs: vec![None; n.layer_ssrcs.len()],
             layer_ssrcs: n.layer_ssrcs,
             vp8,
+            vp9,
             cname: n.cname,
             seq: SeqManager::new(n.initial_seqs.0),
             ts_offset: 0,
@@ -359,7 +366,7 @@ impl Consumer {
 
     /// Whether it waits for a key frame to start (or to switch to its target layer).
     pub fn needs_key_frame(&self) -> bool {
-        self.active() && self.is_video() && (self.sync_required || self.layers.switch_pending())
+        self.active() && self.is_video() && (self.sync_required || self.layers.switch_pending() || self.vp9.as_ref().is_some_and(|c| c.needs_key_frame()))
     }
 
     pub fn ts_offset(&self) -> u32 {
@@ -383,6 +390,13 @@ impl Consumer {
     /// Chooses the target layers (simulcast) from the producer's streams flowing now, the
     /// preferred layers and the budget share. `true` when a key frame of a new target is needed.
     pub fn update_layers(&mut self, streams: &[StreamState], out: &mut Outbox) -> bool {
+        if let Some(ctx) = self.vp9.as_mut() {
+            // One stream: the preferred layers are the target; going up waits for a key picture.
+            let (s, t) = self.preferred_layers.unwrap_or(self.max_layers);
+            let changed = ctx.target != (s as u8, t as u8);
+            ctx.target = (s as u8, t as u8);
+            return changed && ctx.needs_key_frame();
+        }
         if self.ctype != ConsumerType::Simulcast || streams.is_empty() {
             return false;
         }
@@ -426,6 +440,9 @@ impl Consumer {
         let spatial = if self.ctype == ConsumerType::Simulcast { self.layers.current()? } else { 0 };
         if !self.seq.is_synced() || self.sync_required {
             return None;
+        }
+        if let Some(ctx) = &self.vp9 {
+            return ctx.current.map(|(s, t)| (usize::from(s), t));
         }
         let temporal = match &self.vp8 {
             Some(ctx) => ctx.current_temporal?,
@@ -576,6 +593,8 @@ impl Consumer {
             }
         }
         let descriptor = if self.vp8.is_some() { Descriptor::parse(&p.payload) } else { None };
+        let svc = if self.vp9.is_some() { vp9::Descriptor::parse(&p.payload) } else { None };
+        let mut marker = p.header.marker;
         let out_seq = if switching.is_some() || self.sync_required || !self.seq.is_synced() {
             if self.is_video() && !is_key {
                 return false;
@@ -594,6 +613,13 @@ impl Consumer {
                     ctx.on_packet(d);
                 }
             }
+            if let (Some(ctx), Some(d)) = (self.vp9.as_mut(), svc.as_ref()) {
+                ctx.sync_required();
+                match ctx.on_packet(d, marker) {
+                    Some(m) => marker = m,
+                    None => return false,
+                }
+            }
             let out_seq = self.resync(now, p, switching.is_some(), aligned);
             if switching.is_some() {
                 self.layers.switched();
@@ -604,6 +630,15 @@ impl Consumer {
                 if ctx.on_packet(d) == Verdict::Drop {
                     self.seq.drop(p.header.sequence_number);
                     return false;
+                }
+            }
+            if let (Some(ctx), Some(d)) = (self.vp9.as_mut(), svc.as_ref()) {
+                match ctx.on_packet(d, marker) {
+                    Some(m) => marker = m,
+                    None => {
+                        self.seq.drop(p.header.sequence_number);
+                        return false;
+                    }
                 }
             }
             match self.seq.input(p.header.sequence_number) {
@@ -641,9 +676,12 @@ impl Consumer {
             let at = bytes.len() - p.payload.len();
             ctx.rewrite(d, &mut bytes[at..]);
         }
+        if marker != p.header.marker {
+            bytes[1] = (bytes[1] & 0x7f) | if marker { 0x80 } else { 0 };
+        }
         if out_seq == self.seq.max_output() {
             self.last_ts = Some((ts, now));
-            self.last_marker = p.header.marker;
+            self.last_marker = marker;
         }
         if self.is_layered() {
             self.report_layers(out);
@@ -882,6 +920,8 @@ impl Consumer {
             let target = self.layers.target();
             let (ts, tt) = if self.ctype == ConsumerType::Simulcast {
                 (n(target.map(|t| t.0 as i64)), n(target.map(|t| i64::from(t.1))))
+            } else if let Some(ctx) = &self.vp9 {
+                (i64::from(ctx.target.0), i64::from(ctx.target.1))
             } else {
                 (0, n(self.vp8.as_ref().map(|c| i64::from(c.target_temporal)).or(Some(i64::from(pt)))))
             };
