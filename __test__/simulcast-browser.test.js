@@ -57,6 +57,10 @@ test('three simulcast layers: preferred layers, a budget, and a switch on a flow
 		return r.framesDecoded > 0 && r.frameWidth > 0 && r.frameWidth < 1280;
 	}, 45000, 'a lower layer at the viewer with 250 kbit/s');
 	assert.equal(high.consumers.video.currentLayers?.spatialLayer, 2);
+	// Its stats: what it sends, then the one producer stream it forwards (as mediasoup).
+	const stats = await low.consumers.video.getStats();
+	assert.deepStrictEqual(stats.map((s) => s.type), ['outbound-rtp', 'inbound-rtp']);
+	assert.equal(stats[1].rid, 'r0');
 	assert.equal(low.consumers.video.currentLayers?.spatialLayer, 0);
 
 	// Switching a flowing stream: up, then down, each time the decoded size follows.

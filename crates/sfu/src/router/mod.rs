@@ -1125,8 +1125,12 @@ impl Router {
             Body::ConsumerGetStats => {
                 let ts = clock.wall_ms(now);
                 let mut stats = vec![c.stats_json(now, ts)];
-                if let Some(Value::Array(list)) = self.producers.get_mut(pk).map(|p| p.stats_json(now, ts)) {
-                    stats.extend(list);
+                // As mediasoup: the producer stream it forwards (a pipe consumer: none).
+                let layer = if c.is_pipe() { None } else { Some(c.source_layer().unwrap_or(0)) };
+                if let (Some(p), Some(layer)) = (self.producers.get_mut(pk), layer) {
+                    if let Some(stream) = p.stream_stats_json(layer, now, ts) {
+                        stats.push(stream);
+                    }
                 }
                 Ok(Value::Array(stats))
             }

@@ -446,6 +446,12 @@ impl Producer {
         Value::Array(self.streams.iter_mut().filter(|s| s.packets() > 0).map(|s| s.stats_json(now, kind, timestamp)).collect())
     }
 
+    /// One stream's stats, once media arrived on it.
+    pub fn stream_stats_json(&mut self, idx: usize, now: Instant, timestamp: u64) -> Option<Value> {
+        let kind = self.kind.name();
+        self.streams.get_mut(idx).filter(|s| s.packets() > 0).map(|s| s.stats_json(now, kind, timestamp))
+    }
+
     pub fn dump_json(&self) -> Value {
         json!({
             "id": self.id.as_str(),
