@@ -43,6 +43,9 @@ test('three simulcast layers: preferred layers, a budget, and a switch on a flow
 	const low = await media.view({ ...page(), producers: { video: producer } });
 	await low.consumers.video.setPreferredLayers({ spatialLayer: 0 });
 	const high = await media.view({ ...page(), producers: { video: producer } });
+	const bwe = [];
+	await high.transport.enableTraceEvent(['bwe', 'probation']);
+	high.transport.on('trace', (t) => bwe.push(t));
 	const capped = await media.view({ ...page(), producers: { video: producer } });
 	await capped.transport.setMaxOutgoingBitrate(250_000);
 
@@ -52,6 +55,16 @@ test('three simulcast layers: preferred layers, a budget, and a switch on a flow
 
 	await decodes(low, 320, 'layer 0 (320 wide) at the viewer preferring it');
 	await decodes(high, 1280, 'layer 2 (1280 wide) at the viewer preferring it');
+	// Its estimate (from Chromium's transport-cc feedback, found by probing) rose above the
+	// initial 600 kbit/s so the top layer fits.
+	await kit.waitFor(async () => (await high.transport.getStats())[0].availableOutgoingBitrate > 600_000, 20000, 'availableOutgoingBitrate above the initial');
+	await kit.waitFor(() => bwe.some((t) => t.type === 'bwe' && t.info.availableBitrate > 600_000), 20000, 'a bwe trace above the initial');
+	const trace = bwe.find((t) => t.type === 'bwe');
+	assert.equal(trace.direction, 'out');
+	assert.equal(trace.info.bweType, 'transport-cc');
+	for (const key of ['desiredBitrate', 'effectiveDesiredBitrate', 'minBitrate', 'maxBitrate', 'startBitrate', 'maxPaddingBitrate', 'availableBitrate']) {
+		assert.equal(typeof trace.info[key], 'number', key);
+	}
 	await kit.waitFor(async () => {
 		const r = await capped.received('video');
 		return r.framesDecoded > 0 && r.frameWidth > 0 && r.frameWidth < 1280;

@@ -29,6 +29,7 @@ use crate::net::{Protocol, SocketId, Tuple};
 use crate::router::consumer::ConsumerKey;
 use crate::router::producer::{KeyFrameCacheConfig, ProducerKey};
 use crate::router::{Router, RouterKey};
+use crate::transport::congestion::Congestion;
 use crate::transport::direct::DirectTransport;
 use crate::transport::pipe::{MemoryPipe, PipeTransport};
 use crate::transport::plain::{PlainSocket, PlainTransport};
@@ -845,6 +846,7 @@ impl Engine {
                 let mut reply = t.data_json();
                 self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}]", req.transport_id));
                 let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), bound);
+                self.transports[tk].media.congestion = Congestion::new(req.initial_available_outgoing_bitrate);
                 self.set_transport_data(tk, &req.sctp, true, &mut reply);
                 reply
             }
@@ -1190,6 +1192,7 @@ impl Engine {
         let ufrag = t.username_fragment().to_string();
         self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}, webRtcServerId:{}]", req.transport_id, req.web_rtc_server_id));
         let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), Vec::new());
+        self.transports[tk].media.congestion = Congestion::new(req.initial_available_outgoing_bitrate);
         self.set_transport_data(tk, &req.sctp, true, &mut reply);
         self.transports[tk].server = Some(sk);
         self.servers[sk].attach(tk, &ufrag);

@@ -44,10 +44,19 @@ const SCORE_INTERVAL: Duration = Duration::from_millis(2000);
 
 impl MediaOut for Transport {
     fn next_twcc_seq(&mut self) -> u16 {
-        self.media.next_twcc_seq()
+        let seq = self.media.next_twcc_seq();
+        self.media.pending_twcc = Some(seq);
+        seq
     }
     fn send_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool {
-        Transport::send_consumer_rtp(self, now, data, consumer, out)
+        // Sends with a transport-wide number are remembered for the viewer's feedback.
+        let twcc = self.media.pending_twcc.take().map(|seq| (seq, data.len()));
+        let sent = Transport::send_consumer_rtp(self, now, data, consumer, out);
+        if let Some((seq, len)) = twcc {
+            let probe = self.media.probing;
+            self.media.congestion.on_sent(seq, now, len, probe);
+        }
+        sent
     }
 }
 
@@ -845,7 +854,17 @@ impl Router {
                     let pk = self.consumers[ck].producer();
                     self.request_key_frame(now, clock, pk, transports, out);
                 }
-                Feedback::Remb { .. } | Feedback::TransportCc => {}
+                Feedback::TransportCc(fb) => {
+                    if let Some(t) = transports.get_mut(tk) {
+                        t.media.congestion.on_feedback(now, &fb);
+                    }
+                }
+                Feedback::Remb { bitrate, .. } => {
+                    // A viewer without transport-wide-cc tells its estimate itself.
+                    if let Some(t) = transports.get_mut(tk) {
+                        t.media.congestion.on_remb(bitrate);
+                    }
+                }
             }
         }
     }
@@ -938,21 +957,54 @@ impl Router {
         }
         if self.last_layers.is_none_or(|t| now.saturating_duration_since(t) >= LAYERS_INTERVAL) {
             self.last_layers = Some(now);
-            self.allocate(now, transports);
+            self.allocate(now, clock, transports, out);
             let layered: Vec<ConsumerKey> = self.consumers.iter().filter(|(_, c)| c.ctype() == ConsumerType::Simulcast).map(|(k, _)| k).collect();
             for ck in layered {
                 self.update_layers(now, clock, ck, transports, out);
             }
+            self.probe(now, clock, transports, out);
+        }
+    }
+
+    /// Probes the path of transports whose consumers are held back by the estimate: a burst of
+    /// padding on a video consumer's RTX stream (see `congestion`).
+    fn probe(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        for &tk in &self.transports {
+            let Some(t) = transports.get_mut(tk) else { continue };
+            if !t.media.congestion.active || !t.media.connected {
+                continue;
+            }
+            let prober = t.media.consumers.iter().copied().find(|&ck| {
+                self.consumers.get(ck).is_some_and(|c| c.is_video() && c.active() && c.has_rtx() && c.uses_twcc() && c.packets_sent() > 0)
+            });
+            let Some(ck) = prober else { continue };
+            let Some(probe) = t.media.congestion.probe_due(now, t.media.desired_bitrate) else { continue };
+            if t.media.trace.has(TraceType::Probation) {
+                trace(out, t.id.arc(), clock, now, TraceType::Probation, "out", json!({ "id": probe.id, "targetBitrate": probe.target, "packets": probe.packets }));
+            }
+            let c = &mut self.consumers[ck];
+            let Some(p) = self.producers.get(c.producer()) else { continue };
+            t.media.probing = probe.id;
+            for _ in 0..probe.packets {
+                let seq = t.next_twcc_seq();
+                let Some(bytes) = c.padding_packet(now, clock, p.ext(), seq) else { break };
+                let id = c.id().clone();
+                MediaOut::send_rtp(t, now, bytes, &id, out);
+            }
+            t.media.probing = 0;
         }
     }
 
     /// Shares each transport's outgoing budget (`setMaxOutgoingBitrate()`) among its simulcast
     /// consumers (see `allocation`).
-    fn allocate(&mut self, now: Instant, transports: &Arena<Transport>) {
+    fn allocate(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
         for &tk in &self.transports {
-            let Some(t) = transports.get(tk) else { continue };
-            let budget = t.media.bitrates.max_outgoing;
+            let Some(t) = transports.get_mut(tk) else { continue };
+            t.media.congestion.set_bounds(t.media.bitrates.min_outgoing, t.media.bitrates.max_outgoing);
+            // The estimate once the viewer's feedback flows, bounded by the app's limits.
+            let budget = if t.media.congestion.active { Some(t.media.congestion.estimate()) } else { t.media.bitrates.max_outgoing };
             let mut fixed = 0;
+            let mut desired = 0;
             let mut candidates = Vec::new();
             let mut keys = Vec::new();
             for &ck in &t.media.consumers {
@@ -963,10 +1015,21 @@ impl Router {
                 let Some(p) = self.producers.get_mut(c.producer()) else { continue };
                 if c.ctype() == ConsumerType::Simulcast {
                     let preferred = c.preferred_layers().map_or(usize::MAX, |(s, _)| s as usize);
-                    candidates.push(allocation::Candidate { priority: c.priority(), rates: p.stream_rates(now, ACTIVE_WINDOW), preferred });
+                    let rates = p.stream_rates(now, ACTIVE_WINDOW);
+                    desired += rates.iter().take(preferred.saturating_add(1)).flatten().copied().max().unwrap_or(0);
+                    candidates.push(allocation::Candidate { priority: c.priority(), rates, preferred });
                     keys.push(ck);
                 } else if !c.is_pipe() {
                     fixed += p.bitrate(now);
+                }
+            }
+            t.media.desired_bitrate = fixed + desired;
+            if t.media.congestion.active && t.media.trace.has(TraceType::Bwe) {
+                let estimate = t.media.congestion.estimate();
+                if t.media.traced_estimate != Some(estimate) {
+                    t.media.traced_estimate = Some(estimate);
+                    let info = t.media.congestion.trace_info(t.media.desired_bitrate);
+                    trace(out, t.id.arc(), clock, now, TraceType::Bwe, "out", info);
                 }
             }
             let shares = match budget {
@@ -1011,8 +1074,11 @@ impl Router {
             list.push(rtcp::receiver_report(t.media.rtcp_ssrc, reports));
             // Senders without transport-wide-cc get a receiver estimate: room to grow above
             // what arrives now, never below a floor that lets video start.
-            if p.wants_remb() {
-                let estimate = (p.bitrate(now) * 3 / 2).max(600_000);
+            // `setMaxIncomingBitrate()` reaches every sender of the transport this way.
+            let max_in = t.media.bitrates.max_incoming;
+            if p.wants_remb() || max_in.is_some() {
+                let estimate = if p.wants_remb() { (p.bitrate(now) * 3 / 2).max(600_000) } else { u64::MAX };
+                let estimate = estimate.min(max_in.unwrap_or(u64::MAX));
                 let ssrcs = p.streams().iter().filter_map(|s| s.ssrc()).collect();
                 list.push(rtcp::remb(t.media.rtcp_ssrc, estimate, ssrcs));
             }

@@ -372,7 +372,10 @@ fn reports_and_transport_feedback_go_out_periodically() {
     // TWCC feedback to the sender. RR for the producer stream.
     let raw_send: Vec<&Vec<u8>> = outs.iter().filter_map(|o| match o { Output::Rtcp { transport_id, data } if transport_id == "send" => Some(data), _ => None }).collect();
     let fb = rtcp_to(&outs, "send");
-    assert!(fb.contains(&Feedback::TransportCc), "{fb:?}");
+    // All five arrived, reported from the first transport-wide number on.
+    let twcc = fb.iter().find_map(|f| match f { Feedback::TransportCc(t) => Some(t.clone()), _ => None }).expect("transport-cc feedback");
+    assert_eq!((twcc.base, twcc.arrivals.len()), (0, 5));
+    assert!(twcc.arrivals.iter().all(|a| a.is_some()));
     assert!(fb.iter().any(|f| matches!(f, Feedback::ReceptionReport { ssrc: 1111, .. })), "{fb:?}");
     assert!(!raw_send.is_empty());
     // SR for the consumer stream.

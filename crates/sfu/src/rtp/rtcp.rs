@@ -22,7 +22,59 @@ pub enum Feedback {
     Pli { media_ssrc: u32 },
     Fir { media_ssrc: u32 },
     Remb { bitrate: u64, ssrcs: Vec<u32> },
-    TransportCc,
+    TransportCc(TwccFeedback),
+}
+
+/// A transport-wide-cc feedback message: from `base` on, each packet's arrival (µs on the
+/// receiver's clock) or `None` when it did not arrive.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TwccFeedback {
+    pub base: u16,
+    pub arrivals: Vec<Option<i64>>,
+}
+
+impl TwccFeedback {
+    /// Most statuses one message may carry (a hostile count is cut here).
+    const MAX: usize = 8192;
+
+    fn from(cc: &TransportLayerCc) -> TwccFeedback {
+        use rtc_rtcp::transport_feedbacks::transport_layer_cc::{PacketStatusChunk, SymbolTypeTcc};
+        let count = usize::from(cc.packet_status_count).min(Self::MAX);
+        let mut arrivals = Vec::with_capacity(count);
+        let mut deltas = cc.recv_deltas.iter();
+        // Reference time: 64 ms units (24 bits).
+        let mut at = i64::from(cc.reference_time) * 64_000;
+        let mut push = |symbol: SymbolTypeTcc, arrivals: &mut Vec<Option<i64>>| {
+            if arrivals.len() >= count {
+                return;
+            }
+            match symbol {
+                SymbolTypeTcc::PacketReceivedSmallDelta | SymbolTypeTcc::PacketReceivedLargeDelta => match deltas.next() {
+                    Some(d) => {
+                        at += d.delta;
+                        arrivals.push(Some(at));
+                    }
+                    None => arrivals.push(None),
+                },
+                _ => arrivals.push(None),
+            }
+        };
+        for chunk in &cc.packet_chunks {
+            match chunk {
+                PacketStatusChunk::RunLengthChunk(r) => {
+                    for _ in 0..usize::from(r.run_length).min(count) {
+                        push(r.packet_status_symbol, &mut arrivals);
+                    }
+                }
+                PacketStatusChunk::StatusVectorChunk(v) => {
+                    for &symbol in &v.symbol_list {
+                        push(symbol, &mut arrivals);
+                    }
+                }
+            }
+        }
+        TwccFeedback { base: cc.base_sequence_number, arrivals }
+    }
 }
 
 /// Parses a compound RTCP packet. `None` if it is malformed (the caller drops and counts it).
@@ -49,8 +101,8 @@ pub fn parse(data: &[u8]) -> Option<Vec<Feedback>> {
             }
         } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
             out.push(Feedback::Remb { bitrate: remb.bitrate as u64, ssrcs: remb.ssrcs.clone() });
-        } else if any.downcast_ref::<TransportLayerCc>().is_some() {
-            out.push(Feedback::TransportCc);
+        } else if let Some(cc) = any.downcast_ref::<TransportLayerCc>() {
+            out.push(Feedback::TransportCc(TwccFeedback::from(cc)));
         }
     }
     Some(out)

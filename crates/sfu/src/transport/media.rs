@@ -46,6 +46,16 @@ pub struct TransportMedia {
     pub rtp_packets_sent: u64,
     pub bitrates: BitrateLimits,
     pub trace: TraceTypes,
+    /// Bandwidth estimation towards the receiver (from its transport-cc feedback).
+    pub congestion: super::congestion::Congestion,
+    /// The transport-wide number given to the packet about to be sent (its send is recorded).
+    pub pending_twcc: Option<u16>,
+    /// The probe the packets being sent belong to (0: none).
+    pub probing: u16,
+    /// What the consumers would take without a budget (bits/s), from the last allocation.
+    pub desired_bitrate: u64,
+    /// The estimate last reported in a `bwe` trace.
+    pub traced_estimate: Option<u64>,
 }
 
 impl TransportMedia {
@@ -65,6 +75,11 @@ impl TransportMedia {
             drops: MediaDrops::default(),
             rtp_packets_sent: 0,
             bitrates: BitrateLimits::default(),
+            congestion: super::congestion::Congestion::new(super::congestion::DEFAULT_INITIAL),
+            pending_twcc: None,
+            probing: 0,
+            desired_bitrate: 0,
+            traced_estimate: None,
             trace: TraceTypes::default(),
         }
     }
@@ -89,5 +104,9 @@ impl TransportMedia {
 
     pub fn add_stats(&self, s: &mut Value) {
         self.bitrates.add_stats(s);
+        // WebRTC transports report what the estimation says (the initial value until feedback).
+        if s.get("availableOutgoingBitrate").is_some() {
+            s["availableOutgoingBitrate"] = json!(self.congestion.estimate());
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! WebRTC's ICE+DTLS+SRTP, a pipe over UDP, a pipe in memory to another worker) and the media
 //! state every transport keeps (its RTP listener, consumers' SSRCs, transport-wide-cc, CNAME).
 
+pub mod congestion;
 pub mod data;
 pub mod listen;
 pub mod media;

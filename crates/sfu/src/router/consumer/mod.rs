@@ -752,6 +752,42 @@ impl Consumer {
         true
     }
 
+    /// A padding-only packet on its RTX stream (bandwidth probes), carrying transport-wide
+    /// number `twcc_seq`; `None` without RTX or before anything was sent.
+    pub fn padding_packet(&mut self, now: Instant, clock: &Clock, producer_ext: &ExtIds, twcc_seq: u16) -> Option<Vec<u8>> {
+        let (rtx_ssrc, rtx_pt) = self.rtx?;
+        let (ts, _) = self.last_ts?;
+        self.rtx_seq = self.rtx_seq.wrapping_add(1);
+        let mut payload = vec![0u8; crate::transport::congestion::PROBE_PACKET];
+        payload[crate::transport::congestion::PROBE_PACKET - 1] = crate::transport::congestion::PROBE_PACKET as u8;
+        let p = Packet { header: rtc_rtp::header::Header { version: 2, ..Default::default() }, payload: payload.into() };
+        let mut bytes = rtp::rewrite(
+            &p,
+            producer_ext,
+            &self.ext,
+            &Rewrite {
+                ssrc: rtx_ssrc,
+                seq: self.rtx_seq,
+                timestamp: ts,
+                payload_type: rtx_pt,
+                mid: self.mid.as_deref(),
+                transport_cc_seq: self.twcc.then_some(twcc_seq),
+                abs_send_time: clock.abs_send_time(now),
+            },
+        )?;
+        // All of the payload is padding (its last byte says how much).
+        bytes[0] |= 0x20;
+        Some(bytes)
+    }
+
+    pub fn has_rtx(&self) -> bool {
+        self.rtx.is_some()
+    }
+
+    pub fn uses_twcc(&self) -> bool {
+        self.twcc
+    }
+
     // ----- feedback from the receiver -----------------------------------------------------
 
     fn resend_interval(&self) -> Duration {

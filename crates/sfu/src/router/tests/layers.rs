@@ -83,6 +83,21 @@ struct Sim {
     reports: bool,
     delay_ms: [u64; 3],
     frames: u32,
+    /// A viewer on transport `net` behind an emulated path.
+    net: Option<Viewer>,
+}
+
+/// A viewer behind a bottleneck: what the router sends it crosses `path`; it reports arrivals
+/// with transport-cc feedback every 50 ms, as Chromium does.
+struct Viewer {
+    path: Path,
+    twcc_id: u8,
+    arrivals: std::collections::VecDeque<(Instant, Vec<u8>)>,
+    recorder: TwccRecorder,
+    /// The layer of the last video packet that arrived.
+    layer: Option<u8>,
+    /// Audio packets that arrived.
+    audio: usize,
 }
 
 impl Sim {
@@ -90,7 +105,7 @@ impl Sim {
         let mut h = router();
         h.produce("send", &json!({ "producerId": "v", "kind": "video", "rtpParameters": simulcast_params(), "keyFrameCache": false })).unwrap();
         h.produce("send", &json!({ "producerId": "a", "kind": "audio", "rtpParameters": opus_params(77) })).unwrap();
-        Sim { h, t0: Instant::now(), seqs: [100, 20_000, 40_000], video: HashMap::new(), audio: HashMap::new(), events: Vec::new(), audio_seq: 0, reports, delay_ms, frames: 0 }
+        Sim { h, t0: Instant::now(), seqs: [100, 20_000, 40_000], video: HashMap::new(), audio: HashMap::new(), events: Vec::new(), audio_seq: 0, reports, delay_ms, frames: 0, net: None }
     }
 
     fn viewer(&mut self, transport: &str, cid: &str, producer: &str, extra: Value) -> Value {
@@ -156,8 +171,34 @@ impl Sim {
             if t % 20 == 0 {
                 self.h.tick(now);
             }
+            if let Some(v) = self.net.as_mut() {
+                while v.arrivals.front().is_some_and(|(at, _)| *at <= now) {
+                    let (at, data) = v.arrivals.pop_front().unwrap();
+                    let Some(p) = crate::rtp::parse(&data) else { continue };
+                    if let Some(x) = crate::rtp::ext_value(&p, Some(v.twcc_id)).filter(|x| x.len() == 2) {
+                        v.recorder.record(u16::from_be_bytes([x[0], x[1]]), at);
+                    }
+                    match p.payload.len() {
+                        0 => {}
+                        n if n < 12 => v.audio += 1,
+                        _ => v.layer = Some(p.payload[7]),
+                    }
+                }
+                if t % 50 == 0 {
+                    if let Some(fb) = v.recorder.feedback(1, 2) {
+                        let data = rtcp::marshal(&[Box::new(fb)]).unwrap();
+                        self.h.on_rtcp(now, "net", &data);
+                    }
+                }
+            }
             for o in outputs(&mut self.h) {
                 match o {
+                    Output::Rtp { transport_id, data } if transport_id == "net" && self.net.is_some() => {
+                        let v = self.net.as_mut().unwrap();
+                        if let Some(arrival) = v.path.pass((t * 1000) as i64, data.len()) {
+                            v.arrivals.push_back((self.t0 + Duration::from_micros(arrival as u64), data));
+                        }
+                    }
                     Output::Rtp { transport_id, data } => {
                         let p = crate::rtp::parse(&data).unwrap();
                         if p.payload.len() < 12 {
@@ -333,4 +374,102 @@ fn priorities_share_a_budget_and_a_lower_one_yields() {
     let (a, b) = (ck(&sim, "a"), ck(&sim, "b"));
     assert_eq!(sim.h.r.consumers[b].current_layers().map(|l| l.0), Some(2));
     assert_eq!(sim.h.r.consumers[a].current_layers().map(|l| l.0), Some(0));
+}
+
+
+// ----- bandwidth estimation towards a viewer over an emulated path --------------------------
+
+use crate::rtp::twcc::TwccRecorder;
+use crate::transport::congestion::tests::Path;
+
+impl Sim {
+    /// A viewer of `v` (and `a`) on transport `net` behind `cap` bit/s with `loss`.
+    fn viewer_behind(&mut self, cap: f64, loss: f64) {
+        let c = self.viewer("net", "net-v", "v", json!({}));
+        self.viewer("net", "net-a", "a", json!({}));
+        let twcc_id = c["rtpParameters"]["headerExtensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["uri"] == crate::rtp::URI_TRANSPORT_CC)
+            .and_then(|e| e["id"].as_u64())
+            .expect("transport-cc negotiated") as u8;
+        self.net = Some(Viewer { path: Path::new(cap, loss), twcc_id, arrivals: Default::default(), recorder: TwccRecorder::default(), layer: None, audio: 0 });
+    }
+
+    /// Runs `ms`, sampling (time s, layer arriving, estimate) every 500 ms; prints them.
+    fn run_sampled(&mut self, ms: u64, label: &str) -> Vec<(f64, Option<u8>, u64)> {
+        let mut samples = Vec::new();
+        for _ in 0..ms / 500 {
+            self.run(500);
+            let tk = self.h.tk("net");
+            let t = f64::from(self.frames) / 30.0;
+            samples.push((t, self.net.as_ref().unwrap().layer, self.h.transports[tk].media.congestion.estimate()));
+        }
+        eprintln!("{label}: {}", samples.iter().map(|(t, l, e)| format!("{t:.1}s L{} {}k", l.map_or("-".into(), |l| l.to_string()), e / 1000)).collect::<Vec<_>>().join(", "));
+        samples
+    }
+
+    fn set_cap(&mut self, cap: f64) {
+        self.net.as_mut().unwrap().path.cap = cap;
+    }
+}
+
+#[test]
+fn estimation_follows_a_capped_path_layer_by_layer() {
+    let mut sim = Sim::new(true, [0; 3]);
+    sim.viewer_behind(700_000.0, 0.0);
+    // 700 kbit/s: the middle layer within 5 s, and it stays there.
+    let s = sim.run_sampled(10_000, "cap 700k");
+    assert!(s[9..].iter().all(|(_, l, _)| *l == Some(1)), "middle layer from 5 s on: {s:?}");
+    for (_, _, e) in &s[12..] {
+        assert!((560_000..=840_000).contains(e), "estimate within 20% of 700k: {s:?}");
+    }
+    // 300 kbit/s: the lowest layer within 2 s.
+    sim.set_cap(300_000.0);
+    let s = sim.run_sampled(6_000, "cap 300k");
+    assert!(s[4..].iter().all(|(_, l, _)| *l == Some(0)), "lowest layer within 2 s: {s:?}");
+    // 3 Mbit/s again: the top layer within 10 s (probes find the room).
+    sim.set_cap(3_000_000.0);
+    let s = sim.run_sampled(12_000, "cap 3M");
+    assert!(s[19..].iter().all(|(_, l, _)| *l == Some(2)), "top layer within 10 s: {s:?}");
+    // Audio kept flowing throughout (every 20 ms).
+    assert!(sim.net.as_ref().unwrap().audio > 1300 * 9 / 10, "{}", sim.net.as_ref().unwrap().audio);
+}
+
+#[test]
+fn moderate_random_loss_does_not_drop_the_layer() {
+    let mut sim = Sim::new(true, [0; 3]);
+    sim.viewer_behind(10_000_000.0, 0.0);
+    let s = sim.run_sampled(6_000, "no loss");
+    assert_eq!(s.last().unwrap().1, Some(2), "{s:?}");
+    sim.net.as_mut().unwrap().path.loss = 0.05;
+    let s = sim.run_sampled(8_000, "5% loss");
+    assert!(s.iter().all(|(_, l, _)| *l == Some(2)), "stays on the top layer: {s:?}");
+}
+
+#[test]
+fn max_incoming_bitrate_reaches_the_sender_as_remb() {
+    let mut sim = Sim::new(true, [0; 3]);
+    let tk = sim.h.tk("send");
+    sim.h.transports[tk].media.bitrates.set_max_incoming(300_000);
+    sim.viewer("recv", "c", "v", json!({}));
+    let t0 = sim.t0;
+    let mut remb = Vec::new();
+    // Frames for a second, then the periodic reports.
+    for k in 0..60u64 {
+        let now = t0 + Duration::from_millis(k * 20);
+        let mut seq = sim.seqs[0];
+        for p in frame(0, k as u32, k == 0, &mut seq) {
+            sim.h.on_rtp(now, "send", &p);
+        }
+        sim.seqs[0] = seq;
+        sim.h.tick(now);
+        remb.extend(rtcp_to(&outputs(&mut sim.h), "send").into_iter().filter_map(|f| match f {
+            Feedback::Remb { bitrate, ssrcs } => Some((bitrate, ssrcs)),
+            _ => None,
+        }));
+    }
+    assert!(!remb.is_empty(), "a REMB went to the sender");
+    assert!(remb.iter().all(|(b, s)| *b <= 300_000 && s.contains(&SSRCS[0])), "{remb:?}");
 }
