@@ -10,6 +10,9 @@ import { EventEmitter } from 'node:events';
 
 export declare const version: string;
 
+/** ferrosoup: the mediasoup API level it implements, e.g. `'3.27.1'`. */
+export declare const mediasoupVersion: string;
+
 export declare const observer: types.Observer;
 
 export declare function setLogEventListeners(listeners?: types.LogEventListeners): void;

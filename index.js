@@ -19,6 +19,9 @@ const observer = new EnhancedEventEmitter();
 
 const version = require('./package.json').version;
 
+/** The mediasoup API level ferrosoup implements (for apps that show "mediasoup version"). */
+const mediasoupVersion = '3.27.1';
+
 function setLogEventListeners(listeners) {
 	logger.debug('setLogEventListeners()');
 	Logger.setListeners(listeners);
@@ -71,6 +74,7 @@ function parseScalabilityMode(scalabilityMode) {
 
 module.exports = {
 	version,
+	mediasoupVersion,
 	observer,
 	setLogEventListeners,
 	createWorker,

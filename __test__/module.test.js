@@ -12,6 +12,8 @@ test('exports the mediasoup module surface', () => {
 		assert.equal(typeof ferrosoup[name], 'function', name);
 	}
 	assert.equal(ferrosoup.version, require('../package.json').version);
+	// The mediasoup API level it implements: the oracle's version.
+	assert.equal(ferrosoup.mediasoupVersion, require('./oracle/node_modules/mediasoup/package.json').version);
 	assert.equal(typeof ferrosoup.observer.on, 'function');
 	assert.equal(typeof ferrosoup.types, 'object');
 	assert.equal(typeof ferrosoup.extras.EnhancedEventEmitter, 'function');

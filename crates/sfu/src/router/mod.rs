@@ -967,81 +967,33 @@ impl Router {
     }
 
     /// Probes the path of transports whose consumers are held back by the estimate: a burst of
-    /// padding on a video consumer's RTX stream (see `congestion`).
+    /// padding on mediasoup's probator stream (see `congestion`).
     fn probe(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
         for &tk in &self.transports {
             let Some(t) = transports.get_mut(tk) else { continue };
             if !t.media.congestion.active || !t.media.connected {
                 continue;
             }
+            // Any video consumer that already sent: its header extensions are the probator's.
             let prober = t.media.consumers.iter().copied().find(|&ck| {
-                self.consumers.get(ck).is_some_and(|c| c.is_video() && c.active() && c.has_rtx() && c.uses_twcc() && c.packets_sent() > 0)
+                self.consumers.get(ck).is_some_and(|c| c.is_video() && c.active() && c.uses_twcc() && !c.is_pipe() && c.packets_sent() > 0)
             });
             let Some(ck) = prober else { continue };
             let Some(probe) = t.media.congestion.probe_due(now, t.media.desired_bitrate) else { continue };
             if t.media.trace.has(TraceType::Probation) {
                 trace(out, t.id.arc(), clock, now, TraceType::Probation, "out", json!({ "id": probe.id, "targetBitrate": probe.target, "packets": probe.packets }));
             }
-            let c = &mut self.consumers[ck];
+            let c = &self.consumers[ck];
             let Some(p) = self.producers.get(c.producer()) else { continue };
+            let id = c.id().clone();
             t.media.probing = probe.id;
             for _ in 0..probe.packets {
-                let seq = t.next_twcc_seq();
-                let Some(bytes) = c.padding_packet(now, clock, p.ext(), seq) else { break };
-                let id = c.id().clone();
+                let twcc = t.next_twcc_seq();
+                t.media.probator_seq = t.media.probator_seq.wrapping_add(1);
+                let Some(bytes) = c.probation_packet(now, clock, p.ext(), twcc, t.media.probator_seq) else { break };
                 MediaOut::send_rtp(t, now, bytes, &id, out);
             }
             t.media.probing = 0;
-        }
-    }
-
-    /// Shares each transport's outgoing budget (`setMaxOutgoingBitrate()`) among its simulcast
-    /// consumers (see `allocation`).
-    fn allocate(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
-        for &tk in &self.transports {
-            let Some(t) = transports.get_mut(tk) else { continue };
-            t.media.congestion.set_bounds(t.media.bitrates.min_outgoing, t.media.bitrates.max_outgoing);
-            // The estimate once the viewer's feedback flows, bounded by the app's limits.
-            let budget = if t.media.congestion.active { Some(t.media.congestion.estimate()) } else { t.media.bitrates.max_outgoing };
-            let mut fixed = 0;
-            let mut desired = 0;
-            let mut candidates = Vec::new();
-            let mut keys = Vec::new();
-            for &ck in &t.media.consumers {
-                let Some(c) = self.consumers.get(ck) else { continue };
-                if budget.is_none() || !c.active() {
-                    continue;
-                }
-                let Some(p) = self.producers.get_mut(c.producer()) else { continue };
-                if c.ctype() == ConsumerType::Simulcast {
-                    let preferred = c.preferred_layers().map_or(usize::MAX, |(s, _)| s as usize);
-                    let rates = p.stream_rates(now, ACTIVE_WINDOW);
-                    desired += rates.iter().take(preferred.saturating_add(1)).flatten().copied().max().unwrap_or(0);
-                    candidates.push(allocation::Candidate { priority: c.priority(), rates, preferred });
-                    keys.push(ck);
-                } else if !c.is_pipe() {
-                    fixed += p.bitrate(now);
-                }
-            }
-            t.media.desired_bitrate = fixed + desired;
-            if t.media.congestion.active && t.media.trace.has(TraceType::Bwe) {
-                let estimate = t.media.congestion.estimate();
-                if t.media.traced_estimate != Some(estimate) {
-                    t.media.traced_estimate = Some(estimate);
-                    let info = t.media.congestion.trace_info(t.media.desired_bitrate);
-                    trace(out, t.id.arc(), clock, now, TraceType::Bwe, "out", info);
-                }
-            }
-            let shares = match budget {
-                Some(b) => allocation::distribute(b, fixed, &candidates),
-                None => Vec::new(),
-            };
-            for &ck in &t.media.consumers {
-                if let Some(c) = self.consumers.get_mut(ck) {
-                    let share = keys.iter().position(|k| *k == ck).map_or(Budget::Unlimited, |i| shares[i]);
-                    c.set_budget(share);
-                }
-            }
         }
     }
 

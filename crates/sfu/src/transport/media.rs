@@ -52,6 +52,8 @@ pub struct TransportMedia {
     pub pending_twcc: Option<u16>,
     /// The probe the packets being sent belong to (0: none).
     pub probing: u16,
+    /// Sequence numbers of the probator stream.
+    pub probator_seq: u16,
     /// What the consumers would take without a budget (bits/s), from the last allocation.
     pub desired_bitrate: u64,
     /// The estimate last reported in a `bwe` trace.
@@ -78,6 +80,7 @@ impl TransportMedia {
             congestion: super::congestion::Congestion::new(super::congestion::DEFAULT_INITIAL),
             pending_twcc: None,
             probing: 0,
+            probator_seq: 0,
             desired_bitrate: 0,
             traced_estimate: None,
             trace: TraceTypes::default(),

@@ -68,6 +68,11 @@ impl ConsumerType {
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
 const MIN_RTT: Duration = Duration::from_millis(20);
 const MAX_RTT: Duration = Duration::from_secs(1);
+/// mediasoup's RTP probator stream (bandwidth probes).
+pub const PROBATOR_SSRC: u32 = 1234;
+pub const PROBATOR_PAYLOAD_TYPE: u8 = 127;
+pub const PROBATOR_MID: &str = "probator";
+
 /// Most sequence numbers one NACK makes us look at.
 pub const MAX_NACK_ITEMS: usize = 512;
 
@@ -752,25 +757,26 @@ impl Consumer {
         true
     }
 
-    /// A padding-only packet on its RTX stream (bandwidth probes), carrying transport-wide
-    /// number `twcc_seq`; `None` without RTX or before anything was sent.
-    pub fn padding_packet(&mut self, now: Instant, clock: &Clock, producer_ext: &ExtIds, twcc_seq: u16) -> Option<Vec<u8>> {
-        let (rtx_ssrc, rtx_pt) = self.rtx?;
+    /// A padding-only packet on mediasoup's probator stream (SSRC 1234, payload type 127, MID
+    /// `probator`, this consumer's header extensions: what mediasoup-client sets up a receiver
+    /// for with its first video consumer), carrying transport-wide number `twcc_seq` and the
+    /// probator's own sequence number `seq`. `None` before this consumer sent anything.
+    pub fn probation_packet(&self, now: Instant, clock: &Clock, producer_ext: &ExtIds, twcc_seq: u16, seq: u16) -> Option<Vec<u8>> {
         let (ts, _) = self.last_ts?;
-        self.rtx_seq = self.rtx_seq.wrapping_add(1);
-        let mut payload = vec![0u8; crate::transport::congestion::PROBE_PACKET];
-        payload[crate::transport::congestion::PROBE_PACKET - 1] = crate::transport::congestion::PROBE_PACKET as u8;
+        let size = crate::transport::congestion::PROBE_PACKET;
+        let mut payload = vec![0u8; size];
+        payload[size - 1] = size as u8;
         let p = Packet { header: rtc_rtp::header::Header { version: 2, ..Default::default() }, payload: payload.into() };
         let mut bytes = rtp::rewrite(
             &p,
             producer_ext,
             &self.ext,
             &Rewrite {
-                ssrc: rtx_ssrc,
-                seq: self.rtx_seq,
+                ssrc: PROBATOR_SSRC,
+                seq,
                 timestamp: ts,
-                payload_type: rtx_pt,
-                mid: self.mid.as_deref(),
+                payload_type: PROBATOR_PAYLOAD_TYPE,
+                mid: Some(PROBATOR_MID),
                 transport_cc_seq: self.twcc.then_some(twcc_seq),
                 abs_send_time: clock.abs_send_time(now),
             },
@@ -778,10 +784,6 @@ impl Consumer {
         // All of the payload is padding (its last byte says how much).
         bytes[0] |= 0x20;
         Some(bytes)
-    }
-
-    pub fn has_rtx(&self) -> bool {
-        self.rtx.is_some()
     }
 
     pub fn uses_twcc(&self) -> bool {

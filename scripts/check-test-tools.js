@@ -1,0 +1,19 @@
+'use strict';
+
+// Before `npm test`: the browser and media tests need Chromium and ffmpeg from the system.
+// Stop at once, naming the command that installs them, rather than failing test by test.
+const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
+
+const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const missing = [];
+if (!fs.existsSync(chromium)) missing.push(['chromium', `Chromium (looked for ${chromium}; CHROMIUM_PATH names another)`]);
+for (const tool of ['ffmpeg', 'ffprobe']) {
+	if (spawnSync(tool, ['-version'], { stdio: 'ignore' }).error) missing.push(['ffmpeg', `${tool}`]);
+}
+if (missing.length) {
+	const packages = [...new Set(missing.map(([p]) => p))];
+	console.error(`npm test needs ${missing.map(([, what]) => what).join(', ')}.`);
+	console.error(`On Debian/Ubuntu: sudo apt-get install -y ${packages.join(' ')}   (or run bash .ci/run, which installs them)`);
+	process.exit(1);
+}
