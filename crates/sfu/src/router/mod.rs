@@ -997,6 +997,56 @@ impl Router {
         }
     }
 
+    /// Shares each transport's outgoing budget (`setMaxOutgoingBitrate()`) among its simulcast
+    /// consumers (see `allocation`).
+    fn allocate(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        for &tk in &self.transports {
+            let Some(t) = transports.get_mut(tk) else { continue };
+            t.media.congestion.set_bounds(t.media.bitrates.min_outgoing, t.media.bitrates.max_outgoing);
+            // The estimate once the viewer's feedback flows, bounded by the app's limits.
+            let budget = if t.media.congestion.active { Some(t.media.congestion.estimate()) } else { t.media.bitrates.max_outgoing };
+            let mut fixed = 0;
+            let mut desired = 0;
+            let mut candidates = Vec::new();
+            let mut keys = Vec::new();
+            for &ck in &t.media.consumers {
+                let Some(c) = self.consumers.get(ck) else { continue };
+                if budget.is_none() || !c.active() {
+                    continue;
+                }
+                let Some(p) = self.producers.get_mut(c.producer()) else { continue };
+                if c.ctype() == ConsumerType::Simulcast {
+                    let preferred = c.preferred_layers().map_or(usize::MAX, |(s, _)| s as usize);
+                    let rates = p.stream_rates(now, ACTIVE_WINDOW);
+                    desired += rates.iter().take(preferred.saturating_add(1)).flatten().copied().max().unwrap_or(0);
+                    candidates.push(allocation::Candidate { priority: c.priority(), rates, preferred });
+                    keys.push(ck);
+                } else if !c.is_pipe() {
+                    fixed += p.bitrate(now);
+                }
+            }
+            t.media.desired_bitrate = fixed + desired;
+            if t.media.congestion.active && t.media.trace.has(TraceType::Bwe) {
+                let estimate = t.media.congestion.estimate();
+                if t.media.traced_estimate != Some(estimate) {
+                    t.media.traced_estimate = Some(estimate);
+                    let info = t.media.congestion.trace_info(t.media.desired_bitrate);
+                    trace(out, t.id.arc(), clock, now, TraceType::Bwe, "out", info);
+                }
+            }
+            let shares = match budget {
+                Some(b) => allocation::distribute(b, fixed, &candidates),
+                None => Vec::new(),
+            };
+            for &ck in &t.media.consumers {
+                if let Some(c) = self.consumers.get_mut(ck) {
+                    let share = keys.iter().position(|k| *k == ck).map_or(Budget::Unlimited, |i| shares[i]);
+                    c.set_budget(share);
+                }
+            }
+        }
+    }
+
     /// Reconsiders a simulcast consumer's target layers; asks its producer for a key frame
     /// when it must switch.
     fn update_layers(&mut self, now: Instant, clock: &Clock, ck: ConsumerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
