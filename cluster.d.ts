@@ -15,6 +15,7 @@ export type ClusterRoom = types.Router & {
 export interface Cluster {
 	readonly hostId: string;
 	readonly closed: boolean;
+	publicUrl: string | undefined;
 	hosts(): Promise<ClusterHost[]>;
 	pickHost(): Promise<string | undefined>;
 	createRoom(roomId: string, options?: { mediaCodecs?: types.RouterRtpCodecCapability[]; keyFrameCache?: types.KeyFrameCacheOptions | false }): Promise<ClusterRoom>;

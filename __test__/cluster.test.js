@@ -7,65 +7,22 @@
 // Redis holds nothing of it.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { fork, spawn } = require('node:child_process');
-const net = require('node:net');
-const path = require('node:path');
-const Redis = require('ioredis');
 const kit = require('./lib/browser');
+const { startHost } = require('./lib/cluster-hosts');
+const { startRedis } = require('./lib/redis');
 
 const HEARTBEAT_MS = 300;
 const EXPIRY_MS = 1200;
 
 let redisServer;
-let redisUrl;
 let redis;
 const hosts = [];
 
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.once('error', reject);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => resolve(port));
-		});
-	});
-}
-
-/** A host process and a way to call it. */
-function startHost() {
-	const child = fork(path.join(__dirname, 'lib', 'cluster-host.js'), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-	let next = 0;
-	const pending = new Map();
-	const ready = new Promise((resolve) => child.once('message', resolve));
-	child.on('message', (m) => {
-		const p = pending.get(m.id);
-		if (!p) return;
-		pending.delete(m.id);
-		if (m.error) p.reject(new Error(m.error));
-		else p.resolve(m.result);
-	});
-	const call = (cmd, args) => new Promise((resolve, reject) => {
-		const id = ++next;
-		pending.set(id, { resolve, reject });
-		child.send({ id, cmd, args });
-	});
-	return { child, ready, call };
-}
 
 before(async () => {
-	const port = await freePort();
-	redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-	redisUrl = `redis://127.0.0.1:${port}`;
-	redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-	await kit.waitFor(async () => {
-		try {
-			await redis.connect().catch(() => {});
-			return (await redis.ping()) === 'PONG';
-		} catch {
-			return false;
-		}
-	}, 10000, 'redis-server');
+	redisServer = await startRedis();
+	redis = redisServer.client;
+	const redisUrl = redisServer.url;
 	for (const id of ['h1', 'h2', 'h3']) {
 		const h = startHost();
 		await h.ready;
@@ -76,8 +33,7 @@ before(async () => {
 
 after(async () => {
 	for (const h of hosts) h.child.kill('SIGKILL');
-	redis?.disconnect();
-	redisServer?.kill();
+	redisServer?.stop();
 });
 
 test('three hosts in one room: pipes on demand, producer close everywhere, a dead host cleaned up', { timeout: 120000 }, async () => {

@@ -97,7 +97,7 @@ async function burst(kind, n, url, browser) {
 
 async function burstOnce(kind, n, url, browser) {
 	await getJson(`${url}metrics/reset`, 'POST');
-	const requestsBefore = (await getJson(`${url}metrics`)).keyFrameRequests;
+	const requestsBefore = (await getJson(`${url}metrics.json`)).keyFrameRequests;
 	const t0 = Date.now();
 	let outcomes;
 	let pages = [];
@@ -118,7 +118,7 @@ async function burstOnce(kind, n, url, browser) {
 		outcomes = await Promise.allSettled(pages.map((p, i) => p.evaluate((name) => window.roomDemo.watch('bench', name), `c${i}`)));
 	}
 	const wallMs = Date.now() - t0;
-	const metrics = await getJson(`${url}metrics`);
+	const metrics = await getJson(`${url}metrics.json`);
 	const keyFrameRequests = metrics.keyFrameRequests - requestsBefore;
 	const ok = outcomes.filter((o) => o.status === 'fulfilled').map((o) => o.value);
 	const failures = outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason?.message ?? o.reason));

@@ -65,6 +65,11 @@ class Cluster extends EnhancedEventEmitter {
 		return this.#hostId;
 	}
 
+	/** Where clients reach this host (for `pickHost()`), when known only after listening. */
+	set publicUrl(url) {
+		this.#publicUrl = url;
+	}
+
 	get closed() {
 		return this.#closed;
 	}
@@ -246,12 +251,16 @@ class ClusterRoom {
 		const own = {
 			hostId: this.#cluster.hostId,
 			close: () => void room.close(),
-			// A producer on another host can be consumed if its codecs fit (checked on consume()).
+			// A producer on another host (listed by producers()) can be consumed if its codecs fit
+			// (checked by consume() once it is here).
 			canConsume: ({ producerId, rtpCapabilities }) =>
 				group.canConsume({ producerId, rtpCapabilities }) || room.#pipeProducers.has(producerId) || room.#known.has(producerId),
 			/** Producers of the room on every host: [{ producerId, hostId }]. */
 			producers: async () => {
 				const all = await room.#cluster.redis.hgetall(room.#cluster.key('room', room.id, 'producers'));
+				for (const [producerId, hostId] of Object.entries(all)) {
+					if (hostId !== room.#cluster.hostId) room.#known.set(producerId, hostId);
+				}
 				return Object.entries(all).map(([producerId, hostId]) => ({ producerId, hostId }));
 			},
 			/** Other hosts this room has pipes with. */
@@ -430,6 +439,7 @@ async function join({ redisUrl, workers, listenInfo, publicUrl, hostId = crypto.
 	const Redis = loadRedis();
 	const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
 	const sub = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+	for (const client of [redis, sub]) client.on('error', (error) => logger.error(`redis: ${error.message}`));
 	await Promise.all([redis.connect(), sub.connect()]);
 	const cluster = new Cluster({ redis, sub, prefix, hostId, workers, listenInfo: { protocol: 'udp', ...listenInfo }, publicUrl, heartbeatMs, expiryMs });
 	await cluster.start();

@@ -10,6 +10,12 @@
  *   WORKERS=4 npm start               # number of workers (default: CPU cores)
  *   WEBRTC_SERVER_PORT=44444 npm start # worker i listens on UDP+TCP port 44444+i (default: free ports)
  *   WEBRTC_SERVER=off npm start       # a port per transport instead of one WebRtcServer per worker
+ *   REDIS_URL=redis://127.0.0.1:6379 HOST_ID=a PORT=3001 npm start   # one host of a cluster
+ *
+ * With REDIS_URL (ferrosoup only) the process is one host of a cluster (ferrosoup/cluster): rooms
+ * span every host joined to that Redis, a viewer on any host watches a broadcaster on any other,
+ * socket.io's Redis adapter carries room events between hosts, GET /go sends a new client to
+ * the least loaded host, and GET /metrics serves Prometheus text.
  */
 const http = require('node:http');
 const os = require('node:os');
@@ -78,6 +84,8 @@ async function start({
 	host = '127.0.0.1',
 	workers: numWorkers,
 	webRtcServer: useServer = process.env.WEBRTC_SERVER !== 'off',
+	redisUrl = process.env.REDIS_URL,
+	hostId = process.env.HOST_ID,
 } = {}) {
 	const workers = [];
 	// As production apps do: one WebRtcServer per worker (one UDP and one TCP port) that every
@@ -95,9 +103,20 @@ async function start({
 			}));
 		}
 	}
+	let cluster;
+	if (redisUrl) {
+		if (MODULE !== 'ferrosoup') throw new Error('REDIS_URL needs ferrosoup (ferrosoup/cluster)');
+		cluster = await require(path.join(__dirname, '..', '..', 'cluster')).join({
+			redisUrl,
+			hostId,
+			workers,
+			listenInfo: { ip: LISTEN_IP, announcedAddress: ANNOUNCED_ADDRESS },
+		});
+	}
 	let nextWorker = 0;
 	const rooms = new Map();
 	const metrics = new Metrics();
+	const prometheus = prometheusMetrics({ workers, rooms, cluster });
 
 	async function getOrCreateRoom(roomId) {
 		let room = rooms.get(roomId);
@@ -115,14 +134,21 @@ async function start({
 			// On ferrosoup a room can span every worker thread (createRouterGroup has a Router's
 			// API); on mediasoup, or with ROOM_SPREAD=off, a room lives on one worker.
 			const spread = typeof mediasoup.createRouterGroup === 'function' && process.env.ROOM_SPREAD !== 'off' && workers.length > 1;
-			room.spread = spread;
-			room.ready = (spread
+			room.spread = spread || Boolean(cluster);
+			room.ready = (cluster
+				? cluster.createRoom(roomId, { mediaCodecs, keyFrameCache })
+				: spread
 				? mediasoup.createRouterGroup({ workers, mediaCodecs, keyFrameCache })
 				: worker.createRouter({ mediaCodecs, keyFrameCache })
 			).then((router) => (room.router = router));
 		}
 		await room.ready;
 		return room;
+	}
+
+	/** Tells the room, on every host (socket.io's Redis adapter), how many peers are here. */
+	function announce(room) {
+		io.to(room.id).emit('roomInfo', { hostId: cluster?.hostId ?? 'local', peers: room.peers.size });
 	}
 
 	function roomOf(roomId) {
@@ -144,6 +170,7 @@ async function start({
 		for (const transport of peer.transports.values()) transport.close();
 		room.peers.delete(socketId);
 		if (room.broadcaster === socketId) room.broadcaster = null;
+		announce(room);
 		// The chat bot's DirectTransport goes with the room's router.
 		if (room.peers.size === 0) {
 			room.router.close();
@@ -191,9 +218,14 @@ async function start({
 					transports: new Map(),
 					producers: new Map(),
 					consumers: new Map(),
+					joinedAt: performance.now(),
 				});
 				socket.data.rooms = [...(socket.data.rooms ?? []), room.id];
-				return callback({ peers: room.peers.size });
+				socket.join(room.id);
+				announce(room);
+				// The other hosts tell their counts too (server-side events over the adapter).
+				if (redisUrl) io.serverSideEmit('roomInfoRequest', room.id);
+				return callback({ peers: room.peers.size, hostId: cluster?.hostId });
 			}
 			case 'getRouterRtpCapabilities': {
 				return callback(roomOf(roomId).router.rtpCapabilities);
@@ -237,6 +269,10 @@ async function start({
 			}
 			case 'getProducers': {
 				const room = roomOf(roomId);
+				if (cluster) {
+					// The room's producers on every host (consume() brings them here).
+					return callback(await room.router.producers());
+				}
 				const broadcaster = room.peers.get(room.broadcaster);
 				const list = broadcaster ? [...broadcaster.producers.values()].filter((p) => !p.closed) : [];
 				return callback(list.map((p) => ({ producerId: p.id, kind: p.kind })));
@@ -251,6 +287,7 @@ async function start({
 				}
 				const consumer = await transport.consume({ producerId: args.producerId, rtpCapabilities: args.rtpCapabilities });
 				peer.consumers.set(consumer.id, consumer);
+				if (peer.consumers.size === 1) prometheus.joined((performance.now() - peer.joinedAt) / 1000);
 				consumer.on('producerclose', () => {
 					peer.consumers.delete(consumer.id);
 					socket.emit('consumerClosed', { consumerId: consumer.id });
@@ -295,12 +332,24 @@ async function start({
 		}
 	}
 
+	let url;
 	const app = express();
 	app.use(express.static(path.join(__dirname, 'public')));
 	app.get('/bundle.js', async (req, res) => {
 		res.type('text/javascript').send(await bundle());
 	});
-	app.get('/metrics', async (req, res) => res.json({ ...metrics.snapshot(), keyFrameRequests: await keyFrameRequests() }));
+	app.get('/metrics.json', async (req, res) => res.json({ ...metrics.snapshot(), keyFrameRequests: await keyFrameRequests() }));
+	// Prometheus text format, for operators' usual tools.
+	app.get('/metrics', async (req, res) => {
+		res.type(prometheus.registry.contentType).send(await prometheus.registry.metrics());
+	});
+	app.get('/info', (req, res) => res.json({ hostId: cluster?.hostId ?? 'local', publicUrl: url }));
+	// A new client goes to the least loaded host of the cluster (this one without a cluster).
+	app.get('/go', async (req, res) => {
+		const target = (cluster && (await cluster.pickHost())) || url;
+		const query = new URLSearchParams(req.query).toString();
+		res.redirect(`${target}${query ? `?${query}` : ''}`);
+	});
 	app.post('/metrics/reset', (req, res) => {
 		metrics.reset();
 		res.json({});
@@ -342,6 +391,19 @@ async function start({
 
 	const server = http.createServer(app);
 	const io = new Server(server, { serveClient: false });
+	let adapterClients = [];
+	if (redisUrl) {
+		const Redis = require('ioredis');
+		const { createAdapter } = require('@socket.io/redis-adapter');
+		const pub = new Redis(redisUrl);
+		const sub = pub.duplicate();
+		adapterClients = [pub, sub];
+		io.adapter(createAdapter(pub, sub));
+		io.on('roomInfoRequest', (roomId) => {
+			const room = rooms.get(roomId);
+			if (room) announce(room);
+		});
+	}
 	io.on('connection', (socket) => {
 		socket.onAny((eventName, ...args) => {
 			const callback = typeof args[args.length - 1] === 'function' ? args.pop() : () => {};
@@ -361,7 +423,8 @@ async function start({
 	});
 
 	await new Promise((resolve) => server.listen(port, host, resolve));
-	const url = `http://${host}:${server.address().port}/`;
+	url = `http://${host}:${server.address().port}/`;
+	if (cluster) cluster.publicUrl = url;
 	return {
 		url,
 		workers,
@@ -369,12 +432,77 @@ async function start({
 		rooms,
 		metrics,
 		countTransports,
+		cluster,
 		async close() {
 			io.close();
 			await new Promise((r) => server.close(r));
+			await cluster?.leave();
+			for (const c of adapterClients) c.disconnect();
 			for (const w of workers) w.close();
 		},
 	};
+}
+
+/**
+ * Prometheus metrics of this process (prom-client): workers' CPU, transports, producers,
+ * consumers, what consumers forwarded, join times (join → first consume), pipe links per host.
+ */
+function prometheusMetrics({ workers, rooms, cluster }) {
+	const client = require('prom-client');
+	const registry = new client.Registry();
+	const peers = () => [...rooms.values()].flatMap((r) => [...r.peers.values()]);
+	new client.Gauge({
+		name: 'ferrosoup_worker_cpu_seconds',
+		help: 'CPU time of each worker thread',
+		labelNames: ['worker'],
+		registers: [registry],
+		async collect() {
+			for (const [i, w] of workers.entries()) {
+				const u = await w.getResourceUsage();
+				this.set({ worker: String(i) }, (u.ru_utime + u.ru_stime) / 1000);
+			}
+		},
+	});
+	for (const [name, help, count] of [
+		['ferrosoup_transports', 'Transports of this host\'s peers', (p) => p.transports.size],
+		['ferrosoup_producers', 'Producers of this host\'s peers', (p) => p.producers.size],
+		['ferrosoup_consumers', 'Consumers of this host\'s peers', (p) => p.consumers.size],
+	]) {
+		new client.Gauge({ name, help, registers: [registry], collect() { this.set(peers().reduce((n, p) => n + count(p), 0)); } });
+	}
+	new client.Gauge({
+		name: 'ferrosoup_forwarded',
+		help: 'Packets and bytes sent by consumers on this host',
+		labelNames: ['unit'],
+		registers: [registry],
+		async collect() {
+			let packets = 0;
+			let bytes = 0;
+			for (const c of peers().flatMap((p) => [...p.consumers.values()])) {
+				if (c.closed) continue;
+				const [s] = await c.getStats().catch(() => []);
+				packets += s?.packetCount ?? 0;
+				bytes += s?.byteCount ?? 0;
+			}
+			this.set({ unit: 'packets' }, packets);
+			this.set({ unit: 'bytes' }, bytes);
+		},
+	});
+	const joins = new client.Histogram({ name: 'ferrosoup_join_seconds', help: 'From a peer\'s join to its first consumer', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
+	new client.Gauge({
+		name: 'ferrosoup_pipe_links',
+		help: 'Rooms linked by pipe transports to each other host',
+		labelNames: ['host'],
+		registers: [registry],
+		collect() {
+			this.reset();
+			if (!cluster) return;
+			for (const room of rooms.values()) {
+				for (const h of room.router?.pipeHosts?.() ?? []) this.inc({ host: h });
+			}
+		},
+	});
+	return { registry, joined: (seconds) => joins.observe(seconds) };
 }
 
 let bundled;

@@ -23,7 +23,23 @@ function status(text) {
 	if (el) el.textContent = text;
 }
 
-const state = { transports: [], streams: [], roomId: null, device: null, chat: null };
+const state = { transports: [], streams: [], roomId: null, device: null, chat: null, hosts: {}, hostId: null };
+
+// Which host this page is on, and the room's peers per host (every host tells, through
+// socket.io's Redis adapter when the demo runs as a cluster).
+fetch('/info').then((r) => r.json()).then((info) => {
+	state.hostId = info.hostId;
+	show('host', `on host ${info.hostId}`);
+}).catch(() => {});
+socket.on('roomInfo', ({ hostId, peers }) => {
+	state.hosts[hostId] = peers;
+	show('hosts', Object.entries(state.hosts).map(([h, n]) => `${h}: ${n}`).join(', '));
+});
+
+function show(id, text) {
+	const el = document.getElementById(id);
+	if (el) el.textContent = text;
+}
 
 async function broadcast(roomId, name = 'broadcaster') {
 	state.roomId = roomId;
@@ -95,6 +111,18 @@ async function watch(roomId, name = 'viewer') {
 	});
 	const loadMs = firstFrame - t0;
 	status(`Watching room "${roomId}": first frame after ${loadMs.toFixed(0)} ms.`);
+	// Live stats of what this viewer receives: bitrate and decoded size (the layer).
+	let lastBytes = 0;
+	state.statsTimer = setInterval(async () => {
+		const report = await transport.getStats();
+		for (const r of report.values()) {
+			if (r.type === 'inbound-rtp' && r.kind === 'video') {
+				const kbps = ((r.bytesReceived - lastBytes) * 8) / 1000;
+				lastBytes = r.bytesReceived;
+				show('stats', `${kbps.toFixed(0)} kbit/s, ${r.frameWidth ?? '?'}×${r.frameHeight ?? '?'}, first frame ${loadMs.toFixed(0)} ms`);
+			}
+		}
+	}, 1000);
 	return { loadMs, connectedMs: connectedAt === undefined ? null : connectedAt - t0, marks, replies: [...replies] };
 }
 
@@ -150,10 +178,12 @@ async function exit() {
 	state.transports = [];
 	state.chat = null;
 	state.device = null;
+	clearInterval(state.statsTimer);
 	status('Left the room.');
 }
 
 window.roomDemo = {
+	hosts: () => ({ ...state.hosts }),
 	broadcast,
 	watch,
 	exit,
