@@ -855,13 +855,14 @@ impl Router {
                     self.request_key_frame(now, clock, pk, transports, out);
                 }
                 Feedback::TransportCc(fb) => {
-                    if let Some(t) = transports.get_mut(tk) {
+                    // Estimation towards viewers is a WebRTC transport's (as in mediasoup).
+                    if let Some(t) = transports.get_mut(tk).filter(|t| t.is_webrtc()) {
                         t.media.congestion.on_feedback(now, &fb);
                     }
                 }
                 Feedback::Remb { bitrate, .. } => {
                     // A viewer without transport-wide-cc tells its estimate itself.
-                    if let Some(t) = transports.get_mut(tk) {
+                    if let Some(t) = transports.get_mut(tk).filter(|t| t.is_webrtc()) {
                         t.media.congestion.on_remb(bitrate);
                     }
                 }

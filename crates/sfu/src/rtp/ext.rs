@@ -11,6 +11,7 @@ pub const URI_TRANSPORT_CC: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 pub const URI_VIDEO_ORIENTATION: &str = "urn:3gpp:video-orientation";
 pub const URI_AUDIO_LEVEL: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+pub const URI_DEPENDENCY_DESCRIPTOR: &str = "https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension";
 
 /// RFC 6464 audio level of a packet: the level byte (0..=127, meaning −L dBov; the voice
 /// activity bit dropped), when the extension is there with one byte of data.

@@ -83,13 +83,20 @@ pub fn rewrite(p: &Packet, producer: &ExtIds, consumer: &ExtIds, w: &Rewrite<'_>
             other => ext_value(p, producer.id(other)).cloned(),
         };
         if let Some(v) = value {
-            if !v.is_empty() && v.len() <= 16 {
+            if !v.is_empty() && v.len() <= 255 {
                 exts.push(Extension { id: *cid, payload: v });
             }
         }
     }
+    // The one-byte form carries values of 1 to 16 bytes with ids up to 14; anything else (the
+    // AV1 dependency descriptor's template structures, for one) needs the two-byte form.
+    let two_byte = exts.iter().any(|e| e.payload.len() > 16 || e.id > 14);
     out.header.extension = !exts.is_empty();
-    out.header.extension_profile = if exts.is_empty() { 0 } else { 0xBEDE };
+    out.header.extension_profile = match (exts.is_empty(), two_byte) {
+        (true, _) => 0,
+        (false, false) => rtc_rtp::header::EXTENSION_PROFILE_ONE_BYTE,
+        (false, true) => rtc_rtp::header::EXTENSION_PROFILE_TWO_BYTE,
+    };
     out.header.extensions = exts;
     out.header.extensions_padding = 0;
     // Padding-only packets keep their padding; regular packets never carry any here.

@@ -201,6 +201,16 @@ impl Transport {
         self.send(now, data, false, out)
     }
 
+    /// A WebRtcTransport (or, in tests, a capturing stand-in for one).
+    pub fn is_webrtc(&self) -> bool {
+        match &self.link {
+            Link::WebRtc(_) => true,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Link::Capture { pipe, .. } => !pipe,
+            _ => false,
+        }
+    }
+
     pub fn send_rtcp(&mut self, now: Instant, data: Vec<u8>, out: &mut Outbox) -> bool {
         self.send(now, data, true, out)
     }

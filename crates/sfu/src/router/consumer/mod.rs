@@ -4,6 +4,7 @@
 //! numbers stay continuous throughout; NACKs are answered from a retransmission buffer, as RTX
 //! when negotiated. A pipe consumer forwards every stream of the producer as it is.
 
+pub mod av1;
 pub mod replay;
 pub mod rtx_buffer;
 pub mod seq_manager;
@@ -32,6 +33,7 @@ use rtx_buffer::{RetransmitBudget, RtxBuffer};
 use seq_manager::{SeqInput, SeqManager};
 use simulcast::{Budget, Decision, Layers, StreamState};
 use vp8::{Descriptor, Verdict, Vp8Context};
+use av1::Av1Context;
 use vp9::Vp9Context;
 
 pub type ConsumerKey = Key<Consumer>;
@@ -154,6 +156,8 @@ pub struct Consumer {
     vp8: Option<Vp8Context>,
     /// VP9 SVC: spatial and temporal layer filter.
     vp9: Option<Vp9Context>,
+    /// AV1 SVC: the same, from the dependency descriptor.
+    av1: Option<Av1Context>,
     /// Simulcast: each layer's stream (router-space SSRC) and its latest sender report (NTP,
     /// RTP time), which align timestamps when switching.
     layer_ssrcs: Vec<u32>,
@@ -204,6 +208,8 @@ impl Consumer {
         let vp8 = n.preferred_layers.filter(|_| is_vp8).map(|(_, t)| Vp8Context::new(t as u8));
         let is_vp9 = media.and_then(|c| c["mimeType"].as_str()).is_some_and(|m| m.eq_ignore_ascii_case("video/vp9"));
         let vp9 = n.preferred_layers.filter(|_| is_vp9 && n.ctype == ConsumerType::Svc).map(|(s, t)| Vp9Context::new((s as u8, t as u8)));
+        let is_av1 = media.and_then(|c| c["mimeType"].as_str()).is_some_and(|m| m.eq_ignore_ascii_case("video/av1"));
+        let av1 = n.preferred_layers.filter(|_| is_av1 && n.ctype == ConsumerType::Svc).map(|(s, t)| Av1Context::new((s as u8, t as u8)));
         let pipe = match n.pipe {
             Some((map, rtx_map)) => map
                 .into_iter()
@@ -246,6 +252,7 @@ impl Consumer {
             layer_ssrcs: n.layer_ssrcs,
             vp8,
             vp9,
+            av1,
             cname: n.cname,
             seq: SeqManager::new(n.initial_seqs.0),
             ts_offset: 0,
@@ -371,7 +378,7 @@ impl Consumer {
 
     /// Whether it waits for a key frame to start (or to switch to its target layer).
     pub fn needs_key_frame(&self) -> bool {
-        self.active() && self.is_video() && (self.sync_required || self.layers.switch_pending() || self.vp9.as_ref().is_some_and(|c| c.needs_key_frame()))
+        self.active() && self.is_video() && (self.sync_required || self.layers.switch_pending() || self.vp9.as_ref().is_some_and(|c| c.needs_key_frame()) || self.av1.as_ref().is_some_and(|c| c.needs_key_frame()))
     }
 
     pub fn ts_offset(&self) -> u32 {
@@ -395,12 +402,20 @@ impl Consumer {
     /// Chooses the target layers (simulcast) from the producer's streams flowing now, the
     /// preferred layers and the budget share. `true` when a key frame of a new target is needed.
     pub fn update_layers(&mut self, streams: &[StreamState], out: &mut Outbox) -> bool {
-        if let Some(ctx) = self.vp9.as_mut() {
-            // One stream: the preferred layers are the target; going up waits for a key picture.
+        if self.vp9.is_some() || self.av1.is_some() {
+            // One stream: the preferred layers are the target; going up waits for a key frame.
             let (s, t) = self.preferred_layers.unwrap_or(self.max_layers);
-            let changed = ctx.target != (s as u8, t as u8);
-            ctx.target = (s as u8, t as u8);
-            return changed && ctx.needs_key_frame();
+            let target = (s as u8, t as u8);
+            if let Some(ctx) = self.vp9.as_mut() {
+                let changed = ctx.target != target;
+                ctx.target = target;
+                return changed && ctx.needs_key_frame();
+            }
+            if let Some(ctx) = self.av1.as_mut() {
+                let changed = ctx.target != target;
+                ctx.target = target;
+                return changed && ctx.needs_key_frame();
+            }
         }
         if self.ctype != ConsumerType::Simulcast || streams.is_empty() {
             return false;
@@ -447,6 +462,9 @@ impl Consumer {
             return None;
         }
         if let Some(ctx) = &self.vp9 {
+            return ctx.current.map(|(s, t)| (usize::from(s), t));
+        }
+        if let Some(ctx) = &self.av1 {
             return ctx.current.map(|(s, t)| (usize::from(s), t));
         }
         let temporal = match &self.vp8 {
@@ -599,6 +617,11 @@ impl Consumer {
         }
         let descriptor = if self.vp8.is_some() { Descriptor::parse(&p.payload) } else { None };
         let svc = if self.vp9.is_some() { vp9::Descriptor::parse(&p.payload) } else { None };
+        let dd = if self.av1.is_some() {
+            rtp::ext_value(p, producer_ext.id(rtp::URI_DEPENDENCY_DESCRIPTOR)).and_then(|v| av1::Descriptor::parse(v))
+        } else {
+            None
+        };
         let mut marker = p.header.marker;
         let out_seq = if switching.is_some() || self.sync_required || !self.seq.is_synced() {
             if self.is_video() && !is_key {
@@ -625,6 +648,13 @@ impl Consumer {
                     None => return false,
                 }
             }
+            if let Some(ctx) = self.av1.as_mut() {
+                ctx.sync_required();
+                match ctx.on_packet(dd.as_ref(), is_key, marker) {
+                    Some(m) => marker = m,
+                    None => return false,
+                }
+            }
             let out_seq = self.resync(now, p, switching.is_some(), aligned);
             if switching.is_some() {
                 self.layers.switched();
@@ -639,6 +669,15 @@ impl Consumer {
             }
             if let (Some(ctx), Some(d)) = (self.vp9.as_mut(), svc.as_ref()) {
                 match ctx.on_packet(d, marker) {
+                    Some(m) => marker = m,
+                    None => {
+                        self.seq.drop(p.header.sequence_number);
+                        return false;
+                    }
+                }
+            }
+            if let Some(ctx) = self.av1.as_mut() {
+                match ctx.on_packet(dd.as_ref(), is_key, marker) {
                     Some(m) => marker = m,
                     None => {
                         self.seq.drop(p.header.sequence_number);
@@ -959,6 +998,8 @@ impl Consumer {
             let (ts, tt) = if self.ctype == ConsumerType::Simulcast {
                 (n(target.map(|t| t.0 as i64)), n(target.map(|t| i64::from(t.1))))
             } else if let Some(ctx) = &self.vp9 {
+                (i64::from(ctx.target.0), i64::from(ctx.target.1))
+            } else if let Some(ctx) = &self.av1 {
                 (i64::from(ctx.target.0), i64::from(ctx.target.1))
             } else {
                 (0, n(self.vp8.as_ref().map(|c| i64::from(c.target_temporal)).or(Some(i64::from(pt)))))
