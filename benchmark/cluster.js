@@ -4,7 +4,8 @@
  * Joins across hosts: three ferrosoup host processes on one Redis (ferrosoup/cluster), one
  * native publisher on host 1, N native viewers per host joining at once. Printed per host: the
  * time from a viewer's consume() request to its first complete key frame (p50/p90/max), on the
- * publisher's host and through a pipe (the first viewer of a host also waits for the pipe).
+ * publisher's host and through a pipe (the first viewer of a host also waits for the pipe), and
+ * the one-way delay publisher → a viewer there (p50/p99; the packets carry their send time).
  *
  *   node benchmark/cluster.js              # N = 10 per host
  *   node benchmark/cluster.js --viewers 30 --out /tmp/cluster.json
@@ -43,9 +44,15 @@ async function main() {
 			}));
 			return { host: `h${i + 1}`, where: i === 0 ? "publisher's host" : 'through a pipe', ms: summarize(times) };
 		}));
-		console.log('| host | viewers | consume → first key frame p50 ms | p90 ms | max ms |');
-		console.log('|---|---|---|---|---|');
-		for (const r of rows) console.log(`| ${r.host} (${r.where}) | ${N} | ${r.ms.p50} | ${r.ms.p90} | ${r.ms.max} |`);
+		// One-way delay, a host at a time (so that they do not load each other).
+		for (const [i, h] of hosts.entries()) {
+			const c = await h.call('count', { producerId, durationMs: 3000 });
+			rows[i].delay = { p50: c.delayP50Ms, p99: c.delayP99Ms };
+		}
+		const f = (x) => (x == null ? '–' : x.toFixed(2));
+		console.log('| host | viewers | consume → first key frame p50 ms | p90 ms | max ms | one-way delay p50 ms | p99 ms |');
+		console.log('|---|---|---|---|---|---|---|');
+		for (const r of rows) console.log(`| ${r.host} (${r.where}) | ${N} | ${r.ms.p50} | ${r.ms.p90} | ${r.ms.max} | ${f(r.delay.p50)} | ${f(r.delay.p99)} |`);
 		fs.mkdirSync(path.dirname(OUT), { recursive: true });
 		fs.writeFileSync(OUT, JSON.stringify({ viewersPerHost: N, rows }, null, 2));
 	} finally {

@@ -52,7 +52,7 @@ const commands = {
 		const consumer = await transport.consume({ producerId, rtpCapabilities: room.rtpCapabilities });
 		await transport.connect({ dtlsParameters: JSON.parse(binding.nativeViewerDtlsParameters()) });
 		const r = JSON.parse(await binding.nativeReceiverCount(JSON.stringify({
-			iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters, durationMs,
+			iceParameters: transport.iceParameters, iceCandidates: transport.iceCandidates, dtlsParameters: transport.dtlsParameters, durationMs, verify: true,
 		})));
 		void consumer;
 		return r;

@@ -135,6 +135,10 @@ pub struct CountResult {
     pub bytes: u64,
     /// With `verify`: per SSRC, what was decrypted (RTP only).
     pub streams: Vec<StreamCount>,
+    /// With `verify`: the one-way delay of synthetic video from a native publisher on this
+    /// machine (ms), median and 99th percentile, over what arrived after the first second.
+    pub delay_p50_ms: Option<f64>,
+    pub delay_p99_ms: Option<f64>,
 }
 
 /// Asks the kernel for a large receive buffer (beyond rmem_max where allowed), so a busy
@@ -163,13 +167,20 @@ pub async fn count(server: ServerParams, duration: Duration, timeout: Duration, 
     }
     let mut r = CountResult { dtls_ms: c.dtls_ms, ..Default::default() };
     let mut counter = StreamCounter::default();
+    let mut delays: Vec<u64> = Vec::new();
     let mut buf = vec![0u8; 65536];
     let end = Instant::now() + duration;
+    // Delays count from 1 s on: what a key frame cache replays first carries old send times.
+    let live_from = Instant::now() + Duration::from_secs(1);
     let server_addr = c.peer.server_addr();
     loop {
         let now = Instant::now();
         if now >= end || (expect_packets > 0 && counter.max_packets() >= expect_packets) {
             r.streams = counter.summary();
+            delays.sort_unstable();
+            let pick = |q: f64| delays.get(((delays.len() as f64 * q) as usize).min(delays.len().saturating_sub(1))).map(|us| *us as f64 / 1000.0);
+            r.delay_p50_ms = pick(0.5);
+            r.delay_p99_ms = pick(0.99);
             return Ok(r);
         }
         let wake = c.peer.poll_timeout().map_or(end, |t| t.min(end));
@@ -194,6 +205,9 @@ pub async fn count(server: ServerParams, duration: Duration, timeout: Duration, 
         while let Some(e) = c.peer.poll_event() {
             if let PeerEvent::Rtp(plain) = e {
                 if let Some(p) = rtp::parse(&plain) {
+                    if let Some(d) = crate::media::one_way_delay_us(&p.payload).filter(|_| Instant::now() >= live_from) {
+                        delays.push(d);
+                    }
                     counter.push(&p);
                 }
             }

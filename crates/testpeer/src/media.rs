@@ -10,6 +10,19 @@ use ferrosoup_sfu::rtp::rtcp::{self, Feedback};
 use rtc_rtp::header::Header;
 use rtc_rtp::packet::Packet;
 
+/// Wall-clock microseconds: what synthetic video packets carry at payload bytes 2..10.
+pub fn send_time_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The one-way delay of a synthetic video packet received now (both ends on one clock), if it
+/// carries a plausible send time.
+pub fn one_way_delay_us(payload: &[u8]) -> Option<u64> {
+    let sent = u64::from_be_bytes(payload.get(2..10)?.try_into().ok()?);
+    let now = send_time_us();
+    (sent <= now && now - sent < 10_000_000).then(|| now - sent)
+}
+
 /// Largest payload per video packet (libwebrtc's packetizer stays near this).
 const MAX_PAYLOAD: usize = 1100;
 /// Packets kept for retransmission.
@@ -104,13 +117,16 @@ impl Publisher {
             v.force_key = false;
             let frame_bytes = (v.cfg.kbps as usize * 1000 / 8) / v.cfg.fps.max(1) as usize;
             let packets = frame_bytes.div_ceil(MAX_PAYLOAD).max(1);
-            let size = (frame_bytes / packets).max(4);
+            let size = (frame_bytes / packets).max(12);
+            // When it leaves (µs since the Unix epoch), for receivers to measure the one-way delay.
+            let sent_at = send_time_us();
             for i in 0..packets {
                 let mut payload = vec![0xABu8; size];
                 // VP8 payload descriptor: S bit on the first packet, partition 0; frame header
                 // P bit clear on a key frame.
                 payload[0] = if i == 0 { 0x10 } else { 0x00 };
                 payload[1] = if key { 0x00 } else { 0x01 };
+                payload[2..10].copy_from_slice(&sent_at.to_be_bytes());
                 let p = Packet {
                     header: Header { version: 2, payload_type: v.cfg.payload_type, sequence_number: v.seq, timestamp: v.ts, ssrc: v.cfg.ssrc, marker: i + 1 == packets, ..Default::default() },
                     payload: Bytes::from(payload),
