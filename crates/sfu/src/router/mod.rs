@@ -959,7 +959,7 @@ impl Router {
         if self.last_layers.is_none_or(|t| now.saturating_duration_since(t) >= LAYERS_INTERVAL) {
             self.last_layers = Some(now);
             self.allocate(now, clock, transports, out);
-            let layered: Vec<ConsumerKey> = self.consumers.iter().filter(|(_, c)| c.ctype() == ConsumerType::Simulcast).map(|(k, _)| k).collect();
+            let layered: Vec<ConsumerKey> = self.consumers.iter().filter(|(_, c)| c.is_layered()).map(|(k, _)| k).collect();
             for ck in layered {
                 self.update_layers(now, clock, ck, transports, out);
             }
@@ -1016,9 +1016,11 @@ impl Router {
                     continue;
                 }
                 let Some(p) = self.producers.get_mut(c.producer()) else { continue };
-                if c.ctype() == ConsumerType::Simulcast {
+                let svc_rates = if c.ctype() == ConsumerType::Svc { p.svc_layer_rates(now) } else { Vec::new() };
+                if c.ctype() == ConsumerType::Simulcast || svc_rates.iter().any(Option::is_some) {
                     let preferred = c.preferred_layers().map_or(usize::MAX, |(s, _)| s as usize);
-                    let rates = p.stream_rates(now, ACTIVE_WINDOW);
+                    // Simulcast: a stream per layer; SVC: layers 0..=s of one stream together.
+                    let rates = if c.ctype() == ConsumerType::Simulcast { p.stream_rates(now, ACTIVE_WINDOW) } else { svc_rates };
                     desired += rates.iter().take(preferred.saturating_add(1)).flatten().copied().max().unwrap_or(0);
                     candidates.push(allocation::Candidate { priority: c.priority(), rates, preferred });
                     keys.push(ck);

@@ -403,8 +403,14 @@ impl Consumer {
     /// preferred layers and the budget share. `true` when a key frame of a new target is needed.
     pub fn update_layers(&mut self, streams: &[StreamState], out: &mut Outbox) -> bool {
         if self.vp9.is_some() || self.av1.is_some() {
-            // One stream: the preferred layers are the target; going up waits for a key frame.
+            // One stream: the preferred layers, within the budget share (the base layer at
+            // least: it is one stream), are the target; going up waits for a key frame.
             let (s, t) = self.preferred_layers.unwrap_or(self.max_layers);
+            let s = match self.layers.budget {
+                Budget::Unlimited => s,
+                Budget::UpTo(cap) => s.min(cap as u32),
+                Budget::Nothing => 0,
+            };
             let target = (s as u8, t as u8);
             if let Some(ctx) = self.vp9.as_mut() {
                 let changed = ctx.target != target;

@@ -93,6 +93,8 @@ pub struct Producer {
     last_viewer_start: Option<Instant>,
     pub trace: TraceTypes,
     last_scores: Vec<u8>,
+    /// VP9 SVC: bitrate of each spatial layer of its one stream (for the budget split).
+    svc_rates: Vec<crate::rtp::rate::RateCalculator>,
     /// The fan-out list: this producer's consumers, in creation order.
     pub consumers: Vec<ConsumerKey>,
 }
@@ -181,6 +183,7 @@ impl Producer {
             last_viewer_start: None,
             trace: TraceTypes::default(),
             last_scores: vec![0; stream_count],
+            svc_rates: Vec::new(),
             consumers: Vec::new(),
         }
     }
@@ -296,6 +299,15 @@ impl Producer {
             return None;
         };
         let is_key = self.codec != VideoCodec::Other && rtp::is_key_frame(self.codec, &p.payload);
+        if self.ptype == ProducerType::Svc && self.codec == VideoCodec::Vp9 {
+            if let Some(d) = crate::router::consumer::vp9::Descriptor::parse(&p.payload) {
+                let sid = usize::from(d.sid).min(7);
+                if self.svc_rates.len() <= sid {
+                    self.svc_rates.resize_with(sid + 1, Default::default);
+                }
+                self.svc_rates[sid].update(len, now);
+            }
+        }
         if is_key {
             self.key_frames.key_frame_received();
         } else if unrepairable_gap && self.is_video() {
@@ -407,6 +419,19 @@ impl Producer {
                 .collect()
         };
         (kf, nacks)
+    }
+
+    /// VP9 SVC: what spatial layers 0..=s cost together, per s (`None` for a layer not flowing).
+    pub fn svc_layer_rates(&mut self, now: Instant) -> Vec<Option<u64>> {
+        let mut total = 0;
+        self.svc_rates
+            .iter_mut()
+            .map(|r| {
+                let rate = r.rate(now);
+                total += rate;
+                (rate > 0).then_some(total)
+            })
+            .collect()
     }
 
     /// Per stream (encoding), its bitrate when media arrived recently.

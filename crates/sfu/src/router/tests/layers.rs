@@ -473,3 +473,91 @@ fn max_incoming_bitrate_reaches_the_sender_as_remb() {
     assert!(!remb.is_empty(), "a REMB went to the sender");
     assert!(remb.iter().all(|(b, s)| *b <= 300_000 && s.contains(&SSRCS[0])), "{remb:?}");
 }
+
+// ----- VP9 SVC: one stream, its spatial layers within a budget ------------------------------
+
+/// One VP9 K-SVC picture: a packet per spatial layer (≈ 400 / 1,200 / 4,000 bytes), the top
+/// one marked as the end of the picture.
+fn vp9_picture(n: u32, key: bool, seq: &mut u16) -> Vec<Vec<u8>> {
+    const SIZES: [usize; 3] = [400, 1200, 4000];
+    (0..3u8)
+        .map(|sid| {
+            let b0 = 0x80 | 0x20 | 0x08 | 0x04 | if key { 0 } else { 0x40 };
+            let pid = n as u16 & 0x7fff;
+            let mut payload = vec![b0, 0x80 | (pid >> 8) as u8, pid as u8, (sid << 1) | 0x10, n as u8];
+            payload.resize(SIZES[usize::from(sid)], 0);
+            *seq = seq.wrapping_add(1);
+            crate::rtp::marshal(&Packet {
+                header: Header { version: 2, payload_type: 98, sequence_number: *seq, timestamp: n * 3000, ssrc: 7000, marker: sid == 2, ..Default::default() },
+                payload: Bytes::from(payload),
+            })
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn svc_spatial_layers_follow_the_budget() {
+    let codecs = json!([{ "kind": "video", "mimeType": "video/VP9", "clockRate": 90000, "parameters": { "profile-id": 0 } }]);
+    let mut h = H::new(crate::ortc::generate_router_rtp_capabilities(Some(&codecs)).unwrap());
+    h.add_transport("send");
+    h.add_transport("recv");
+    let params = json!({
+        "mid": "0",
+        "codecs": [{ "mimeType": "video/VP9", "payloadType": 98, "clockRate": 90000, "parameters": { "profile-id": 0 },
+            "rtcpFeedback": [{ "type": "nack" }, { "type": "nack", "parameter": "pli" }] }],
+        "headerExtensions": [{ "uri": crate::rtp::URI_MID, "id": 4 }],
+        "encodings": [{ "ssrc": 7000, "scalabilityMode": "L3T3_KEY" }],
+        "rtcp": { "cname": "v" },
+    });
+    assert_eq!(h.produce("send", &json!({ "producerId": "v", "kind": "video", "rtpParameters": params, "keyFrameCache": false })).unwrap()["type"], "svc");
+    let caps = h.r.rtp_capabilities.clone();
+    let t0 = Instant::now();
+    let c = h.consume(t0, "recv", &json!({ "consumerId": "c", "producerId": "v", "rtpCapabilities": caps })).unwrap();
+    assert_eq!(c["type"], "svc");
+    h.transport_connected(t0, "recv");
+    let tk = h.tk("recv");
+    h.transports[tk].media.bitrates.set_max_outgoing(500_000).unwrap();
+    let mut seq = 1000u16;
+    let mut key_wanted = true;
+    let mut run = |h: &mut H, from: u32, to: u32, key_wanted: &mut bool| -> Vec<(u8, bool, u16)> {
+        let mut got = Vec::new();
+        for n in from..to {
+            let now = t0 + Duration::from_millis(u64::from(n) * 100 / 3);
+            let key = std::mem::take(key_wanted) || n % 150 == 0;
+            for p in vp9_picture(n, key, &mut seq) {
+                h.on_rtp(now, "send", &p);
+            }
+            h.tick(now);
+            for o in outputs(h) {
+                match o {
+                    Output::Rtp { transport_id, data } if transport_id == "recv" => {
+                        let p = crate::rtp::parse(&data).unwrap();
+                        let d = crate::router::consumer::vp9::Descriptor::parse(&p.payload).unwrap();
+                        got.push((d.sid, p.header.marker, p.header.sequence_number));
+                    }
+                    Output::Rtcp { transport_id, data } if transport_id == "send" => {
+                        if rtcp::parse(&data).unwrap_or_default().iter().any(|f| matches!(f, Feedback::Pli { .. } | Feedback::Fir { .. })) {
+                            *key_wanted = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        got
+    };
+    // 500 kbit/s: layers 0 and 1 (≈ 100 k + 300 k), not 2 (≈ 1 M more).
+    run(&mut h, 0, 90, &mut key_wanted);
+    let got = run(&mut h, 90, 180, &mut key_wanted);
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|(sid, _, _)| *sid <= 1), "{:?}", got.iter().map(|g| g.0).collect::<std::collections::BTreeSet<_>>());
+    assert!(got.iter().any(|(sid, _, _)| *sid == 1));
+    // Layer 1 ends each picture now; no gap in sequence numbers for the dropped layer.
+    assert!(got.iter().all(|(sid, marker, _)| *marker == (*sid == 1)));
+    assert!(got.windows(2).all(|w| w[1].2 == w[0].2.wrapping_add(1)));
+    // 3 Mbit/s: back to the top layer (at a key frame the consumer asks for).
+    h.transports[tk].media.bitrates.set_max_outgoing(3_000_000).unwrap();
+    let got = run(&mut h, 180, 240, &mut key_wanted);
+    assert!(got.iter().any(|(sid, _, _)| *sid == 2), "top layer again");
+}
