@@ -177,6 +177,48 @@ fn ppid(p: PayloadProtocolIdentifier) -> u32 {
     }
 }
 
+/// Whether every length in an SCTP packet stays inside what contains it: each chunk inside the
+/// packet, and the parameters or error causes of the chunks that carry them inside their chunk.
+fn well_formed(p: &[u8]) -> bool {
+    /// Type-length-value items (parameters, error causes) filling `body` exactly (padded to 4).
+    fn tlvs(body: &[u8]) -> bool {
+        let mut at = 0;
+        while at < body.len() {
+            let Some(h) = body.get(at..at + 4) else { return false };
+            let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            if len < 4 || at + len > body.len() {
+                return false;
+            }
+            at += len.div_ceil(4) * 4;
+        }
+        true
+    }
+    if p.len() < 12 {
+        return false;
+    }
+    let mut at = 12;
+    while at < p.len() {
+        let Some(h) = p.get(at..at + 4) else { return false };
+        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        if len < 4 || at + len > p.len() {
+            return false;
+        }
+        let value = &p[at + 4..at + len];
+        let ok = match h[0] {
+            // INIT, INIT ACK: 16 bytes of fixed fields, then parameters.
+            1 | 2 => value.len() >= 16 && tlvs(&value[16..]),
+            // HEARTBEAT, HEARTBEAT ACK, RE-CONFIG: parameters; ABORT, ERROR: error causes.
+            4 | 5 | 6 | 9 | 130 => tlvs(value),
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+        at += len.div_ceil(4) * 4;
+    }
+    true
+}
+
 impl SctpAssociation {
     /// `client`: this end sends the INIT once [`SctpAssociation::connect`] is called; otherwise
     /// it answers the peer's (browsers always send one after DTLS).
@@ -240,6 +282,11 @@ impl SctpAssociation {
     /// One SCTP packet from the peer.
     pub fn handle_packet(&mut self, now: Instant, data: &[u8]) {
         if matches!(self.state, SctpState::Closed | SctpState::Failed) {
+            return;
+        }
+        if !well_formed(data) {
+            // rtc-sctp trusts lengths inside chunks (it panics on some): check them first.
+            self.drops.malformed += 1;
             return;
         }
         let Some((ch, ev)) = self.endpoint.handle(now, PEER, None, Bytes::copy_from_slice(data)) else {

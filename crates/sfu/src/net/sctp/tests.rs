@@ -157,3 +157,27 @@ fn stream_reset_reaches_the_peer_and_garbage_is_counted() {
     assert!(p.run_until(Duration::from_secs(5), |p| p.b.state() == SctpState::Closed));
     assert_eq!(p.a.send(p.now, 1, 51, b"late", Reliability::reliable()), Err(SendError::Closed));
 }
+
+#[test]
+fn lengths_inside_chunks_are_checked_before_rtc_sctp_reads_them() {
+    // An ERROR chunk whose cause claims more than the chunk holds (rtc-sctp would panic on it;
+    // found by fuzzing), a chunk longer than the packet, and a well-formed DATA chunk.
+    let header = [0x13u8, 0x88, 0x13, 0x88, 0, 0, 0, 1, 0, 0, 0, 0];
+    let mut bad_cause = header.to_vec();
+    bad_cause.extend_from_slice(&[9, 0, 0, 8, 0, 1, 0, 0x40]);
+    let mut too_long = header.to_vec();
+    too_long.extend_from_slice(&[0, 3, 0, 40, 1, 2, 3, 4]);
+    let mut data = header.to_vec();
+    data.extend_from_slice(&[0, 3, 0, 20, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 51, b'h', b'i', 0, 0]);
+    assert!(!well_formed(&bad_cause));
+    assert!(!well_formed(&too_long));
+    assert!(!well_formed(&header[..8]));
+    assert!(well_formed(&data));
+    assert!(well_formed(&header));
+    let mut a = SctpAssociation::new(SctpOptions::default(), false);
+    let now = Instant::now();
+    for p in [&bad_cause, &too_long] {
+        a.handle_packet(now, p);
+    }
+    assert_eq!(a.drops.malformed, 2);
+}
