@@ -1,31 +1,53 @@
 'use strict';
 
-// The room demo as a cluster: two demo processes' worth of servers (two hosts) on one Redis.
-// A Chromium broadcaster on host A is watched by a Chromium viewer on host B; the page shows
-// its host and the room's peers per host (socket.io's Redis adapter); each host serves
-// Prometheus metrics; GET /go sends a new client to a live host.
+// The room demo as a cluster: two demo server processes (two hosts) on one Redis, started as
+// an operator would (`REDIS_URL=… HOST_ID=… PORT=… npm start`). A Chromium broadcaster on host A
+// is watched by a Chromium viewer on host B; the page shows its host and the room's peers per
+// host (socket.io's Redis adapter); each host serves Prometheus metrics; GET /go sends a new
+// client to a live host.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
 const kit = require('./lib/browser');
 const { startRedis } = require('./lib/redis');
-const { start } = require('../examples/room/server.js');
 
 let redis;
 let a;
 let b;
 let browser;
 
+/** One demo process; resolves with its URL once it listens. */
+function startDemo(hostId) {
+	const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'room', 'server.js')], {
+		env: { ...process.env, REDIS_URL: redis.url, HOST_ID: hostId, PORT: '0', WORKERS: '1' },
+		stdio: ['ignore', 'pipe', 'inherit'],
+	});
+	return new Promise((resolve, reject) => {
+		let out = '';
+		child.stdout.on('data', (d) => {
+			out += d;
+			const m = /at (http:\/\/\S+)/.exec(out);
+			if (m) resolve({ child, url: m[1] });
+		});
+		child.once('exit', (code) => reject(new Error(`demo ${hostId} exited with ${code}: ${out}`)));
+	});
+}
+
+async function stats(host) {
+	return (await fetch(`${host.url}stats`)).json();
+}
+
 before(async () => {
 	redis = await startRedis();
-	a = await start({ port: 0, workers: 1, redisUrl: redis.url, hostId: 'A' });
-	b = await start({ port: 0, workers: 1, redisUrl: redis.url, hostId: 'B' });
+	a = await startDemo('A');
+	b = await startDemo('B');
 	browser = await kit.launchBrowser();
 });
 
 after(async () => {
 	await browser?.close();
-	await a?.close();
-	await b?.close();
+	for (const h of [a, b]) h?.child.kill('SIGTERM');
 	redis?.stop();
 });
 
@@ -64,6 +86,6 @@ test('a broadcaster on host A is watched from host B', { timeout: 90000 }, async
 		await p.evaluate(() => window.roomDemo.exit());
 		await p.context().close();
 	}
-	await kit.waitFor(() => a.rooms.size === 0 && b.rooms.size === 0, 10000, 'rooms closed on both hosts');
+	await kit.waitFor(async () => (await stats(a)).rooms === 0 && (await stats(b)).rooms === 0, 10000, 'rooms closed on both hosts');
 	assert.deepStrictEqual(await redis.client.hgetall('ferrosoup:room:c-room:producers'), {});
 });
