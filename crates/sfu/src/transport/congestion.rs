@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::rtp::rtcp::TwccFeedback;
 
-/// Sent packets remembered by transport-wide sequence number.
-const HISTORY: usize = 2048;
+/// Sent packets remembered by transport-wide sequence number (16 bytes each, allocated on the
+/// first send: ~5 s at 200 packets/s, far more than feedback takes to come back).
+const HISTORY: usize = 1024;
 /// Send-time burst that forms one group.
 const BURST_US: i64 = 5_000;
 const TRENDLINE_WINDOW: usize = 20;
@@ -37,10 +38,10 @@ pub enum Usage {
 
 #[derive(Clone, Copy, Default)]
 struct SentPacket {
-    seq: u16,
     /// µs since the estimator's epoch.
     at: i64,
-    size: u32,
+    seq: u16,
+    size: u16,
     probe: u16,
     valid: bool,
 }
@@ -243,7 +244,7 @@ impl Congestion {
             self.history = vec![SentPacket::default(); HISTORY];
         }
         let at = self.us(now);
-        self.history[usize::from(seq) % HISTORY] = SentPacket { seq, at, size: size as u32, probe, valid: true };
+        self.history[usize::from(seq) % HISTORY] = SentPacket { seq, at, size: size.min(usize::from(u16::MAX)) as u16, probe, valid: true };
     }
 
     fn sent(&self, seq: u16) -> Option<SentPacket> {
@@ -269,7 +270,7 @@ impl Congestion {
             self.history[usize::from(sent.seq) % HISTORY].valid = false;
             self.reported += 1;
             match arrival {
-                Some(a) => received.push((sent.at, *a, sent.size, sent.probe)),
+                Some(a) => received.push((sent.at, *a, u32::from(sent.size), sent.probe)),
                 None => self.lost += 1,
             }
         }

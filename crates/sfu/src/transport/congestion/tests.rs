@@ -142,3 +142,9 @@ fn bounds_and_garbage_feedback() {
     assert!(!c.on_feedback(now, &TwccFeedback { base: 65_000, arrivals: vec![Some(i64::MIN), None, Some(i64::MAX)] }));
     assert!(!c.on_feedback(now, &TwccFeedback::default()));
 }
+
+#[test]
+fn the_send_history_stays_small() {
+    assert_eq!(std::mem::size_of::<SentPacket>(), 16);
+    assert_eq!(HISTORY * std::mem::size_of::<SentPacket>(), 16 * 1024);
+}
