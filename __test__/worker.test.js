@@ -73,7 +73,12 @@ test('createWorker() settings are validated like mediasoup\'s', async () => {
 test('dump(), getResourceUsage(), updateSettings()', async () => {
 	const worker = await ferrosoup.createWorker();
 	const router = await worker.createRouter();
-	const dump = await worker.dump();
+	const { requestWait, ...dump } = await worker.dump();
+	// ferrosoup: how long the requests since the last dump waited for the worker thread (the
+	// createRouter and this dump).
+	assert.equal(requestWait.count, 2);
+	assert.ok(requestWait.p50Us <= requestWait.p99Us && requestWait.p99Us <= requestWait.maxUs);
+	assert.equal((await worker.dump()).requestWait.latest, 1, 'counted afresh after each dump');
 	assert.deepStrictEqual(dump, {
 		pid: worker.pid,
 		webRtcServerIds: [],

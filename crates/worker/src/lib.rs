@@ -65,7 +65,8 @@ impl Outgoing {
 const PIPE_QUEUE: usize = 8192;
 
 enum Control {
-    Request(Request),
+    /// A request and when the app queued it (to measure how long requests wait).
+    Request(Request, Instant),
     Close,
 }
 
@@ -94,7 +95,7 @@ pub struct WorkerHandle {
 impl WorkerHandle {
     /// Queues a request; `false` once the worker has gone.
     pub fn request(&self, req: Request) -> bool {
-        self.inbound.control.send(Control::Request(req)).is_ok()
+        self.inbound.control.send(Control::Request(req, Instant::now())).is_ok()
     }
 
     /// Asks the worker to stop; it answers `Exited` when its thread is done.
@@ -185,6 +186,8 @@ struct Runtime {
     pipe_dropped: u64,
     /// Events and logs the sink shed because the app was far behind.
     events_shed: u64,
+    /// How long the latest requests waited between the app and the engine.
+    request_waits: RequestWaits,
     /// What to tell the app, in order, once this turn's sends are out.
     to_app: Vec<Outgoing>,
     /// The engine's next deadline, and whether the loop must re-arm its sleep.
@@ -209,6 +212,7 @@ impl Runtime {
                 peers: HashMap::new(),
                 pipe_dropped: 0,
                 events_shed: 0,
+                request_waits: RequestWaits::default(),
                 to_app: Vec::new(),
                 deadline: None,
                 wake: Rc::new(Notify::new()),
@@ -350,7 +354,7 @@ impl Runtime {
         self.to_app.push(Outgoing::Response { id, result });
     }
 
-    fn dump_extra(&self) -> Value {
+    fn dump_extra(&mut self) -> Value {
         json!({
             "pid": self.pid,
             // ferrosoup: UDP datagrams sent, the send syscalls that carried them, and drops.
@@ -360,9 +364,42 @@ impl Runtime {
             "tcpFramesDropped": self.sockets.tcp_dropped,
             "pipeMessagesDropped": self.pipe_dropped,
             "eventsShed": self.events_shed,
+            // ferrosoup: how long requests waited for the worker thread since the last dump (µs).
+            "requestWait": self.request_waits.take_json(),
         })
     }
 }
+
+/// The wait of the latest requests (queued by the app → taken by the worker thread).
+#[derive(Default)]
+struct RequestWaits {
+    latest: std::collections::VecDeque<u32>,
+    count: u64,
+}
+
+impl RequestWaits {
+    const KEEP: usize = 4096;
+
+    fn record(&mut self, wait: Duration) {
+        if self.latest.len() == Self::KEEP {
+            self.latest.pop_front();
+        }
+        self.latest.push_back(wait.as_micros().min(u128::from(u32::MAX)) as u32);
+        self.count += 1;
+    }
+
+    /// The waits since the last call (the latest 4,096 at most).
+    fn take_json(&mut self) -> Value {
+        let mut v: Vec<u32> = self.latest.drain(..).collect();
+        v.sort_unstable();
+        let at = |q: f64| v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1))).copied();
+        json!({ "count": self.count, "latest": v.len(), "p50Us": at(0.5), "p99Us": at(0.99), "maxUs": v.last() })
+    }
+}
+
+/// At most this many requests, for at most this long, are handled in one turn of the loop.
+const REQUEST_BATCH: usize = 64;
+const REQUEST_SLICE: Duration = Duration::from_millis(2);
 
 /// How long one reader turn may drain its socket before the next datagram waits for a new turn.
 const READER_SLICE: Duration = Duration::from_millis(20);
@@ -489,16 +526,40 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut control: mpsc::UnboundedReceiver<Cont
         tokio::select! {
             biased;
             msg = control.recv() => {
-                match msg {
-                    Some(Control::Request(req)) => {
-                        let mut r = rt.borrow_mut();
-                        r.handle_request(req);
-                        r.flush();
+                // Requests that arrive together are answered together (bounded in count and
+                // time), not one per loop turn behind every socket's batch; but after one that
+                // closed sockets the loop turns first, so that their ports are free for the next.
+                let mut r = rt.borrow_mut();
+                let started = Instant::now();
+                let mut msg = msg;
+                let mut stop = false;
+                let mut handled = 0;
+                loop {
+                    match msg {
+                        Some(Control::Request(req, queued)) => {
+                            let closed = r.sockets.closed;
+                            r.request_waits.record(queued.elapsed());
+                            r.handle_request(req);
+                            handled += 1;
+                            if r.sockets.closed != closed || handled >= REQUEST_BATCH || started.elapsed() >= REQUEST_SLICE {
+                                break;
+                            }
+                        }
+                        Some(Control::Close) | None => {
+                            stop = true;
+                            break;
+                        }
                     }
-                    Some(Control::Close) | None => break,
+                    msg = match control.try_recv() {
+                        Ok(m) => Some(m),
+                        Err(_) => break,
+                    };
                 }
-                // Aborted socket tasks are dropped now, before the next request is handled, so
-                // a closed transport's ports are free for it.
+                r.flush();
+                drop(r);
+                if stop {
+                    break;
+                }
                 tokio::task::yield_now().await;
             }
             msg = pipe.recv() => {

@@ -40,6 +40,8 @@ pub struct Sockets {
     next: u32,
     /// TCP frames dropped because a connection's write queue was full, or too large to frame.
     pub tcp_dropped: u64,
+    /// Sockets closed so far (their tasks are dropped at the event loop's next turn).
+    pub closed: u64,
 }
 
 impl Sockets {
@@ -61,6 +63,7 @@ impl Sockets {
     pub fn close(&mut self, id: SocketId) {
         if let Some(s) = self.map.remove(&id) {
             s.abort();
+            self.closed += 1;
         }
     }
 

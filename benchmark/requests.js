@@ -1,0 +1,98 @@
+'use strict';
+
+/**
+ * Requests under load: one worker forwards a 1.5 Mbit/s native broadcast to K native receivers
+ * (each on its own WebRtcTransport), then N native viewers join at once (createWebRtcTransport,
+ * consume, connect, then ICE/DTLS and a key frame from the cache). Printed per N: the worker's
+ * own measure of how long requests waited for its thread (queued by the binding → taken by the
+ * worker loop; `worker.dump().requestWait`), the JS round trip of each request, and the Node
+ * event loop delay during the burst.
+ *
+ *   node benchmark/requests.js                     # K = 300, N = 50 and 500
+ *   node benchmark/requests.js --k 200 --n 50 --out /tmp/requests.json
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const ferrosoup = require('..');
+const binding = require('../crates/tools-node');
+const { summarize } = require('./lib/stats');
+
+function arg(name, fallback) {
+	const i = process.argv.indexOf(`--${name}`);
+	return i > 0 ? process.argv[i + 1] : fallback;
+}
+const K = Number(arg('k', '300'));
+const NS = arg('n', '50,500').split(',').map(Number);
+const OUT = arg('out', path.join(__dirname, 'results', 'requests.json'));
+const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
+const SSRC = 5150;
+
+async function main() {
+	const worker = await ferrosoup.createWorker({ rtcMinPort: 20000, rtcMaxPort: 29999 });
+	const router = await worker.createRouter({ mediaCodecs: [
+		{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+		{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+	] });
+	const dtlsParameters = JSON.parse(binding.nativeViewerDtlsParameters());
+	const send = await router.createWebRtcTransport(UDP);
+	await send.connect({ dtlsParameters });
+	const producer = await send.produce({
+		kind: 'video',
+		rtpParameters: { mid: '0', codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }], encodings: [{ ssrc: SSRC }] },
+	});
+	const seconds = 30 + NS.length * 30;
+	binding.nativePublish(JSON.stringify({ iceParameters: send.iceParameters, iceCandidates: send.iceCandidates, dtlsParameters: send.dtlsParameters, videoSsrc: SSRC, audioSsrc: 0, videoKbps: 1500, durationMs: seconds * 1000 })).catch(() => {});
+	// The forwarding load: K receivers.
+	for (let i = 0; i < K; i++) {
+		const t = await router.createWebRtcTransport(UDP);
+		await t.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+		await t.connect({ dtlsParameters });
+		binding.nativeReceiverCount(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, durationMs: seconds * 1000 })).catch(() => {});
+	}
+	await new Promise((r) => setTimeout(r, 3000));
+	const before = await worker.getResourceUsage();
+	await new Promise((r) => setTimeout(r, 2000));
+	const after = await worker.getResourceUsage();
+	const busy = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 2000;
+	const rows = [];
+	for (const n of NS) {
+		await worker.dump(); // starts the worker's wait measure afresh
+		const loop = monitorEventLoopDelay({ resolution: 1 });
+		loop.enable();
+		const rtt = [];
+		const timed = async (p) => {
+			const t0 = performance.now();
+			const v = await p;
+			rtt.push(performance.now() - t0);
+			return v;
+		};
+		const joins = await Promise.allSettled(Array.from({ length: n }, async () => {
+			const t = await timed(router.createWebRtcTransport(UDP));
+			const c = await timed(t.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities }));
+			await timed(t.connect({ dtlsParameters }));
+			return binding.nativeViewerWatch(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, videoSsrc: c.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 20000 }));
+		}));
+		loop.disable();
+		const { requestWait } = await worker.dump();
+		const ok = joins.filter((j) => j.status === 'fulfilled').length;
+		const r = summarize(rtt);
+		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 });
+	}
+	const f = (x) => (x == null ? '–' : Number(x).toFixed(2));
+	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins`);
+	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms |');
+	console.log('|---|---|---|---|---|---|---|---|---|');
+	for (const r of rows) {
+		console.log(`| ${r.n} | ${r.joined} | ${f(r.workerWaitP50Us / 1000)} | ${f(r.workerWaitP99Us / 1000)} | ${f(r.workerWaitMaxUs / 1000)} | ${f(r.rttP50Ms)} | ${f(r.rttP99Ms)} | ${f(r.loopP99Ms)} | ${f(r.loopMaxMs)} |`);
+	}
+	fs.mkdirSync(path.dirname(OUT), { recursive: true });
+	fs.writeFileSync(OUT, JSON.stringify({ k: K, busy, rows }, null, 2));
+	worker.close();
+	process.exit(0);
+}
+
+main().catch((e) => {
+	console.error(e);
+	process.exit(1);
+});
