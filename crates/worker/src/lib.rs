@@ -143,8 +143,8 @@ pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerH
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
                 let local = tokio::task::LocalSet::new();
                 let config = EngineConfig { settings: settings.clone(), certificate: cert, seed: seed(), worker: number };
-                let runtime = Runtime::new(config, sink.clone(), test_hooks);
-                local.block_on(&rt, run(runtime, control_rx, pipe_rx));
+                let runtime = Runtime::new(config, sink.clone(), test_hooks, control_rx);
+                local.block_on(&rt, run(runtime, pipe_rx));
                 Ok::<(), std::io::Error>(())
             }));
             if let Ok(mut r) = registry().lock() {
@@ -188,6 +188,11 @@ struct Runtime {
     events_shed: u64,
     /// How long the latest requests waited between the app and the engine.
     request_waits: RequestWaits,
+    /// Requests from the app: the loop waits on them, and socket readers serve what is queued
+    /// before each batch, so a request never waits behind every socket's turn.
+    control: mpsc::UnboundedReceiver<Control>,
+    /// The app asked the worker to stop (seen by a reader: the loop ends at its next turn).
+    closing: bool,
     /// What to tell the app, in order, once this turn's sends are out.
     to_app: Vec<Outgoing>,
     /// The engine's next deadline, and whether the loop must re-arm its sleep.
@@ -199,7 +204,7 @@ struct Runtime {
 }
 
 impl Runtime {
-    fn new(config: EngineConfig, sink: Sink, test_hooks: bool) -> Rc<RefCell<Self>> {
+    fn new(config: EngineConfig, sink: Sink, test_hooks: bool, control: mpsc::UnboundedReceiver<Control>) -> Rc<RefCell<Self>> {
         let engine = Engine::new(config, Instant::now(), SystemTime::now());
         Rc::new_cyclic(|me| {
             RefCell::new(Runtime {
@@ -213,6 +218,8 @@ impl Runtime {
                 pipe_dropped: 0,
                 events_shed: 0,
                 request_waits: RequestWaits::default(),
+                control,
+                closing: false,
                 to_app: Vec::new(),
                 deadline: None,
                 wake: Rc::new(Notify::new()),
@@ -354,6 +361,41 @@ impl Runtime {
         self.to_app.push(Outgoing::Response { id, result });
     }
 
+    /// Handles the requests queued now: at most `REQUEST_BATCH`, for at most `REQUEST_SLICE`,
+    /// and none after one that closed sockets (the loop turns first, so that their ports are
+    /// free for the next request).
+    fn serve_requests(&mut self) {
+        let started = Instant::now();
+        let mut handled = 0;
+        while !self.closing {
+            let Ok(msg) = self.control.try_recv() else { break };
+            if !self.serve(msg) {
+                break;
+            }
+            handled += 1;
+            if handled >= REQUEST_BATCH || started.elapsed() >= REQUEST_SLICE {
+                break;
+            }
+        }
+    }
+
+    /// One message from the app; `false` when no other should follow in this turn.
+    fn serve(&mut self, msg: Control) -> bool {
+        match msg {
+            Control::Request(req, queued) => {
+                let closed = self.sockets.closed;
+                self.request_waits.record(queued.elapsed());
+                self.handle_request(req);
+                self.sockets.closed == closed
+            }
+            Control::Close => {
+                self.closing = true;
+                self.wake.notify_one();
+                false
+            }
+        }
+    }
+
     fn dump_extra(&mut self) -> Value {
         json!({
             "pid": self.pid,
@@ -414,6 +456,8 @@ async fn udp_reader(rt: Weak<RefCell<Runtime>>, id: SocketId, sock: Rc<UdpSocket
         };
         let Some(me) = rt.upgrade() else { return };
         Runtime::guarded(&me, |r| {
+            // Requests queued meanwhile go first: they must not wait for every socket's turn.
+            r.serve_requests();
             r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
             // Drain what else is queued without going back to the scheduler, for a bounded time.
             let started = Instant::now();
@@ -498,7 +542,7 @@ async fn tcp_acceptor(rt: Weak<RefCell<Runtime>>, listener_id: SocketId, listene
     }
 }
 
-async fn run(rt: Rc<RefCell<Runtime>>, mut control: mpsc::UnboundedReceiver<Control>, mut pipe: mpsc::Receiver<PipeMessage>) {
+async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
     let (sink, wake, pid) = {
         let r = rt.borrow();
         (r.sink.clone(), r.wake.clone(), r.pid)
@@ -515,6 +559,9 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut control: mpsc::UnboundedReceiver<Cont
             if let Some(reason) = r.poisoned.take() {
                 panic!("{reason}");
             }
+            if r.closing {
+                break;
+            }
             r.deadline
         };
         let sleep = async move {
@@ -525,41 +572,25 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut control: mpsc::UnboundedReceiver<Cont
         };
         tokio::select! {
             biased;
-            msg = control.recv() => {
-                // Requests that arrive together are answered together (bounded in count and
-                // time), not one per loop turn behind every socket's batch; but after one that
-                // closed sockets the loop turns first, so that their ports are free for the next.
+            msg = std::future::poll_fn(|cx| rt.borrow_mut().control.poll_recv(cx)) => {
                 let mut r = rt.borrow_mut();
-                let started = Instant::now();
-                let mut msg = msg;
-                let mut stop = false;
-                let mut handled = 0;
-                loop {
-                    match msg {
-                        Some(Control::Request(req, queued)) => {
-                            let closed = r.sockets.closed;
-                            r.request_waits.record(queued.elapsed());
-                            r.handle_request(req);
-                            handled += 1;
-                            if r.sockets.closed != closed || handled >= REQUEST_BATCH || started.elapsed() >= REQUEST_SLICE {
-                                break;
-                            }
-                        }
-                        Some(Control::Close) | None => {
-                            stop = true;
-                            break;
+                match msg {
+                    // Requests that arrive together are answered together.
+                    Some(msg) => {
+                        if r.serve(msg) {
+                            r.serve_requests();
                         }
                     }
-                    msg = match control.try_recv() {
-                        Ok(m) => Some(m),
-                        Err(_) => break,
-                    };
+                    None => r.closing = true,
                 }
                 r.flush();
+                let closing = r.closing;
                 drop(r);
-                if stop {
+                if closing {
                     break;
                 }
+                // Aborted socket tasks are dropped now, before the next request is handled, so
+                // a closed transport's ports are free for it.
                 tokio::task::yield_now().await;
             }
             msg = pipe.recv() => {
