@@ -466,7 +466,11 @@ async fn udp_reader(rt: Weak<RefCell<Runtime>>, id: SocketId, sock: Rc<UdpSocket
                     break;
                 }
                 match sock.try_recv_from(&mut buf) {
-                    Ok((n, from)) => r.feed(Input::Datagram { socket: id, from, data: &buf[..n] }),
+                    Ok((n, from)) => {
+                        // Between datagrams too: one may be a costly handshake step.
+                        r.serve_requests();
+                        r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
+                    }
                     Err(_) => break,
                 }
             }
