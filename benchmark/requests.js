@@ -10,6 +10,7 @@
  *
  *   node benchmark/requests.js                     # K = 300, N = 50 and 500
  *   node benchmark/requests.js --k 200 --n 50 --out /tmp/requests.json
+ *   node benchmark/requests.js --server            # joining viewers on one WebRtcServer
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -26,6 +27,7 @@ const K = Number(arg('k', '300'));
 const NS = arg('n', '50,500').split(',').map(Number);
 const OUT = arg('out', path.join(__dirname, 'results', 'requests.json'));
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
+const SERVER = process.argv.includes('--server');
 const SSRC = 5150;
 
 async function main() {
@@ -55,6 +57,8 @@ async function main() {
 	await new Promise((r) => setTimeout(r, 2000));
 	const after = await worker.getResourceUsage();
 	const busy = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 2000;
+	// Joining viewers: a port each, or one WebRtcServer's (no socket to bind per transport).
+	const joinOptions = SERVER ? { webRtcServer: await worker.createWebRtcServer(UDP) } : UDP;
 	const rows = [];
 	for (const n of NS) {
 		await worker.dump(); // starts the worker's wait measure afresh
@@ -68,7 +72,7 @@ async function main() {
 			return v;
 		};
 		const joins = await Promise.allSettled(Array.from({ length: n }, async () => {
-			const t = await timed(router.createWebRtcTransport(UDP));
+			const t = await timed(router.createWebRtcTransport(joinOptions));
 			const c = await timed(t.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities }));
 			await timed(t.connect({ dtlsParameters }));
 			return binding.nativeViewerWatch(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, videoSsrc: c.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 20000 }));
@@ -80,7 +84,7 @@ async function main() {
 		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 });
 	}
 	const f = (x) => (x == null ? '–' : Number(x).toFixed(2));
-	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins`);
+	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? 'one WebRtcServer' : 'a port each'}`);
 	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms |');
 	console.log('|---|---|---|---|---|---|---|---|---|');
 	for (const r of rows) {
