@@ -7,6 +7,7 @@ pub mod ext;
 pub mod rate;
 pub mod rtcp;
 pub mod twcc;
+pub mod vp9;
 
 pub use codec::{is_key_frame, VideoCodec};
 pub use ext::*;

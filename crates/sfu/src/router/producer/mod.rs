@@ -300,7 +300,7 @@ impl Producer {
         };
         let is_key = self.codec != VideoCodec::Other && rtp::is_key_frame(self.codec, &p.payload);
         if self.ptype == ProducerType::Svc && self.codec == VideoCodec::Vp9 {
-            if let Some(d) = crate::router::consumer::vp9::Descriptor::parse(&p.payload) {
+            if let Some(d) = crate::rtp::vp9::Descriptor::parse(&p.payload) {
                 let sid = usize::from(d.sid).min(7);
                 if self.svc_rates.len() <= sid {
                     self.svc_rates.resize_with(sid + 1, Default::default);
