@@ -82,6 +82,33 @@ test('VP9 K-SVC (L3T3_KEY): the preferred spatial layer is decoded, and changes 
 	router.close();
 });
 
+test('AV1 spatial SVC (L3T3_KEY, dependency descriptor): the preferred spatial layer is decoded', async () => {
+	const router = await routerFor('AV1');
+	const pub = await media.publish({
+		...on(router),
+		kinds: ['video'],
+		clientOptions: { video: { capture: { width: 640, height: 360 }, encodings: [{ scalabilityMode: 'L3T3_KEY' }] } },
+	});
+	const producer = pub.producers.video;
+	assert.equal(producer.type, 'svc');
+	const full = await media.view({ ...on(router), producers: { video: producer } });
+	const small = await media.view({ ...on(router), producers: { video: producer } });
+	for (const v of [full, small]) await v.transport.setMinOutgoingBitrate(3_000_000);
+	// Viewers get the dependency descriptor (without it Chromium cannot assemble AV1 frames of
+	// several spatial layers).
+	assert.ok(full.consumers.video.rtpParameters.headerExtensions.some((e) => e.uri.includes('dependency-descriptor')));
+	await small.consumers.video.setPreferredLayers({ spatialLayer: 0 });
+	// (libaom leaves out layers below its minimum size: the widths are whatever it sends.)
+	await decodes(full, (r) => r.frameWidth === 640, 'AV1 top spatial layer (640 wide)');
+	await decodes(small, (r) => r.frameWidth > 0 && r.frameWidth < 640, 'AV1 lowest spatial layer (narrower)');
+	assert.equal(small.consumers.video.currentLayers?.spatialLayer, 0);
+	await small.consumers.video.setPreferredLayers({ spatialLayer: 2 });
+	await decodes(small, (r) => r.frameWidth === 640, 'AV1 up to the top spatial layer (640 wide)');
+	for (const v of [full, small]) await v.page.context().close();
+	await pub.page.context().close();
+	router.close();
+});
+
 test('VP9 L1T3 with the lowest temporal layer, and AV1 L1T3: decoded', async () => {
 	for (const name of ['VP9', 'AV1']) {
 		const router = await routerFor(name);

@@ -916,8 +916,9 @@ pub fn get_pipe_consumer_rtp_parameters(
         })
         .cloned()
         .collect();
-    // The dependency descriptor is receive-only in router capabilities, so consumable
-    // parameters never carry it; pipes forward it anyway.
+    // Where the dependency descriptor is receive-only in router capabilities (mediasoup's; not
+    // ferrosoup's, which offer it to viewers), consumable parameters never carry it; pipes
+    // forward it anyway.
     let supported = supported_normalized();
     if let Some(dd) = supported["headerExtensions"].as_array().and_then(|l| {
         l.iter().find(|e| {
