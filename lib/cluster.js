@@ -118,7 +118,12 @@ class Cluster extends EnhancedEventEmitter {
 
 	/** Drops hosts whose key expired: pipes to them close, their entries leave Redis. */
 	async #checkPeers() {
-		const ids = await this.#redis.smembers(this.key('hosts'));
+		// The registered hosts, and those this host is linked with: another host may have seen
+		// one die first and taken it out of the set, but this host's pipes to it must close too.
+		const ids = new Set(await this.#redis.smembers(this.key('hosts')));
+		for (const room of this.#rooms.values()) {
+			for (const id of room.linkedHosts()) ids.add(id);
+		}
 		const dead = [];
 		for (const id of ids) {
 			if (id !== this.#hostId && !(await this.#redis.exists(this.key('host', id)))) dead.push(id);
@@ -398,6 +403,11 @@ class ClusterRoom {
 		if (event === 'close') entry.pipeProducer.close();
 		else if (event === 'pause') entry.pipeProducer.pause().catch(() => {});
 		else if (event === 'resume') entry.pipeProducer.resume().catch(() => {});
+	}
+
+	/** Other hosts this room has pipes with or has producers of. */
+	linkedHosts() {
+		return new Set([...this.#pipesOut.keys(), ...this.#pipesIn.keys(), ...this.#known.values()]);
 	}
 
 	/** Host `id` is gone: close what links to it and remove its producers from Redis. */
