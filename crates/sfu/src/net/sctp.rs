@@ -124,6 +124,9 @@ pub struct SctpDrops {
     pub malformed: u64,
     /// Received messages over `maxReceiveMessageSize`.
     pub too_big: u64,
+    /// Packets with a FORWARD TSN or SACK that would make rtc-sctp walk far more TSNs than the
+    /// association holds (see [`TsnBounds`]).
+    pub over_limit: u64,
 }
 
 struct Queued {
@@ -146,6 +149,7 @@ pub struct SctpAssociation {
     streams: HashMap<u16, Reliability>,
     thresholds: HashMap<u16, usize>,
     transmits: VecDeque<Vec<u8>>,
+    bounds: TsnBounds,
     events: VecDeque<SctpEvent>,
     pub drops: SctpDrops,
 }
@@ -219,6 +223,99 @@ fn well_formed(p: &[u8]) -> bool {
     true
 }
 
+/// How far a FORWARD TSN may move the peer's cumulative TSN past what this end last acknowledged.
+/// rtc-sctp walks every TSN in between, one at a time (a new cumulative TSN 2^31 ahead held a worker
+/// for seconds; found by fuzzing). A real sender only skips chunks it sent since our last SACK.
+const FORWARD_TSN_MAX: u32 = 8192;
+
+/// The TSNs rtc-sctp will loop over for a peer's chunks, checked against what the association
+/// really holds before it reads them. rtc-sctp keeps its counters private, so they are followed
+/// from the packets: the peer's initial TSN (INIT / INIT ACK during the handshake), the cumulative
+/// TSN in each SACK this end sends (rtc-sctp's own value at that moment; it only grows after), and
+/// the highest TSN this end sent.
+#[derive(Default)]
+struct TsnBounds {
+    peer_cum: Option<u32>,
+    sent_high: Option<u32>,
+}
+
+/// `a` is after `b` in TSN serial arithmetic (RFC 1982), by less than 2^31.
+fn tsn_after(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 1 << 31
+}
+
+impl TsnBounds {
+    /// Chunks of a well-formed packet.
+    fn chunks(p: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+        let mut at = 12;
+        std::iter::from_fn(move || {
+            let h = p.get(at..at + 4)?;
+            let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let value = p.get(at + 4..at + len.max(4))?;
+            at += len.max(4).div_ceil(4) * 4;
+            Some((h[0], value))
+        })
+    }
+
+    fn u32_at(v: &[u8], at: usize) -> Option<u32> {
+        v.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Whether a (well-formed) packet from the peer may reach rtc-sctp.
+    fn admits(&mut self, p: &[u8], handshaking: bool) -> bool {
+        for (kind, v) in Self::chunks(p) {
+            match kind {
+                // INIT, INIT ACK: rtc-sctp takes the peer's initial TSN while handshaking.
+                1 | 2 if handshaking => {
+                    if let Some(tsn) = Self::u32_at(v, 12) {
+                        self.peer_cum = Some(tsn.wrapping_sub(1));
+                    }
+                }
+                // FORWARD TSN: rtc-sctp steps from its cumulative TSN to the new one.
+                192 => {
+                    let Some(new) = Self::u32_at(v, 0) else { continue };
+                    match self.peer_cum {
+                        Some(cum) if tsn_after(new, cum) && new.wrapping_sub(cum) > FORWARD_TSN_MAX => return false,
+                        None => return false,
+                        _ => {}
+                    }
+                }
+                // SACK: rtc-sctp visits every TSN of every gap block. Blocks must be in order,
+                // not overlap, and end at or before the highest TSN sent, which bounds the walk
+                // by what is in flight.
+                3 => {
+                    let (Some(cum), Some(counts)) = (Self::u32_at(v, 0), Self::u32_at(v, 8)) else { continue };
+                    let blocks = (counts >> 16) as usize;
+                    let mut previous_end = 0u32;
+                    for i in 0..blocks {
+                        let Some(b) = Self::u32_at(v, 12 + 4 * i) else { break };
+                        let (start, end) = (b >> 16, b & 0xffff);
+                        let last = cum.wrapping_add(end);
+                        let sent = self.sent_high.is_some_and(|high| !tsn_after(last, high));
+                        if start == 0 || start > end || start <= previous_end || !sent {
+                            return false;
+                        }
+                        previous_end = end;
+                    }
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// A packet this end sends.
+    fn sent(&mut self, p: &[u8]) {
+        for (kind, v) in Self::chunks(p) {
+            match (kind, Self::u32_at(v, 0)) {
+                (0, Some(tsn)) if self.sent_high.is_none_or(|high| tsn_after(tsn, high)) => self.sent_high = Some(tsn),
+                (3, Some(cum)) => self.peer_cum = Some(cum),
+                _ => {}
+            }
+        }
+    }
+}
+
 impl SctpAssociation {
     /// `client`: this end sends the INIT once [`SctpAssociation::connect`] is called; otherwise
     /// it answers the peer's (browsers always send one after DTLS).
@@ -236,6 +333,7 @@ impl SctpAssociation {
             streams: HashMap::new(),
             thresholds: HashMap::new(),
             transmits: VecDeque::new(),
+            bounds: TsnBounds::default(),
             events: VecDeque::new(),
             drops: SctpDrops::default(),
         }
@@ -287,6 +385,10 @@ impl SctpAssociation {
         if !well_formed(data) {
             // rtc-sctp trusts lengths inside chunks (it panics on some): check them first.
             self.drops.malformed += 1;
+            return;
+        }
+        if !self.bounds.admits(data, self.state != SctpState::Connected) {
+            self.drops.over_limit += 1;
             return;
         }
         let Some((ch, ev)) = self.endpoint.handle(now, PEER, None, Bytes::copy_from_slice(data)) else {
@@ -490,7 +592,10 @@ impl SctpAssociation {
         }
         while let Some(t) = a.poll_transmit(now) {
             if let rtc_sctp::Payload::RawEncode(packets) = t.message {
-                self.transmits.extend(packets.into_iter().map(|b| b.to_vec()));
+                for b in packets {
+                    self.bounds.sent(&b);
+                    self.transmits.push_back(b.to_vec());
+                }
             }
         }
         for ev in endpoint_events {

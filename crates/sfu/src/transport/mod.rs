@@ -278,9 +278,11 @@ impl Transport {
             _ => {}
         }
         if let Some(sctp) = &self.data.sctp {
-            // SCTP packets that were not for the association, and messages over the size limit.
+            // SCTP packets that were not for the association, messages over the size limit, and
+            // FORWARD TSN / SACK chunks that claim far more than the association holds.
             d["sctpMalformed"] = json!(sctp.drops.malformed);
             d["sctpMessageTooBig"] = json!(sctp.drops.too_big);
+            d["sctpOverLimit"] = json!(sctp.drops.over_limit);
         }
         d
     }

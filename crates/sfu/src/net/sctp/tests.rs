@@ -181,3 +181,108 @@ fn lengths_inside_chunks_are_checked_before_rtc_sctp_reads_them() {
     }
     assert_eq!(a.drops.malformed, 2);
 }
+
+/// CRC32c (Castagnoli, reflected) as SCTP's checksum wants it, for packets the tests forge.
+fn with_checksum(mut p: Vec<u8>) -> Vec<u8> {
+    p[8..12].fill(0);
+    let mut crc = !0u32;
+    for &b in &p {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+        }
+    }
+    p[8..12].copy_from_slice(&(!crc).to_le_bytes());
+    p
+}
+
+/// A connected pair, `a` having sent `b` one message, and the last packet each sent (their
+/// common headers carry the verification tags the other end checks).
+fn connected_pair_and_their_packets() -> (Pair, Vec<u8>, Vec<u8>) {
+    let mut p = Pair::new(SctpOptions::default(), 0);
+    assert!(p.run_until(Duration::from_secs(5), |p| p.a.state() == SctpState::Connected && p.b.state() == SctpState::Connected));
+    p.a.send(p.now, 1, 51, b"hello", Reliability::reliable()).unwrap();
+    let from_a = p.a.poll_transmit().expect("a DATA packet");
+    p.b.handle_packet(p.now, &from_a);
+    // b acknowledges at once or when its delayed-ack timer fires.
+    let mut from_b = p.b.poll_transmit();
+    while from_b.is_none() {
+        p.now = p.b.poll_timeout().expect("an ack timer");
+        p.b.handle_timeout(p.now);
+        from_b = p.b.poll_transmit();
+    }
+    let from_b = from_b.unwrap();
+    assert_eq!(from_b[12], 3, "b's answer is a SACK");
+    p.a.handle_packet(p.now, &from_b);
+    (p, from_a, from_b)
+}
+
+#[test]
+fn a_forward_tsn_far_ahead_is_dropped_before_rtc_sctp_walks_to_it() {
+    // rtc-sctp steps through every TSN up to a FORWARD TSN's new cumulative TSN: one packet
+    // claiming 2^30 TSNs ahead held the thread for seconds (found by fuzzing).
+    let (mut p, from_a, _) = connected_pair_and_their_packets();
+    let tsn = u32::from_be_bytes(from_a[16..20].try_into().unwrap());
+    let forward = |to: u32| {
+        let mut pkt = from_a[..12].to_vec();
+        pkt.extend_from_slice(&[192, 0, 0, 8]);
+        pkt.extend_from_slice(&to.to_be_bytes());
+        with_checksum(pkt)
+    };
+    p.b.handle_packet(p.now, &forward(tsn.wrapping_add(1 << 30)));
+    assert_eq!(p.b.drops.over_limit, 1);
+    // Skipping a few TSNs, as a sender abandoning messages does, is let through.
+    p.b.handle_packet(p.now, &forward(tsn.wrapping_add(5)));
+    assert_eq!(p.b.drops.over_limit, 1);
+    assert_eq!(p.b.state(), SctpState::Connected);
+}
+
+#[test]
+fn sack_gap_blocks_beyond_what_was_sent_are_dropped_before_rtc_sctp_walks_them() {
+    // rtc-sctp visits every TSN of every gap block: 300 blocks of 65,535 in one packet.
+    let (mut p, _, from_b) = connected_pair_and_their_packets();
+    let cum = u32::from_be_bytes(from_b[16..20].try_into().unwrap());
+    let sack = |blocks: &[(u16, u16)]| {
+        let mut pkt = from_b[..12].to_vec();
+        let len = 16 + 4 * blocks.len();
+        pkt.extend_from_slice(&[3, 0]);
+        pkt.extend_from_slice(&(len as u16).to_be_bytes());
+        pkt.extend_from_slice(&cum.to_be_bytes());
+        pkt.extend_from_slice(&1_000_000u32.to_be_bytes());
+        pkt.extend_from_slice(&(blocks.len() as u16).to_be_bytes());
+        pkt.extend_from_slice(&0u16.to_be_bytes());
+        for (s, e) in blocks {
+            pkt.extend_from_slice(&s.to_be_bytes());
+            pkt.extend_from_slice(&e.to_be_bytes());
+        }
+        with_checksum(pkt)
+    };
+    p.a.handle_packet(p.now, &sack(&vec![(1, 65_535); 300]));
+    p.a.handle_packet(p.now, &sack(&[(1, 65_535)]));
+    p.a.handle_packet(p.now, &sack(&[(3, 2)]));
+    assert_eq!(p.a.drops.over_limit, 3);
+    // A SACK like b's own passes.
+    p.a.handle_packet(p.now, &sack(&[]));
+    assert_eq!(p.a.drops.over_limit, 3);
+    // Nothing of this hurt the association.
+    p.a.send(p.now, 1, 51, b"again", Reliability::reliable()).unwrap();
+    assert!(p.run_until(Duration::from_secs(5), |p| p.messages_b().iter().any(|m| m.2 == b"again")));
+}
+
+#[test]
+fn unreliable_streams_under_loss_pass_the_tsn_checks() {
+    // Abandoned messages make the sender send FORWARD TSNs and the receiver SACKs with gaps.
+    let mut p = Pair::new(SctpOptions::default(), 5);
+    assert!(p.run_until(Duration::from_secs(20), |p| p.a.state() == SctpState::Connected && p.b.state() == SctpState::Connected));
+    let lossy = Reliability { ordered: false, max_packet_life_time: None, max_retransmits: Some(0) };
+    for round in 0..20u8 {
+        for i in 0..30u8 {
+            let _ = p.a.send(p.now, 2, 53, &[round, i, 0, 0], lossy);
+        }
+        p.run_until(Duration::from_millis(300), |_| false);
+    }
+    p.a.send(p.now, 1, 51, b"last", Reliability::reliable()).unwrap();
+    assert!(p.run_until(Duration::from_secs(20), |p| p.messages_b().iter().any(|m| m.2 == b"last")));
+    assert!(p.lost > 0 && p.messages_b().len() < 601, "some were lost and not repaired");
+    assert_eq!((p.a.drops.over_limit, p.b.drops.over_limit), (0, 0));
+}
