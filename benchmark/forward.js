@@ -11,6 +11,12 @@
  *   node benchmark/forward.js --k 500 --workers 1 --sendmmsg on,off   # batched sends vs sendto
  *   node benchmark/forward.js --modules ferrosoup,mediasoup            # side by side, if installed
  *   node benchmark/forward.js --k 500 --workers 1 --listen transport,server   # a port per transport vs one WebRtcServer
+ *   node benchmark/forward.js --floor off     # without the floor rows
+ *
+ * The floor (issue 23): for each K and listen mode, the same publisher's packets sealed in place
+ * (AES-128-GCM, ring) and sent with sendmmsg to K local receivers with no SFU logic, from a socket
+ * per receiver ("per transport") or one socket ("WebRtcServer"); the sending thread's CPU-s per
+ * M datagrams. Each ferrosoup row prints its ratio to the floor of its K and listen mode.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -28,6 +34,7 @@ const KBPS = Number(arg('kbps', '1500'));
 const SENDMMSG = arg('sendmmsg', 'on').split(',');
 const MODULES = arg('modules', 'ferrosoup').split(',');
 const LISTEN = arg('listen', 'transport').split(',');
+const FLOOR = arg('floor', 'on') !== 'off';
 const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
 
 const server = () => forkServer(path.join(__dirname, 'lib', 'forward-server.js'));
@@ -142,14 +149,32 @@ async function main() {
 			}
 		}
 	}
-	console.log('| module | K consumers | workers | sends | listen | receivers fed | forwarded packets/s | server CPU-s per M packets | server cores busy | datagrams per send syscall | memory per consumer (KiB) |');
-	console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+	const floors = [];
+	if (FLOOR) {
+		for (const k of KS) {
+			for (const listen of LISTEN) {
+				const oneSocket = listen === 'server';
+				const f = JSON.parse(await binding.nativeFloor(JSON.stringify({ receivers: k, videoKbps: KBPS, durationMs: SECONDS * 1000, oneSocket })));
+				floors.push({ k, listen: oneSocket ? 'WebRtcServer' : 'per transport', ...f });
+				console.error(`  floor K=${k} ${oneSocket ? 'one socket' : 'socket per receiver'}: ${f.cpuSecondsPerMillion.toFixed(2)} CPU-s/M, ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} datagrams/syscall`);
+			}
+		}
+	}
+	const floorOf = (r) => floors.find((f) => f.k === r.k && f.listen === r.listen);
+	console.log('| module | K consumers | workers | sends | listen | receivers fed | forwarded packets/s | server CPU-s per M packets | × floor | server cores busy | packets/s per busy core | datagrams per send syscall | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+	for (const f of floors) {
+		console.log(`| floor | ${f.k} | 1 thread | sendmmsg | ${f.listen} | ${f.receivers} | ${Math.round(f.datagramsPerSecond)} | ${f.cpuSecondsPerMillion.toFixed(2)} | 1.00 | ${(f.threadCpuSeconds / f.wallSeconds).toFixed(2)} | ${Math.round(f.datagramsPerSecond / Math.max(1e-9, f.threadCpuSeconds / f.wallSeconds))} | ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} | — |`);
+	}
 	for (const r of rows) {
 		const sends = r.module !== 'ferrosoup' ? 'sendto' : r.sendmmsg ? 'sendmmsg' : 'sendto';
-		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.cpuCoresBusy} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
+		const f = floorOf(r);
+		const ratio = f ? (r.cpuSecondsPerMillionPackets / f.cpuSecondsPerMillion).toFixed(2) : '—';
+		const perCore = r.cpuCoresBusy > 0 ? Math.round(r.packetsPerSecond / r.cpuCoresBusy) : '—';
+		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${ratio} | ${r.cpuCoresBusy} | ${perCore} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
-	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows }, null, 2));
+	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows, floors }, null, 2));
 }
 
 main().catch((e) => {

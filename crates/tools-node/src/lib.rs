@@ -84,6 +84,25 @@ pub async fn native_publish(params_json: String) -> Result<String> {
     to_json(&driver::publish(server(&v)?, o).await.map_err(Error::from_reason)?)
 }
 
+/// Benchmark tool: the forwarding floor (see `ferrosoup_testpeer::floor`): the publisher's
+/// packets (`videoKbps`, `audioPps`) sealed and sent with sendmmsg to `receivers` local sockets
+/// for `durationMs`, on a thread of its own; its CPU time per million datagrams. `oneSocket`:
+/// every receiver from one socket (as a WebRtcServer), else a socket per receiver.
+#[napi]
+pub async fn native_floor(params_json: String) -> Result<String> {
+    let v = parse(&params_json)?;
+    let d = PublishOptions::default();
+    let o = ferrosoup_testpeer::floor::FloorOptions {
+        receivers: v["receivers"].as_u64().unwrap_or(100).clamp(1, 10_000) as usize,
+        video_kbps: v["videoKbps"].as_u64().unwrap_or(u64::from(d.video_kbps)) as u32,
+        audio_pps: v["audioPps"].as_u64().map_or(d.audio_pps, |n| n.clamp(1, 100_000) as u32),
+        duration: ms(&v, "durationMs", 5000),
+        one_socket: v["oneSocket"].as_bool().unwrap_or(false),
+    };
+    let r = napi::tokio::task::spawn_blocking(move || ferrosoup_testpeer::floor::run(o)).await.map_err(|e| Error::from_reason(e.to_string()))?;
+    to_json(&r.map_err(Error::from_reason)?)
+}
+
 /// Benchmark tool: a hostile peer against a transport for `durationMs` (`kind`: `nack-flood`,
 /// `pli-flood`, `forged-srtp`, `sequence-gaps`, `twcc-gaps`, `dtls-flood`, `tcp-idle`,
 /// `garbage`; with `mediaSsrc`, `ssrc`, `extId`, `connections` as the kind needs). For TCP,

@@ -8,13 +8,18 @@ pub mod rate;
 pub mod rtcp;
 pub mod twcc;
 pub mod vp9;
+pub mod write;
 
 pub use codec::{is_key_frame, VideoCodec};
 pub use ext::*;
+pub use write::{write, AsRtx, ExtPlan, TAG_ROOM};
+
+/// A producer's packet as consumers, the key frame cache and retransmission buffers hold it:
+/// one copy however many keep it.
+pub type SharedPacket = std::sync::Arc<Packet>;
 
 
 use bytes::{Bytes, BytesMut};
-use rtc_rtp::header::Extension;
 use rtc_rtp::packet::Packet;
 use rtc_shared::marshal::{Marshal, MarshalSize, Unmarshal};
 
@@ -68,43 +73,7 @@ pub struct Rewrite<'a> {
 /// producer's ids to the consumer's (dropping what the consumer did not negotiate), MID set,
 /// abs-send-time and transport-wide sequence number freshly written.
 pub fn rewrite(p: &Packet, producer: &ExtIds, consumer: &ExtIds, w: &Rewrite<'_>) -> Option<Vec<u8>> {
-    let mut out = Packet { header: p.header.clone(), payload: p.payload.clone() };
-    out.header.ssrc = w.ssrc;
-    out.header.sequence_number = w.seq;
-    out.header.timestamp = w.timestamp;
-    out.header.payload_type = w.payload_type;
-    let mut exts: Vec<Extension> = Vec::with_capacity(consumer.all.len());
-    for (cid, uri) in &consumer.all {
-        let value = match uri.as_str() {
-            URI_MID => w.mid.map(|m| Bytes::copy_from_slice(m.as_bytes())),
-            URI_ABS_SEND_TIME => Some(Bytes::copy_from_slice(&w.abs_send_time.to_be_bytes()[1..])),
-            URI_TRANSPORT_CC => w.transport_cc_seq.map(|s| Bytes::copy_from_slice(&s.to_be_bytes())),
-            // Receive-only in mediasoup's capabilities: never forwarded.
-            URI_RID | URI_RRID => None,
-            other => ext_value(p, producer.id(other)).cloned(),
-        };
-        if let Some(v) = value {
-            if !v.is_empty() && v.len() <= 255 {
-                exts.push(Extension { id: *cid, payload: v });
-            }
-        }
-    }
-    // The one-byte form carries values of 1 to 16 bytes with ids up to 14; anything else (the
-    // AV1 dependency descriptor's template structures, for one) needs the two-byte form.
-    let two_byte = exts.iter().any(|e| e.payload.len() > 16 || e.id > 14);
-    out.header.extension = !exts.is_empty();
-    out.header.extension_profile = match (exts.is_empty(), two_byte) {
-        (true, _) => 0,
-        (false, false) => rtc_rtp::header::EXTENSION_PROFILE_ONE_BYTE,
-        (false, true) => rtc_rtp::header::EXTENSION_PROFILE_TWO_BYTE,
-    };
-    out.header.extensions = exts;
-    out.header.extensions_padding = 0;
-    // Padding-only packets keep their padding; regular packets never carry any here.
-    if !out.payload.is_empty() {
-        out.header.padding = false;
-    }
-    marshal(&out)
+    Some(write(p, &ExtPlan::new(producer, consumer), w, None))
 }
 
 /// RTX (RFC 4588): the original sequence number in front of the payload.
@@ -139,6 +108,7 @@ pub fn from_rtx(mut p: Packet, media_ssrc: u32, media_pt: u8) -> Option<Packet> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rtc_rtp::header::Extension;
     use rtc_rtp::header::Header;
 
     fn packet(exts: Vec<(u8, &[u8])>) -> Packet {
@@ -177,6 +147,87 @@ mod tests {
         assert_eq!(ext_value(&q, Some(4)).unwrap().as_ref(), &[1, 2, 3]);
         assert!(ext_value(&q, Some(2)).is_none(), "rid is not forwarded");
         assert_eq!(q.payload, p.payload);
+    }
+
+    /// The rewrite as it was done through rtc-rtp's packet and marshal: the writer must agree
+    /// byte for byte.
+    fn reference(p: &Packet, producer: &ExtIds, consumer: &ExtIds, w: &Rewrite<'_>) -> Vec<u8> {
+        let mut out = Packet { header: p.header.clone(), payload: p.payload.clone() };
+        out.header.ssrc = w.ssrc;
+        out.header.sequence_number = w.seq;
+        out.header.timestamp = w.timestamp;
+        out.header.payload_type = w.payload_type;
+        let mut exts = Vec::new();
+        for (cid, uri) in &consumer.all {
+            let value = match uri.as_str() {
+                URI_MID => w.mid.map(|m| Bytes::copy_from_slice(m.as_bytes())),
+                URI_ABS_SEND_TIME => Some(Bytes::copy_from_slice(&w.abs_send_time.to_be_bytes()[1..])),
+                URI_TRANSPORT_CC => w.transport_cc_seq.map(|s| Bytes::copy_from_slice(&s.to_be_bytes())),
+                URI_RID | URI_RRID => None,
+                other => ext_value(p, producer.id(other)).cloned(),
+            };
+            if let Some(v) = value {
+                if !v.is_empty() && v.len() <= 255 {
+                    exts.push(Extension { id: *cid, payload: v });
+                }
+            }
+        }
+        let two_byte = exts.iter().any(|e| e.payload.len() > 16 || e.id > 14);
+        out.header.extension = !exts.is_empty();
+        out.header.extension_profile = match (exts.is_empty(), two_byte) {
+            (true, _) => 0,
+            (false, false) => rtc_rtp::header::EXTENSION_PROFILE_ONE_BYTE,
+            (false, true) => rtc_rtp::header::EXTENSION_PROFILE_TWO_BYTE,
+        };
+        out.header.extensions = exts;
+        out.header.extensions_padding = 0;
+        if !out.payload.is_empty() {
+            out.header.padding = false;
+        }
+        marshal(&out).unwrap()
+    }
+
+    #[test]
+    fn the_writer_agrees_with_rtc_rtp_byte_for_byte() {
+        let producer = ExtIds { all: vec![(4, URI_MID.into()), (2, URI_ABS_SEND_TIME.into()), (13, URI_VIDEO_ORIENTATION.into()), (10, URI_RID.into()), (7, URI_DEPENDENCY_DESCRIPTOR.into()), (3, URI_AUDIO_LEVEL.into())] };
+        let consumers = [
+            ExtIds { all: vec![(1, URI_MID.into()), (4, URI_ABS_SEND_TIME.into()), (5, URI_TRANSPORT_CC.into()), (8, URI_VIDEO_ORIENTATION.into()), (2, URI_RID.into())] },
+            ExtIds { all: vec![(1, URI_MID.into()), (12, URI_DEPENDENCY_DESCRIPTOR.into()), (3, URI_AUDIO_LEVEL.into())] },
+            ExtIds { all: vec![(15, URI_MID.into()), (6, URI_VIDEO_ORIENTATION.into())] },
+            ExtIds { all: vec![] },
+        ];
+        let long = [9u8; 40];
+        let mut cases = vec![
+            packet(vec![(4, b"0"), (2, &[1, 2, 3]), (13, &[1]), (10, b"h")]),
+            packet(vec![(7, &long), (3, &[0x85])]),
+            packet(vec![(7, &long[..16]), (13, &[0])]),
+            packet(vec![]),
+        ];
+        let mut with_csrc = packet(vec![(3, &[1])]);
+        with_csrc.header.csrc = vec![1, 2, 3];
+        with_csrc.header.marker = true;
+        cases.push(with_csrc);
+        let mut padding = packet(vec![(2, &[1, 2, 3])]);
+        padding.header.padding = true;
+        padding.payload = Bytes::new();
+        cases.push(padding);
+        for (i, p) in cases.iter().enumerate() {
+            // Through the wire and back, as the router sees a producer's packet.
+            let p = parse(&marshal(p).unwrap()).unwrap();
+            for (j, consumer) in consumers.iter().enumerate() {
+                for (mid, tcc) in [(Some("3"), Some(42)), (None, None), (Some("a-long-mid-value"), Some(65_535))] {
+                    let w = Rewrite { ssrc: 5555, seq: 7, timestamp: 9000, payload_type: 101, mid, transport_cc_seq: tcc, abs_send_time: 0x010203 };
+                    let want = reference(&p, &producer, consumer, &w);
+                    let got = write(&p, &ExtPlan::new(&producer, consumer), &w, None);
+                    assert_eq!(got, want, "packet {i}, consumer {j}, mid {mid:?}");
+                    assert!(got.capacity() >= got.len() + TAG_ROOM);
+                    if !p.payload.is_empty() {
+                        let rtx = write(&p, &ExtPlan::new(&producer, consumer), &w, Some(AsRtx { ssrc: 2222, payload_type: 97, seq: 5 }));
+                        assert_eq!(rtx, to_rtx(&want, 2222, 97, 5).unwrap(), "packet {i}, consumer {j} as RTX");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::engine::io::Outbox;
 use crate::router::producer::ProducerKey;
 use crate::rtp::rate::RateCalculator;
-use crate::rtp::{self, ExtIds, Rewrite};
+use crate::rtp::{self, AsRtx, ExtIds, ExtPlan, Rewrite, SharedPacket};
 use crate::trace::{TraceType, TraceTypes};
 use crate::transport::TransportKey;
 
@@ -78,11 +78,21 @@ pub const PROBATOR_MID: &str = "probator";
 /// Most sequence numbers one NACK makes us look at.
 pub const MAX_NACK_ITEMS: usize = 512;
 
+/// What a consumer keeps of a packet it sent, to send it again on a NACK: the producer's packet
+/// (shared, not copied) and what this consumer wrote into it besides its SSRC and number.
+struct Kept {
+    packet: SharedPacket,
+    timestamp: u32,
+    marker: bool,
+    /// Layered VP8: the picture id and TL0PICIDX offsets applied.
+    vp8: Option<(u16, u8)>,
+}
+
 /// A pipe consumer's stream: producer (router) SSRC → our SSRC, our RTX SSRC and buffer.
 struct PipeStream {
     from: u32,
     to: u32,
-    rtx: Option<(u32, RtxBuffer)>,
+    rtx: Option<(u32, RtxBuffer<Kept>)>,
     rtx_seq: u16,
 }
 
@@ -162,7 +172,9 @@ pub struct Consumer {
     /// RTP time), which align timestamps when switching.
     layer_ssrcs: Vec<u32>,
     layer_srs: Vec<Option<(u64, u32)>>,
-    buffer: RtxBuffer,
+    buffer: RtxBuffer<Kept>,
+    /// Where each header extension it sends comes from (worked out with the first packet).
+    plan: Option<ExtPlan>,
     rtx_budget: RetransmitBudget,
     replay: Replay,
     pipe: Vec<PipeStream>,
@@ -261,6 +273,7 @@ impl Consumer {
             layers: Layers::default(),
             layers_reported: None,
             buffer: RtxBuffer::default(),
+            plan: None,
             rtx_budget: RetransmitBudget::default(),
             replay: Replay::default(),
             pipe,
@@ -522,7 +535,7 @@ impl Consumer {
         &mut self,
         now: Instant,
         clock: &Clock,
-        packet: &Packet,
+        packet: &SharedPacket,
         is_key: bool,
         producer_ext: &ExtIds,
         streams: &[StreamState],
@@ -564,8 +577,10 @@ impl Consumer {
     pub fn drain_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
         let mut sent = Sent::default();
         while let Some(mut q) = self.replay.pop_due(now) {
-            if let Some(ts) = q.timestamp {
-                q.packet.header.timestamp = ts;
+            if let Some(ts) = q.timestamp.filter(|ts| *ts != q.packet.header.timestamp) {
+                let mut p = Packet::clone(&q.packet);
+                p.header.timestamp = ts;
+                q.packet = SharedPacket::new(p);
             }
             if self.forward(now, clock, &q.packet, q.is_key, producer_ext, tx, out) {
                 sent.packets += 1;
@@ -593,7 +608,7 @@ impl Consumer {
     }
 
     /// Starts from a cached key frame (and what followed it), now.
-    pub fn start_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, cached: Vec<(Instant, Packet)>, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
+    pub fn start_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, cached: Vec<(Instant, SharedPacket)>, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
         self.replay.start(now, cached);
         self.require_sync();
         if self.trace.has(TraceType::KeyFrame) {
@@ -604,7 +619,7 @@ impl Consumer {
 
     /// Rewrites and sends one packet; `false` if it is not forwarded.
     #[allow(clippy::too_many_arguments)]
-    fn forward<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &Packet, is_key: bool, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
+    fn forward<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &SharedPacket, is_key: bool, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
         if !self.active() || !self.payload_types.contains(&p.header.payload_type) {
             return false;
         }
@@ -704,26 +719,22 @@ impl Consumer {
         };
         let ts = p.header.timestamp.wrapping_add(self.ts_offset);
         let twcc = self.twcc.then(|| tx.next_twcc_seq());
-        let Some(bytes) = rtp::rewrite(
-            p,
-            producer_ext,
-            &self.ext,
-            &Rewrite {
-                ssrc: self.ssrc,
-                seq: out_seq,
-                timestamp: ts,
-                payload_type: p.header.payload_type,
-                mid: self.mid.as_deref(),
-                transport_cc_seq: twcc,
-                abs_send_time: clock.abs_send_time(now),
-            },
-        ) else {
-            return false;
+        let plan = self.plan.get_or_insert_with(|| ExtPlan::new(producer_ext, &self.ext));
+        let w = Rewrite {
+            ssrc: self.ssrc,
+            seq: out_seq,
+            timestamp: ts,
+            payload_type: p.header.payload_type,
+            mid: self.mid.as_deref(),
+            transport_cc_seq: twcc,
+            abs_send_time: clock.abs_send_time(now),
         };
-        let mut bytes = bytes;
+        let mut bytes = rtp::write(p, plan, &w, None);
+        let mut vp8_offsets = None;
         if let (Some(ctx), Some(d)) = (self.vp8.as_mut(), descriptor.as_ref()) {
             // The payload is the tail of the packet (no padding on media packets).
             let at = bytes.len() - p.payload.len();
+            vp8_offsets = Some(ctx.offsets());
             ctx.rewrite(d, &mut bytes[at..]);
         }
         if marker != p.header.marker {
@@ -740,7 +751,8 @@ impl Consumer {
         self.bytes_sent += bytes.len() as u64;
         self.rate.update(bytes.len(), now);
         if self.is_video() || self.rtx.is_some() {
-            self.buffer.insert(out_seq, now, bytes.clone());
+            let kept = Kept { packet: SharedPacket::clone(p), timestamp: ts, marker, vp8: vp8_offsets };
+            self.buffer.insert(out_seq, now, kept, bytes.len());
         }
         tx.send_rtp(now, bytes, &self.id, out);
         true
@@ -772,31 +784,27 @@ impl Consumer {
     /// Pipe forwarding: same sequence numbers and timestamps, this consumer's SSRC per stream.
     /// (Over a WebRtcTransport, `consume({ pipe: true })`, the MID and transport-wide sequence
     /// numbers are written as for any consumer there.)
-    fn forward_pipe<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &Packet, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
+    fn forward_pipe<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &SharedPacket, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
         let Some(i) = self.pipe.iter().position(|s| s.from == p.header.ssrc) else { return false };
         let twcc = self.twcc.then(|| tx.next_twcc_seq());
-        let Some(bytes) = rtp::rewrite(
-            p,
-            producer_ext,
-            &self.ext,
-            &Rewrite {
-                ssrc: self.pipe[i].to,
-                seq: p.header.sequence_number,
-                timestamp: p.header.timestamp,
-                payload_type: p.header.payload_type,
-                mid: self.mid.as_deref(),
-                transport_cc_seq: twcc,
-                abs_send_time: clock.abs_send_time(now),
-            },
-        ) else {
-            return false;
+        let plan = self.plan.get_or_insert_with(|| ExtPlan::new(producer_ext, &self.ext));
+        let w = Rewrite {
+            ssrc: self.pipe[i].to,
+            seq: p.header.sequence_number,
+            timestamp: p.header.timestamp,
+            payload_type: p.header.payload_type,
+            mid: self.mid.as_deref(),
+            transport_cc_seq: twcc,
+            abs_send_time: clock.abs_send_time(now),
         };
+        let bytes = rtp::write(p, plan, &w, None);
         self.packets_sent += 1;
         self.bytes_sent += bytes.len() as u64;
         self.rate.update(bytes.len(), now);
         self.last_ts = Some((p.header.timestamp, now));
         if let Some((_, buffer)) = self.pipe[i].rtx.as_mut() {
-            buffer.insert(p.header.sequence_number, now, bytes.clone());
+            let kept = Kept { packet: SharedPacket::clone(p), timestamp: p.header.timestamp, marker: p.header.marker, vp8: None };
+            buffer.insert(p.header.sequence_number, now, kept, bytes.len());
         }
         tx.send_rtp(now, bytes, &self.id, out);
         true
@@ -853,37 +861,53 @@ impl Consumer {
         let interval = self.resend_interval();
         let stream_bps = self.rate.rate(now);
         let mut sent = 0;
+        let Some(plan) = self.plan.as_ref() else { return 0 }; // nothing sent yet
+        let pipe = self.is_pipe();
+        if !pipe && media_ssrc != self.ssrc {
+            return 0;
+        }
         for &seq in seqs.iter().take(MAX_NACK_ITEMS) {
-            let packet = if self.is_pipe() {
+            // What was sent as `seq`, and the SSRC, RTX stream and its next number to resend it on.
+            let (kept, ssrc, rtx) = if pipe {
                 // A pipe buffer per stream; answered on that stream's RTX SSRC.
                 let Some(s) = self.pipe.iter_mut().find(|s| s.to == media_ssrc) else { return sent };
                 let Some((rtx_ssrc, buffer)) = s.rtx.as_mut() else { return sent };
-                let Some(bytes) = buffer.take_for_resend(seq, now, interval) else { continue };
-                let pt = bytes[1] & 0x7f;
+                let Some(kept) = buffer.take_for_resend(seq, now, interval) else { continue };
+                let pt = kept.packet.header.payload_type;
                 let Some((_, rtx_pt)) = self.rtx_pts.iter().find(|(apt, _)| *apt == pt) else { continue };
-                s.rtx_seq = s.rtx_seq.wrapping_add(1);
-                match rtp::to_rtx(bytes, *rtx_ssrc, *rtx_pt, s.rtx_seq) {
-                    Some(p) => p,
-                    None => continue,
-                }
+                (kept, s.to, Some((*rtx_ssrc, *rtx_pt, &mut s.rtx_seq)))
             } else {
-                if media_ssrc != self.ssrc {
-                    return sent;
-                }
-                let Some(bytes) = self.buffer.take_for_resend(seq, now, interval) else { continue };
-                match self.rtx {
-                    Some((rtx_ssrc, rtx_pt)) => {
-                        self.rtx_seq = self.rtx_seq.wrapping_add(1);
-                        match rtp::to_rtx(bytes, rtx_ssrc, rtx_pt, self.rtx_seq) {
-                            Some(p) => p,
-                            None => continue,
-                        }
-                    }
-                    None => bytes.to_vec(),
-                }
+                let Some(kept) = self.buffer.take_for_resend(seq, now, interval) else { continue };
+                (kept, self.ssrc, self.rtx.map(|(rtx_ssrc, rtx_pt)| (rtx_ssrc, rtx_pt, &mut self.rtx_seq)))
             };
-            if !self.rtx_budget.take(now, stream_bps, packet.len()) {
+            // Header, extensions and the RTX number: within a few dozen bytes of the payload.
+            if !self.rtx_budget.take(now, stream_bps, kept.packet.payload.len() + 48) {
                 continue;
+            }
+            let as_rtx = rtx.map(|(ssrc, payload_type, next)| {
+                *next = next.wrapping_add(1);
+                AsRtx { ssrc, payload_type, seq: *next }
+            });
+            // Rebuilt from the producer's packet as it was sent, with a transport-wide number
+            // and send time of its own.
+            let w = Rewrite {
+                ssrc,
+                seq,
+                timestamp: kept.timestamp,
+                payload_type: kept.packet.header.payload_type,
+                mid: self.mid.as_deref(),
+                transport_cc_seq: self.twcc.then(|| tx.next_twcc_seq()),
+                abs_send_time: clock.abs_send_time(now),
+            };
+            let mut packet = rtp::write(&kept.packet, plan, &w, as_rtx);
+            if let Some(offsets) = kept.vp8 {
+                if let Some(d) = Descriptor::parse(&kept.packet.payload) {
+                    let at = packet.len() - kept.packet.payload.len();
+                    vp8::write_ids(&d, &mut packet[at..], offsets);
+                }
+            }
+            if kept.marker != kept.packet.header.marker {
+                packet[1] = (packet[1] & 0x7f) | if kept.marker { 0x80 } else { 0 };
             }
             self.retransmitted += 1;
             sent += 1;

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use rtc_rtp::packet::Packet;
+use crate::rtp::SharedPacket;
 
 /// How much faster than recorded the packets after the key frame are replayed.
 pub const SPEED: u32 = 4;
@@ -25,7 +25,7 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(1000);
 /// give it (replayed packets) or its own (live packets queued behind).
 pub struct Queued {
     pub due: Instant,
-    pub packet: Packet,
+    pub packet: SharedPacket,
     pub is_key: bool,
     pub timestamp: Option<u32>,
 }
@@ -62,7 +62,7 @@ impl Replay {
     }
 
     /// Starts replaying `cached` (arrival time, packet), dropping a replay in progress.
-    pub fn start(&mut self, now: Instant, cached: Vec<(Instant, Packet)>) {
+    pub fn start(&mut self, now: Instant, cached: Vec<(Instant, SharedPacket)>) {
         let Some((base, first)) = cached.first() else { return };
         let key_ts = first.header.timestamp;
         let base = *base;
@@ -89,7 +89,7 @@ impl Replay {
     }
 
     /// A live packet while replaying: it goes out after the replay.
-    pub fn queue_live(&mut self, now: Instant, packet: Packet, is_key: bool) {
+    pub fn queue_live(&mut self, now: Instant, packet: SharedPacket, is_key: bool) {
         self.queue.push_back(Queued { due: now, packet, is_key, timestamp: None });
     }
 
@@ -111,9 +111,10 @@ impl Replay {
 mod tests {
     use super::*;
     use rtc_rtp::header::Header;
+    use rtc_rtp::packet::Packet;
 
-    fn pkt(seq: u16, ts: u32) -> Packet {
-        Packet { header: Header { sequence_number: seq, timestamp: ts, ..Default::default() }, ..Default::default() }
+    fn pkt(seq: u16, ts: u32) -> SharedPacket {
+        SharedPacket::new(Packet { header: Header { sequence_number: seq, timestamp: ts, ..Default::default() }, ..Default::default() })
     }
 
     #[test]

@@ -1,83 +1,95 @@
 //! What a consumer sent recently, by output sequence number, for answering NACKs: O(1) lookup
-//! in a ring indexed by the sequence number, packets older than `MAX_AGE` freed (so a consumer
-//! holds ~2 s of its stream, not a full ring), and each packet resent at most once per round
-//! trip however often it is asked for.
+//! in a queue indexed by the sequence number, packets older than `MAX_AGE` freed (so a consumer
+//! holds ~2 s of its stream and its memory follows the stream's packet rate), and each packet
+//! resent at most once per round trip however often it is asked for. What is kept per packet is
+//! the caller's (a consumer keeps a reference to the producer's packet and what it wrote into
+//! it, not a copy: all consumers of a producer share one copy of each packet).
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Ring size: a power of two, more than a couple of seconds of a high-rate video stream.
+/// Most numbers held: more than a couple of seconds of a high-rate video stream.
 const SLOTS: usize = 2048;
 /// Packets older than this are not resent (the receiver gave up on them).
 pub const MAX_AGE: Duration = Duration::from_secs(2);
+/// Times are kept as milliseconds since the buffer's epoch in a `u32`; past this the buffer
+/// starts over with a new epoch (once every ~24 days).
+const EPOCH_SPAN_MS: u32 = u32::MAX / 2;
+const NEVER: u32 = u32::MAX;
 
-struct Entry {
+struct Entry<T> {
     seq: u16,
-    sent_at: Instant,
-    resent_at: Option<Instant>,
-    data: Vec<u8>,
+    sent_ms: u32,
+    resent_ms: u32,
+    len: u32,
+    item: T,
 }
 
-pub struct RtxBuffer {
-    slots: Vec<Option<Entry>>,
-    /// The held range of sequence numbers, oldest to newest (numbers inside may be empty).
-    range: Option<(u16, u16)>,
+pub struct RtxBuffer<T> {
+    /// Entry `i` holds number `oldest + i` (or nothing: never sent, or freed).
+    entries: VecDeque<Option<Entry<T>>>,
+    oldest: u16,
+    epoch: Option<Instant>,
     bytes: usize,
 }
 
-impl Default for RtxBuffer {
+impl<T> Default for RtxBuffer<T> {
     fn default() -> Self {
-        // The ring is allocated with the first packet (a consumer that never sends holds none).
-        RtxBuffer { slots: Vec::new(), range: None, bytes: 0 }
+        RtxBuffer { entries: VecDeque::new(), oldest: 0, epoch: None, bytes: 0 }
     }
 }
 
-impl RtxBuffer {
-    fn slot(seq: u16) -> usize {
-        usize::from(seq) & (SLOTS - 1)
+impl<T> RtxBuffer<T> {
+    fn ms(&mut self, now: Instant) -> u32 {
+        let epoch = *self.epoch.get_or_insert(now);
+        let ms = now.saturating_duration_since(epoch).as_millis();
+        if ms >= u128::from(EPOCH_SPAN_MS) {
+            self.clear();
+            self.epoch = Some(now);
+            return 0;
+        }
+        ms as u32
     }
 
-    /// Keeps a packet as sent with sequence number `seq` (numbers go forward; a jump back or
+    /// Keeps what was sent as number `seq` (`len` bytes; numbers go forward, a jump back or
     /// beyond the ring starts over), freeing what has grown too old.
-    pub fn insert(&mut self, seq: u16, now: Instant, data: Vec<u8>) {
-        if self.slots.is_empty() {
-            self.slots = (0..SLOTS).map(|_| None).collect();
-        }
-        self.range = match self.range {
-            None => Some((seq, seq)),
-            Some((oldest, newest)) => {
-                let ahead = seq.wrapping_sub(newest);
-                if ahead >= SLOTS as u16 {
-                    self.clear();
-                    Some((seq, seq))
-                } else {
-                    Some((oldest, seq))
+    pub fn insert(&mut self, seq: u16, now: Instant, item: T, len: usize) {
+        let sent_ms = self.ms(now);
+        if !self.entries.is_empty() {
+            let newest = self.oldest.wrapping_add(self.entries.len() as u16 - 1);
+            let ahead = seq.wrapping_sub(newest);
+            if ahead == 0 || usize::from(ahead) >= SLOTS {
+                self.clear();
+            } else {
+                for _ in 1..ahead {
+                    self.entries.push_back(None);
                 }
             }
-        };
-        self.bytes += data.len();
-        if let Some(old) = self.slots[Self::slot(seq)].replace(Entry { seq, sent_at: now, resent_at: None, data }) {
-            self.bytes -= old.data.len();
         }
-        self.evict(now);
+        if self.entries.is_empty() {
+            self.oldest = seq;
+        }
+        self.bytes += len;
+        self.entries.push_back(Some(Entry { seq, sent_ms, resent_ms: NEVER, len: len as u32, item }));
+        self.evict(sent_ms);
     }
 
-    /// Frees packets older than `MAX_AGE` from the oldest end (each number is passed once).
-    fn evict(&mut self, now: Instant) {
-        while let Some((oldest, newest)) = self.range {
-            if oldest == newest {
+    /// Frees numbers from the oldest end: beyond the ring's size, never sent, or older than
+    /// `MAX_AGE` (the newest stays).
+    fn evict(&mut self, now_ms: u32) {
+        let max_age = MAX_AGE.as_millis() as u32;
+        while self.entries.len() > 1 {
+            let stale = match self.entries.front() {
+                Some(Some(e)) => self.entries.len() > SLOTS || now_ms.saturating_sub(e.sent_ms) > max_age,
+                _ => true,
+            };
+            if !stale {
                 break;
             }
-            let slot = &mut self.slots[Self::slot(oldest)];
-            match slot {
-                Some(e) if e.seq == oldest && now.saturating_duration_since(e.sent_at) <= MAX_AGE => break,
-                Some(e) if e.seq == oldest => {
-                    self.bytes -= e.data.len();
-                    *slot = None;
-                }
-                // Never sent, or the slot now holds a newer number.
-                _ => {}
+            if let Some(Some(e)) = self.entries.pop_front() {
+                self.bytes -= e.len as usize;
             }
-            self.range = Some((oldest.wrapping_add(1), newest));
+            self.oldest = self.oldest.wrapping_add(1);
         }
     }
 
@@ -86,23 +98,24 @@ impl RtxBuffer {
         self.bytes
     }
 
-    /// The packet `seq` if it may be resent now: still held, not too old, and not resent within
-    /// `min_interval` (one round trip). Marks it resent.
-    pub fn take_for_resend(&mut self, seq: u16, now: Instant, min_interval: Duration) -> Option<&[u8]> {
-        let e = self.slots.get_mut(Self::slot(seq))?.as_mut()?;
-        if e.seq != seq || now.saturating_duration_since(e.sent_at) > MAX_AGE {
+    /// What was sent as `seq` if it may be resent now: still held, not too old, and not resent
+    /// within `min_interval` (one round trip). Marks it resent.
+    pub fn take_for_resend(&mut self, seq: u16, now: Instant, min_interval: Duration) -> Option<&T> {
+        let now_ms = self.ms(now);
+        let i = usize::from(seq.wrapping_sub(self.oldest));
+        let e = self.entries.get_mut(i)?.as_mut()?;
+        if e.seq != seq || now_ms.saturating_sub(e.sent_ms) > MAX_AGE.as_millis() as u32 {
             return None;
         }
-        if e.resent_at.is_some_and(|t| now.saturating_duration_since(t) < min_interval) {
+        if e.resent_ms != NEVER && now_ms.saturating_sub(e.resent_ms) < min_interval.as_millis() as u32 {
             return None;
         }
-        e.resent_at = Some(now);
-        Some(&e.data)
+        e.resent_ms = now_ms;
+        Some(&e.item)
     }
 
     pub fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
-        self.range = None;
+        self.entries.clear();
         self.bytes = 0;
     }
 }
@@ -168,18 +181,18 @@ mod tests {
     fn resends_once_per_round_trip_and_forgets_old_packets() {
         let t0 = Instant::now();
         let rtt = Duration::from_millis(50);
-        let mut b = RtxBuffer::default();
+        let mut b = RtxBuffer::<Vec<u8>>::default();
         for seq in 65_530u16..=65_535 {
-            b.insert(seq, t0, vec![seq as u8]);
+            b.insert(seq, t0, vec![seq as u8], 1);
         }
-        b.insert(0, t0, vec![0]);
-        assert_eq!(b.take_for_resend(65_535, t0, rtt), Some(&[255u8][..]));
+        b.insert(0, t0, vec![0], 1);
+        assert_eq!(b.take_for_resend(65_535, t0, rtt), Some(&vec![255u8]));
         assert_eq!(b.take_for_resend(65_535, t0 + Duration::from_millis(10), rtt), None, "not again within the RTT");
         assert!(b.take_for_resend(65_535, t0 + Duration::from_millis(60), rtt).is_some());
         assert!(b.take_for_resend(0, t0, rtt).is_some(), "across the wrap");
         assert_eq!(b.take_for_resend(7, t0, rtt), None, "never sent");
         // A slot reused by a later number does not answer for the old one.
-        b.insert(65_530u16.wrapping_add(SLOTS as u16), t0, vec![9]);
+        b.insert(65_530u16.wrapping_add(SLOTS as u16), t0, vec![9], 1);
         assert_eq!(b.take_for_resend(65_530, t0, rtt), None);
         assert_eq!(b.take_for_resend(65_531, t0 + MAX_AGE + Duration::from_millis(1), rtt), None, "too old");
     }
@@ -188,10 +201,10 @@ mod tests {
     fn holds_about_max_age_of_the_stream_not_a_full_ring() {
         // 150 packets/s of 1,200 bytes for 20 s: about 2 s (300 packets) stay held.
         let t0 = Instant::now();
-        let mut b = RtxBuffer::default();
+        let mut b = RtxBuffer::<Vec<u8>>::default();
         let mut seq = 60_000u16;
         for i in 0..3000u32 {
-            b.insert(seq, t0 + Duration::from_micros(u64::from(i) * 6667), vec![0; 1200]);
+            b.insert(seq, t0 + Duration::from_micros(u64::from(i) * 6667), vec![0; 1200], 1200);
             seq = seq.wrapping_add(1);
         }
         let held = b.bytes() / 1200;
@@ -201,7 +214,7 @@ mod tests {
         assert!(b.take_for_resend(seq.wrapping_sub(1), now, Duration::ZERO).is_some());
         assert!(b.take_for_resend(seq.wrapping_sub(400), now, Duration::ZERO).is_none());
         // A jump far ahead starts over.
-        b.insert(seq.wrapping_add(10_000), now, vec![0; 100]);
+        b.insert(seq.wrapping_add(10_000), now, vec![0; 100], 100);
         assert_eq!(b.bytes(), 100);
         assert!(b.take_for_resend(seq.wrapping_sub(1), now, Duration::ZERO).is_none());
     }

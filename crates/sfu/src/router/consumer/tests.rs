@@ -67,14 +67,14 @@ fn consumer(kind: MediaKind, rtx: bool) -> Consumer {
     })
 }
 
-fn pkt(seq: u16, ts: u32, key: bool) -> Packet {
-    Packet {
+fn pkt(seq: u16, ts: u32, key: bool) -> SharedPacket {
+    SharedPacket::new(Packet {
         header: Header { version: 2, payload_type: 101, sequence_number: seq, timestamp: ts, ssrc: 777, ..Default::default() },
         payload: Bytes::from(if key { vec![0x10, 0x00, 0x9d] } else { vec![0x10, 0x01, 0x9d] }),
-    }
+    })
 }
 
-fn send(c: &mut Consumer, p: &Packet, sink: &mut Sink) -> Option<Packet> {
+fn send(c: &mut Consumer, p: &SharedPacket, sink: &mut Sink) -> Option<Packet> {
     let key = rtp::is_key_frame(VideoCodec::Vp8, &p.payload);
     let mut out = Outbox::default();
     c.send_rtp(Instant::now(), &clock(), p, key, &ExtIds::default(), &[], sink, &mut out);
@@ -123,6 +123,17 @@ fn nacks_are_answered_with_rtx_once_per_round_trip() {
     let orig = rtp::from_rtx(r.clone(), 5000, 101).unwrap();
     assert_eq!(orig.header.sequence_number, b.header.sequence_number);
     assert_eq!(orig.payload, b.payload);
+    // Rebuilt from the producer's packet (shared, not a copy): the same packet as first sent,
+    // but for a transport-wide sequence number of its own (one number, one datagram).
+    let tcc = |p: &Packet| p.header.extensions.iter().find(|e| e.id == 5).map(|e| e.payload.clone());
+    assert_ne!(tcc(&orig), tcc(&b));
+    assert!(tcc(&orig).is_some());
+    let same_but_tcc = |p: &Packet| {
+        let mut p = p.clone();
+        p.header.extensions.retain(|e| e.id != 5);
+        rtp::marshal(&p)
+    };
+    assert_eq!(same_but_tcc(&orig), same_but_tcc(&b));
     // Asked again at once: not resent until a round trip has passed.
     assert_eq!(c.on_nack(now + Duration::from_millis(5), &clock(), 5000, &seqs, &mut sink, &mut out), 0);
     assert_eq!(c.on_nack(now + Duration::from_millis(150), &clock(), 5000, &seqs, &mut sink, &mut out), 2);
@@ -171,7 +182,7 @@ fn audio_starts_at_once_and_foreign_payload_types_are_dropped() {
     let mut sink = Sink::default();
     assert!(send(&mut c, &pkt(1, 0, false), &mut sink).is_some());
     let mut other = pkt(2, 0, false);
-    other.header.payload_type = 55;
+    SharedPacket::make_mut(&mut other).header.payload_type = 55;
     assert!(send(&mut c, &other, &mut sink).is_none());
 }
 
@@ -222,14 +233,14 @@ fn pipe_consumers_answer_nacks_per_stream_on_its_rtx_stream() {
     let mut out = Outbox::default();
     let mut low = pkt(40, 0, false);
     let mut high = pkt(40, 0, false);
-    high.header.ssrc = 778;
-    high.payload = Bytes::from(vec![0x10, 0x01, 0x42]);
+    SharedPacket::make_mut(&mut high).header.ssrc = 778;
+    SharedPacket::make_mut(&mut high).payload = Bytes::from(vec![0x10, 0x01, 0x42]);
     // Pipes forward as is: no key frame wait, sequence numbers kept, SSRC mapped per stream.
     let a = send(&mut c, &low, &mut sink).unwrap();
     let b = send(&mut c, &high, &mut sink).unwrap();
     assert_eq!((a.header.ssrc, a.header.sequence_number), (100, 40));
     assert_eq!((b.header.ssrc, b.header.sequence_number), (101, 40));
-    low.header.sequence_number = 41;
+    SharedPacket::make_mut(&mut low).header.sequence_number = 41;
     send(&mut c, &low, &mut sink).unwrap();
     // Same sequence number on two streams: the NACK's SSRC picks the packet.
     let now = Instant::now();

@@ -139,28 +139,48 @@ impl Vp8Context {
         Verdict::Forward
     }
 
+    /// The picture id and TL0PICIDX offsets [`Vp8Context::rewrite`] applies now (kept with a
+    /// sent packet, so that a retransmission carries the same ids).
+    pub fn offsets(&self) -> (u16, u8) {
+        (self.pid_offset, self.tl0_offset)
+    }
+
     /// Writes the output picture id and TL0PICIDX into a copy of the payload.
     pub fn rewrite(&mut self, d: &Descriptor, payload: &mut [u8]) {
-        if let Some((pid, long, at)) = d.picture_id {
-            let out = pid.wrapping_add(self.pid_offset) & pid_mask(long);
-            if long {
-                payload[at] = 0x80 | (out >> 8) as u8;
-                payload[at + 1] = out as u8;
-            } else {
-                payload[at] = out as u8;
-            }
+        let (pid, tl0) = write_ids(d, payload, self.offsets());
+        if let Some(out) = pid {
             if self.max_out_pid.is_none_or(|m| pid_newer(out & 0x7fff, m)) {
                 self.max_out_pid = Some(out);
             }
         }
-        if let Some((tl0, at)) = d.tl0 {
-            let out = tl0.wrapping_add(self.tl0_offset);
-            payload[at] = out;
+        if let Some(out) = tl0 {
             if self.max_out_tl0.is_none_or(|m| (out.wrapping_sub(m) as i8) > 0) {
                 self.max_out_tl0 = Some(out);
             }
         }
     }
+}
+
+/// Writes the picture id and TL0PICIDX shifted by `offsets` into `payload` (whose descriptor is
+/// `d`); returns what it wrote.
+pub fn write_ids(d: &Descriptor, payload: &mut [u8], (pid_offset, tl0_offset): (u16, u8)) -> (Option<u16>, Option<u8>) {
+    let mut written = (None, None);
+    if let Some((pid, long, at)) = d.picture_id {
+        let out = pid.wrapping_add(pid_offset) & pid_mask(long);
+        if long {
+            payload[at] = 0x80 | (out >> 8) as u8;
+            payload[at + 1] = out as u8;
+        } else {
+            payload[at] = out as u8;
+        }
+        written.0 = Some(out);
+    }
+    if let Some((tl0, at)) = d.tl0 {
+        let out = tl0.wrapping_add(tl0_offset);
+        payload[at] = out;
+        written.1 = Some(out);
+    }
+    written
 }
 
 #[cfg(test)]

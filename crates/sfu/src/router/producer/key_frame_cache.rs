@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rtc_rtp::packet::Packet;
+
+use crate::rtp::SharedPacket;
 use serde_json::Value;
 
 use crate::rtp::SeqUnwrapper;
@@ -43,7 +45,7 @@ impl KeyFrameCacheConfig {
 #[derive(Default)]
 pub struct KeyFrameCache {
     /// Extended sequence number → (arrival, packet).
-    packets: BTreeMap<i64, (Instant, Packet)>,
+    packets: BTreeMap<i64, (Instant, SharedPacket)>,
     key_timestamp: Option<u32>,
     started: Option<Instant>,
     bytes: usize,
@@ -66,7 +68,7 @@ impl KeyFrameCache {
 
     /// Keeps `p` (already mapped): a new key frame restarts the cache; other packets extend it
     /// until the bounds are passed (then the cache is dropped until the next key frame).
-    pub fn push(&mut self, cfg: &KeyFrameCacheConfig, now: Instant, p: &Packet, is_key: bool) {
+    pub fn push(&mut self, cfg: &KeyFrameCacheConfig, now: Instant, p: &SharedPacket, is_key: bool) {
         let ext = self.seq.unwrap(p.header.sequence_number);
         let size = cost(p);
         if is_key && self.key_timestamp != Some(p.header.timestamp) {
@@ -84,13 +86,13 @@ impl KeyFrameCache {
         if self.packets.first_key_value().is_some_and(|(first, _)| ext < *first) && p.header.timestamp != self.key_timestamp.unwrap_or(0) {
             return; // older than the key frame
         }
-        if self.packets.insert(ext, (now, p.clone())).is_none() {
+        if self.packets.insert(ext, (now, SharedPacket::clone(p))).is_none() {
             self.bytes += size;
         }
     }
 
     /// The cached packets in order, if a key frame is held and still within bounds.
-    pub fn snapshot(&self, cfg: &KeyFrameCacheConfig, now: Instant) -> Option<Vec<(Instant, Packet)>> {
+    pub fn snapshot(&self, cfg: &KeyFrameCacheConfig, now: Instant) -> Option<Vec<(Instant, SharedPacket)>> {
         let started = self.started?;
         if now.saturating_duration_since(started) > cfg.max_duration {
             return None;
@@ -126,12 +128,12 @@ mod tests {
     use bytes::Bytes;
     use rtc_rtp::header::{Extension, Header};
 
-    fn pkt(seq: u16, ts: u32, payload: usize, ext_bytes: usize) -> Packet {
+    fn pkt(seq: u16, ts: u32, payload: usize, ext_bytes: usize) -> SharedPacket {
         let extensions = if ext_bytes > 0 { vec![Extension { id: 1, payload: Bytes::from(vec![7u8; ext_bytes]) }] } else { vec![] };
-        Packet {
+        SharedPacket::new(Packet {
             header: Header { version: 2, sequence_number: seq, timestamp: ts, extension: ext_bytes > 0, extension_profile: 0xBEDE, extensions, ..Default::default() },
             payload: Bytes::from(vec![0u8; payload]),
-        }
+        })
     }
 
     #[test]

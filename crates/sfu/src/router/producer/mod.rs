@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::api::{MediaKind, ProducerId};
 use crate::arena::Key;
 use crate::router::consumer::ConsumerKey;
-use crate::rtp::{self, ExtIds, VideoCodec};
+use crate::rtp::{self, ExtIds, SharedPacket, VideoCodec};
 use crate::trace::TraceTypes;
 use crate::transport::TransportKey;
 
@@ -46,7 +46,7 @@ impl ProducerType {
 
 /// A received packet in the router's space.
 pub struct Incoming {
-    pub packet: Packet,
+    pub packet: SharedPacket,
     pub is_key: bool,
     /// The stream it belongs to.
     pub stream: usize,
@@ -325,6 +325,7 @@ impl Producer {
         }
         p.header.ssrc = self.streams[idx].mapped_ssrc();
         p.header.payload_type = mapped_pt;
+        let p = SharedPacket::new(p);
         if let Some(cfg) = &self.key_frame_cache {
             self.streams[idx].cache_push(cfg, now, &p, is_key);
         }
@@ -351,7 +352,7 @@ impl Producer {
     }
 
     /// The cached key frame and what followed, for stream `idx`.
-    pub fn cached(&self, idx: usize, now: Instant) -> Option<Vec<(Instant, Packet)>> {
+    pub fn cached(&self, idx: usize, now: Instant) -> Option<Vec<(Instant, SharedPacket)>> {
         let cfg = self.key_frame_cache.as_ref()?;
         self.streams.get(idx)?.cache().snapshot(cfg, now)
     }

@@ -159,7 +159,7 @@ impl RecvStream {
         &self.cache
     }
 
-    pub fn cache_push(&mut self, cfg: &KeyFrameCacheConfig, now: Instant, p: &rtc_rtp::packet::Packet, is_key: bool) {
+    pub fn cache_push(&mut self, cfg: &KeyFrameCacheConfig, now: Instant, p: &crate::rtp::SharedPacket, is_key: bool) {
         self.cache.push(cfg, now, p, is_key);
     }
 
