@@ -446,34 +446,41 @@ const REQUEST_SLICE: Duration = Duration::from_millis(2);
 /// How long one reader turn may drain its socket before the next datagram waits for a new turn.
 const READER_SLICE: Duration = Duration::from_millis(20);
 
+thread_local! {
+    /// The receive buffer of every UDP reader of this worker thread: readers take turns on one
+    /// thread and a datagram is handled before the next is read, so one buffer serves them all
+    /// (not 64 KiB per socket, i.e. per WebRtcTransport).
+    static RECV_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 65536]);
+}
+
 async fn udp_reader(rt: Weak<RefCell<Runtime>>, id: SocketId, sock: Rc<UdpSocket>) {
-    let mut buf = vec![0u8; 65536];
     loop {
-        let (n, from) = match sock.recv_from(&mut buf).await {
-            Ok(r) => r,
-            // Transient errors (e.g. ICMP-induced) must not end the reader.
-            Err(_) => continue,
-        };
+        if sock.readable().await.is_err() {
+            continue;
+        }
         let Some(me) = rt.upgrade() else { return };
         Runtime::guarded(&me, |r| {
-            // Requests queued meanwhile go first: they must not wait for every socket's turn.
-            r.serve_requests();
-            r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
-            // Drain what else is queued without going back to the scheduler, for a bounded time.
-            let started = Instant::now();
-            for _ in 0..64 {
-                if started.elapsed() >= READER_SLICE {
-                    break;
-                }
-                match sock.try_recv_from(&mut buf) {
-                    Ok((n, from)) => {
-                        // Between datagrams too: one may be a costly handshake step.
-                        r.serve_requests();
-                        r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
+            RECV_BUF.with_borrow_mut(|buf| {
+                // Drain what is queued without going back to the scheduler, for a bounded time.
+                let started = Instant::now();
+                for i in 0..65 {
+                    if i > 0 && started.elapsed() >= READER_SLICE {
+                        break;
                     }
-                    Err(_) => break,
+                    match sock.try_recv_from(buf) {
+                        Ok((n, from)) => {
+                            // Requests queued meanwhile go first, and between datagrams too: they
+                            // must not wait for every socket's turn, and a datagram may be a
+                            // costly handshake step.
+                            r.serve_requests();
+                            r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        // Transient errors (e.g. ICMP-induced) must not end the reader.
+                        Err(_) => {}
+                    }
                 }
-            }
+            });
             // What this batch made the worker send leaves now, batched per socket.
             r.flush();
         });

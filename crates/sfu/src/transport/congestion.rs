@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::rtp::rtcp::TwccFeedback;
 
-/// Sent packets remembered by transport-wide sequence number (16 bytes each, allocated on the
+/// Sent packets remembered by transport-wide sequence number (12 bytes each, allocated on the
 /// first send: ~5 s at 200 packets/s, far more than feedback takes to come back).
 const HISTORY: usize = 1024;
 /// Send-time burst that forms one group.
@@ -38,12 +38,13 @@ pub enum Usage {
 
 #[derive(Clone, Copy, Default)]
 struct SentPacket {
-    /// µs since the estimator's epoch.
-    at: i64,
+    /// µs since the estimator's epoch, low 32 bits (feedback comes back within seconds, the
+    /// count wraps after 71 minutes: see [`Congestion::sent_at`]).
+    at: u32,
     seq: u16,
+    /// Bytes; 0 once reported (or never sent).
     size: u16,
     probe: u16,
-    valid: bool,
 }
 
 /// One group of packets sent within a burst.
@@ -243,12 +244,17 @@ impl Congestion {
         if self.history.is_empty() {
             self.history = vec![SentPacket::default(); HISTORY];
         }
-        let at = self.us(now);
-        self.history[usize::from(seq) % HISTORY] = SentPacket { seq, at, size: size.min(usize::from(u16::MAX)) as u16, probe, valid: true };
+        let at = self.us(now) as u32;
+        self.history[usize::from(seq) % HISTORY] = SentPacket { seq, at, size: size.clamp(1, usize::from(u16::MAX)) as u16, probe };
     }
 
     fn sent(&self, seq: u16) -> Option<SentPacket> {
-        self.history.get(usize::from(seq) % HISTORY).copied().filter(|p| p.valid && p.seq == seq)
+        self.history.get(usize::from(seq) % HISTORY).copied().filter(|p| p.size > 0 && p.seq == seq)
+    }
+
+    /// The full send time (µs since the epoch) of a packet sent at most ~35 minutes before `now_us`.
+    fn sent_at(now_us: i64, p: &SentPacket) -> i64 {
+        now_us - i64::from((now_us as u32).wrapping_sub(p.at))
     }
 
     fn acked_rate(&self) -> Option<f64> {
@@ -264,13 +270,14 @@ impl Congestion {
         self.active = true;
         self.twcc = true;
         let mut received: Vec<(i64, i64, u32, u16)> = Vec::with_capacity(fb.arrivals.len());
+        let now_us = self.us(now);
         for (i, arrival) in fb.arrivals.iter().enumerate() {
             let Some(sent) = self.sent(fb.base.wrapping_add(i as u16)) else { continue };
             // Each packet is reported once: forget it.
-            self.history[usize::from(sent.seq) % HISTORY].valid = false;
+            self.history[usize::from(sent.seq) % HISTORY].size = 0;
             self.reported += 1;
             match arrival {
-                Some(a) => received.push((sent.at, *a, u32::from(sent.size), sent.probe)),
+                Some(a) => received.push((Self::sent_at(now_us, &sent), *a, u32::from(sent.size), sent.probe)),
                 None => self.lost += 1,
             }
         }

@@ -134,7 +134,10 @@ pub struct Consumer {
     transport: TransportKey,
     kind: MediaKind,
     ctype: ConsumerType,
-    rtp_parameters: Value,
+    /// As negotiated, serialized: read only by dump() (a parsed JSON value costs ~9 KiB per
+    /// consumer).
+    rtp_parameters: Box<str>,
+    mime_type: Box<str>,
     paused: bool,
     producer_paused: bool,
     priority: u32,
@@ -254,7 +257,8 @@ impl Consumer {
             transport: n.transport,
             kind: n.kind,
             ctype: n.ctype,
-            rtp_parameters: n.rtp_parameters,
+            mime_type: n.rtp_parameters["codecs"][0]["mimeType"].as_str().unwrap_or_default().into(),
+            rtp_parameters: n.rtp_parameters.to_string().into(),
             paused: n.paused,
             producer_paused: n.producer_paused,
             priority: 1,
@@ -310,8 +314,8 @@ impl Consumer {
     pub fn ctype(&self) -> ConsumerType {
         self.ctype
     }
-    pub fn rtp_parameters(&self) -> &Value {
-        &self.rtp_parameters
+    pub fn rtp_parameters(&self) -> Value {
+        serde_json::from_str(&self.rtp_parameters).unwrap_or(Value::Null)
     }
     pub fn is_video(&self) -> bool {
         self.kind == MediaKind::Video
@@ -980,7 +984,7 @@ impl Consumer {
             "timestamp": timestamp,
             "ssrc": self.ssrc,
             "kind": self.kind.name(),
-            "mimeType": self.rtp_parameters["codecs"][0]["mimeType"],
+            "mimeType": &*self.mime_type,
             "packetsLost": self.packets_lost,
             "fractionLost": self.fraction_lost,
             "packetsDiscarded": 0,
@@ -1012,7 +1016,7 @@ impl Consumer {
             "producerId": producer_id,
             "kind": self.kind.name(),
             "type": self.ctype.name(),
-            "rtpParameters": self.rtp_parameters,
+            "rtpParameters": self.rtp_parameters(),
             "consumableRtpEncodings": consumable_encodings,
             "supportedCodecPayloadTypes": self.payload_types,
             "traceEventTypes": self.trace.names(),

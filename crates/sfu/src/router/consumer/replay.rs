@@ -85,7 +85,7 @@ impl Replay {
 
     /// Drops the replay (a live key frame is a better start).
     pub fn stop(&mut self) {
-        self.queue.clear();
+        self.queue = VecDeque::new();
     }
 
     /// A live packet while replaying: it goes out after the replay.
@@ -99,11 +99,15 @@ impl Replay {
 
     /// The next packet due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<Queued> {
-        if self.queue.front().is_some_and(|q| q.due <= now) {
-            self.queue.pop_front()
-        } else {
-            None
+        if !self.queue.front().is_some_and(|q| q.due <= now) {
+            return None;
         }
+        let q = self.queue.pop_front();
+        if self.queue.is_empty() {
+            // A replay is a join's burst: its queue's room is not kept for the consumer's life.
+            self.queue = VecDeque::new();
+        }
+        q
     }
 }
 

@@ -145,6 +145,16 @@ fn bounds_and_garbage_feedback() {
 
 #[test]
 fn the_send_history_stays_small() {
-    assert_eq!(std::mem::size_of::<SentPacket>(), 16);
-    assert_eq!(HISTORY * std::mem::size_of::<SentPacket>(), 16 * 1024);
+    assert_eq!(std::mem::size_of::<SentPacket>(), 12);
+    assert_eq!(HISTORY * std::mem::size_of::<SentPacket>(), 12 * 1024);
+}
+
+#[test]
+fn send_times_come_back_whole_across_the_32_bit_wrap() {
+    // Kept as the low 32 bits of µs: a packet sent just before the count wraps (71.6 min in)
+    // and reported just after reads as sent 1 ms before, not 71 minutes later.
+    let sent = SentPacket { at: u32::MAX - 499, seq: 1, size: 100, probe: 0 };
+    let now_us = (1i64 << 32) + 500;
+    assert_eq!(Congestion::sent_at(now_us, &sent), (1i64 << 32) - 500);
+    assert_eq!(Congestion::sent_at(1_000_000, &SentPacket { at: 999_000, ..sent }), 999_000);
 }
