@@ -12,6 +12,9 @@
  *   node benchmark/forward.js --modules ferrosoup,mediasoup            # side by side, if installed
  *   node benchmark/forward.js --k 500 --workers 1 --listen transport,server   # a port per transport vs one WebRtcServer
  *   node benchmark/forward.js --floor off     # without the floor rows
+ *   node benchmark/forward.js --k 500 --workers 1 --gso on,off --packetize equal,browser
+ *       # UDP segmentation offload on/off; the publisher's frames split equally or as libwebrtc
+ *       # does (packet sizes differing by a byte: fewer runs of one size for GSO to carry)
  *
  * The floor (issue 23): for each K and listen mode, the same publisher's packets sealed in place
  * (AES-128-GCM, ring) and sent with sendmmsg to K local receivers with no SFU logic, from a socket
@@ -32,6 +35,8 @@ const WORKERS = arg('workers', '1,2').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '6'));
 const KBPS = Number(arg('kbps', '1500'));
 const SENDMMSG = arg('sendmmsg', 'on').split(',');
+const GSO = arg('gso', 'on').split(',');
+const PACKETIZE = arg('packetize', 'browser').split(',');
 const MODULES = arg('modules', 'ferrosoup').split(',');
 const LISTEN = arg('listen', 'transport').split(',');
 const FLOOR = arg('floor', 'on') !== 'off';
@@ -50,7 +55,8 @@ async function run(workers, k) {
 		const audioSsrc = 22222222;
 		await s.call('produce', { dtlsParameters, videoSsrc, audioSsrc });
 		const total = 600000; // the case's process ends it
-		const publishing = binding.nativePublish(JSON.stringify({ ...transport, videoSsrc, audioSsrc, videoKbps: KBPS, durationMs: total, timeoutMs: 10000 }));
+		const browserSizes = process.env.FORWARD_PACKETIZE !== 'equal';
+		const publishing = binding.nativePublish(JSON.stringify({ ...transport, videoSsrc, audioSsrc, videoKbps: KBPS, durationMs: total, timeoutMs: 10000, browserSizes }));
 		publishing.catch(() => {});
 		await sleep(500);
 		const before = await s.call('usage');
@@ -77,6 +83,8 @@ async function run(workers, k) {
 		const packets = u2.rtpPacketsSent - u1.rtpPacketsSent;
 		const datagrams = u2.udpDatagramsSent - u1.udpDatagramsSent;
 		const syscalls = u2.udpSendSyscalls - u1.udpSendSyscalls;
+		const gsoDatagrams = (u2.udpGsoDatagrams ?? 0) - (u1.udpGsoDatagrams ?? 0);
+		const gsoMessages = (u2.udpGsoMessages ?? 0) - (u1.udpGsoMessages ?? 0);
 		const cpuS = (u2.cpuMs - u1.cpuMs) / 1000;
 		const wallS = (u2.at - u1.at) / 1000;
 		return {
@@ -84,7 +92,13 @@ async function run(workers, k) {
 			k,
 			sendmmsg: process.env.FERROSOUP_SENDMMSG !== '0',
 			listen: process.env.FORWARD_LISTEN === 'server' ? 'WebRtcServer' : 'per transport',
+			packetize: process.env.FORWARD_PACKETIZE === 'equal' ? 'equal' : 'browser',
 			datagramsPerSendSyscall: Math.round((datagrams / Math.max(1, syscalls)) * 100) / 100,
+			gso: process.env.FERROSOUP_GSO !== '0',
+			// Of the datagrams sent, the share that left by segmentation offload, and how many a
+			// segmented message carried.
+			gsoShare: Math.round((gsoDatagrams / Math.max(1, datagrams)) * 1000) / 1000,
+			datagramsPerGsoMessage: Math.round((gsoDatagrams / Math.max(1, gsoMessages)) * 100) / 100,
 			receiversConnected: u1.connected,
 			packetsPerSecond: Math.round(packets / wallS),
 			cpuSecondsPerMillionPackets: Math.round((cpuS / (packets / 1e6)) * 100) / 100,
@@ -98,11 +112,11 @@ async function run(workers, k) {
 }
 
 /** Each case in its own process: its native publisher and receivers end with it. */
-function runIsolated(w, k, sendmmsg, module, listen) {
+function runIsolated(w, k, sendmmsg, module, listen, gso = 'on', packetize = 'browser') {
 	const { execFileSync } = require('node:child_process');
 	const out = execFileSync(process.execPath, [__filename, '--one', `${w},${k}`, '--seconds', String(SECONDS), '--kbps', String(KBPS)], {
 		stdio: ['ignore', 'pipe', 'inherit'],
-		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1', FORWARD_MODULE: module, FORWARD_LISTEN: listen },
+		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1', FERROSOUP_GSO: gso === 'off' ? '0' : '1', FORWARD_MODULE: module, FORWARD_LISTEN: listen, FORWARD_PACKETIZE: packetize },
 		timeout: 300000,
 	});
 	return { module, ...JSON.parse(out.toString()) };
@@ -135,15 +149,19 @@ async function main() {
 			for (const w of WORKERS) {
 				for (const m of module === 'ferrosoup' ? SENDMMSG : ['n/a']) {
 					for (const listen of LISTEN) {
-						let r;
-						try {
-							r = runIsolated(w, k, m, module, listen);
-						} catch (error) {
-							console.error(`  ${module} K=${k} workers=${w}: failed (${error.message.split('\n')[0]})`);
-							continue;
+						for (const gso of module === 'ferrosoup' && m !== 'off' ? GSO : ['off']) {
+							for (const packetize of PACKETIZE) {
+								let r;
+								try {
+									r = runIsolated(w, k, m, module, listen, gso, packetize);
+								} catch (error) {
+									console.error(`  ${module} K=${k} workers=${w}: failed (${error.message.split('\n')[0]})`);
+									continue;
+								}
+								rows.push(r);
+								console.error(`  ${module} K=${k} workers=${w} sendmmsg=${m} gso=${gso} listen=${listen} packetize=${packetize}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M, ${r.datagramsPerSendSyscall} datagrams/syscall, GSO share ${r.gsoShare}`);
+							}
 						}
-						rows.push(r);
-						console.error(`  ${module} K=${k} workers=${w} sendmmsg=${m} listen=${listen}: ${r.packetsPerSecond} pkt/s, ${r.cpuSecondsPerMillionPackets} CPU-s/M, ${r.datagramsPerSendSyscall} datagrams/syscall`);
 					}
 				}
 			}
@@ -161,17 +179,18 @@ async function main() {
 		}
 	}
 	const floorOf = (r) => floors.find((f) => f.k === r.k && f.listen === r.listen);
-	console.log('| module | K consumers | workers | sends | listen | receivers fed | forwarded packets/s | server CPU-s per M packets | × floor | server cores busy | packets/s per busy core | datagrams per send syscall | memory per consumer (KiB) |');
-	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+	console.log('| module | K consumers | workers | sends | listen | packetized | receivers fed | forwarded packets/s | server CPU-s per M packets | × floor | server cores busy | packets/s per busy core | datagrams per send syscall | share by GSO (per message) | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const f of floors) {
-		console.log(`| floor | ${f.k} | 1 thread | sendmmsg | ${f.listen} | ${f.receivers} | ${Math.round(f.datagramsPerSecond)} | ${f.cpuSecondsPerMillion.toFixed(2)} | 1.00 | ${(f.threadCpuSeconds / f.wallSeconds).toFixed(2)} | ${Math.round(f.datagramsPerSecond / Math.max(1e-9, f.threadCpuSeconds / f.wallSeconds))} | ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} | — |`);
+		console.log(`| floor | ${f.k} | 1 thread | sendmmsg | ${f.listen} | equal | ${f.receivers} | ${Math.round(f.datagramsPerSecond)} | ${f.cpuSecondsPerMillion.toFixed(2)} | 1.00 | ${(f.threadCpuSeconds / f.wallSeconds).toFixed(2)} | ${Math.round(f.datagramsPerSecond / Math.max(1e-9, f.threadCpuSeconds / f.wallSeconds))} | ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} | — | — |`);
 	}
 	for (const r of rows) {
-		const sends = r.module !== 'ferrosoup' ? 'sendto' : r.sendmmsg ? 'sendmmsg' : 'sendto';
+		const sends = r.module !== 'ferrosoup' ? 'sendto' : r.sendmmsg ? (r.gso ? 'sendmmsg + GSO' : 'sendmmsg') : 'sendto';
 		const f = floorOf(r);
 		const ratio = f ? (r.cpuSecondsPerMillionPackets / f.cpuSecondsPerMillion).toFixed(2) : '—';
 		const perCore = r.cpuCoresBusy > 0 ? Math.round(r.packetsPerSecond / r.cpuCoresBusy) : '—';
-		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${ratio} | ${r.cpuCoresBusy} | ${perCore} | ${r.datagramsPerSendSyscall} | ${r.memoryPerConsumerKiB} |`);
+		const gso = r.gso ? `${Math.round(r.gsoShare * 100)}% (${r.datagramsPerGsoMessage})` : '—';
+		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.packetize} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${ratio} | ${r.cpuCoresBusy} | ${perCore} | ${r.datagramsPerSendSyscall} | ${gso} | ${r.memoryPerConsumerKiB} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows, floors }, null, 2));

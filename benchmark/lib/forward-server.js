@@ -106,6 +106,8 @@ const handlers = {
 			rtpPacketsSent,
 			udpDatagramsSent: dumps.reduce((n, d) => n + (d.udpDatagramsSent ?? 0), 0),
 			udpSendSyscalls: dumps.reduce((n, d) => n + (d.udpSendSyscalls ?? 0), 0),
+			udpGsoDatagrams: dumps.reduce((n, d) => n + (d.udpGsoDatagrams ?? 0), 0),
+			udpGsoMessages: dumps.reduce((n, d) => n + (d.udpGsoMessages ?? 0), 0),
 			at: Date.now(),
 		};
 	},

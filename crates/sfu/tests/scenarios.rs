@@ -54,7 +54,7 @@ fn publisher(w: &mut World, r: &Room, key_interval: u32) -> usize {
     let t = transport(w, r, "pub-t");
     let p = w.add_peer(r.e, "pub-t", &t);
     w.request(r.e, "transport.produce", "pub-t", json!({ "producerId": "cam", "kind": "video", "rtpParameters": vp8_producer(PUB_SSRC) })).unwrap();
-    let cfg = VideoConfig { ssrc: PUB_SSRC, payload_type: 96, kbps: 800, fps: 30, key_interval };
+    let cfg = VideoConfig { ssrc: PUB_SSRC, payload_type: 96, kbps: 800, fps: 30, key_interval, browser_sizes: false };
     w.peers[p].publisher = Some(Publisher::new(w.now, Some(cfg), None, 65_000));
     p
 }

@@ -237,6 +237,8 @@ pub struct PublishOptions {
     pub audio_packets: u64,
     /// First sequence number of each stream (near 65535 to cross the wrap at once).
     pub first_seq: u16,
+    /// Split frames as libwebrtc does (sizes differ by a byte) instead of equally.
+    pub browser_sizes: bool,
 }
 
 impl Default for PublishOptions {
@@ -250,6 +252,7 @@ impl Default for PublishOptions {
             audio_pps: 50,
             audio_packets: 0,
             first_seq: 0,
+            browser_sizes: false,
         }
     }
 }
@@ -260,7 +263,7 @@ impl Default for PublishOptions {
 pub async fn publish(server: ServerParams, o: PublishOptions) -> Result<PublishResult, String> {
     let mut c = connect(server, o.timeout).await?;
     let start = Instant::now();
-    let video = (o.video_ssrc != 0).then(|| VideoConfig { ssrc: o.video_ssrc, payload_type: 96, kbps: o.video_kbps, fps: 30, key_interval: 30 });
+    let video = (o.video_ssrc != 0).then(|| VideoConfig { ssrc: o.video_ssrc, payload_type: 96, kbps: o.video_kbps, fps: 30, key_interval: 30, browser_sizes: o.browser_sizes });
     let audio = (o.audio_ssrc != 0).then(|| AudioConfig { ssrc: o.audio_ssrc, payload_type: 111, packets_per_second: o.audio_pps, limit: o.audio_packets });
     let mut publisher = Publisher::new(start, video, audio, o.first_seq);
     let end = start + o.duration;

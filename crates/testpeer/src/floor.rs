@@ -22,6 +22,8 @@ pub struct FloorOptions {
     pub video_kbps: u32,
     pub audio_pps: u32,
     pub duration: Duration,
+    /// The publisher splits frames as libwebrtc does (see `VideoConfig::browser_sizes`).
+    pub browser_sizes: bool,
     /// One socket for every receiver (as a WebRtcServer has): a turn's datagrams to all of
     /// them leave in one `sendmmsg` (up to 1,024 each) instead of one per receiver.
     pub one_socket: bool,
@@ -101,7 +103,7 @@ pub fn run(o: FloorOptions) -> Result<FloorResult, String> {
         std::thread::spawn(move || drain(sinks, stop))
     };
     let start = Instant::now();
-    let video = VideoConfig { ssrc: 1, payload_type: 96, kbps: o.video_kbps, fps: 30, key_interval: 30 };
+    let video = VideoConfig { ssrc: 1, payload_type: 96, kbps: o.video_kbps, fps: 30, key_interval: 30, browser_sizes: o.browser_sizes };
     let audio = AudioConfig { ssrc: 2, payload_type: 111, packets_per_second: o.audio_pps, limit: 0 };
     let mut publisher = Publisher::new(start, Some(video), Some(audio), 0);
     let end = start + o.duration;

@@ -36,6 +36,9 @@ pub struct VideoConfig {
     pub fps: u32,
     /// A key frame every this many frames.
     pub key_interval: u32,
+    /// Split frames as libwebrtc does (sizes about equal: the last `bytes % packets` packets one
+    /// byte longer, the frame's bytes exact) instead of all packets the same size.
+    pub browser_sizes: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -118,10 +121,11 @@ impl Publisher {
             let frame_bytes = (v.cfg.kbps as usize * 1000 / 8) / v.cfg.fps.max(1) as usize;
             let packets = frame_bytes.div_ceil(MAX_PAYLOAD).max(1);
             let size = (frame_bytes / packets).max(12);
+            let longer = if v.cfg.browser_sizes { frame_bytes % packets } else { 0 };
             // When it leaves (µs since the Unix epoch), for receivers to measure the one-way delay.
             let sent_at = send_time_us();
             for i in 0..packets {
-                let mut payload = vec![0xABu8; size];
+                let mut payload = vec![0xABu8; size + usize::from(i >= packets - longer)];
                 // VP8 payload descriptor: S bit on the first packet, partition 0; frame header
                 // P bit clear on a key frame.
                 payload[0] = if i == 0 { 0x10 } else { 0x00 };
@@ -202,7 +206,7 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Publisher::new(
             t0,
-            Some(VideoConfig { ssrc: 1, payload_type: 96, kbps: 1000, fps: 25, key_interval: 50 }),
+            Some(VideoConfig { ssrc: 1, payload_type: 96, kbps: 1000, fps: 25, key_interval: 50, browser_sizes: false }),
             Some(AudioConfig { ssrc: 2, payload_type: 111, packets_per_second: 50, limit: 0 }),
             65_530,
         );

@@ -66,7 +66,8 @@ pub async fn native_receiver_count(params_json: String) -> Result<String> {
 
 /// Connects and sends synthetic VP8 (`videoKbps`, ssrc `videoSsrc`, PT 96) and audio (ssrc
 /// `audioSsrc`, PT 111, `audioPps` packets/s, at most `audioPackets`) over SRTP for
-/// `durationMs`, sequence numbers from `firstSeq`.
+/// `durationMs`, sequence numbers from `firstSeq`; `browserSizes`: frames split as libwebrtc
+/// does (packet sizes differ by a byte) instead of equally.
 #[napi]
 pub async fn native_publish(params_json: String) -> Result<String> {
     let v = parse(&params_json)?;
@@ -80,6 +81,7 @@ pub async fn native_publish(params_json: String) -> Result<String> {
         audio_pps: v["audioPps"].as_u64().map_or(d.audio_pps, |n| n.clamp(1, 100_000) as u32),
         audio_packets: v["audioPackets"].as_u64().unwrap_or(0),
         first_seq: v["firstSeq"].as_u64().unwrap_or(0) as u16,
+        browser_sizes: v["browserSizes"].as_bool().unwrap_or(false),
     };
     to_json(&driver::publish(server(&v)?, o).await.map_err(Error::from_reason)?)
 }
@@ -98,6 +100,7 @@ pub async fn native_floor(params_json: String) -> Result<String> {
         audio_pps: v["audioPps"].as_u64().map_or(d.audio_pps, |n| n.clamp(1, 100_000) as u32),
         duration: ms(&v, "durationMs", 5000),
         one_socket: v["oneSocket"].as_bool().unwrap_or(false),
+        browser_sizes: v["browserSizes"].as_bool().unwrap_or(false),
     };
     let r = napi::tokio::task::spawn_blocking(move || ferrosoup_testpeer::floor::run(o)).await.map_err(|e| Error::from_reason(e.to_string()))?;
     to_json(&r.map_err(Error::from_reason)?)

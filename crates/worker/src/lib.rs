@@ -402,6 +402,9 @@ impl Runtime {
             // ferrosoup: UDP datagrams sent, the send syscalls that carried them, and drops.
             "udpDatagramsSent": self.sends.datagrams,
             "udpSendSyscalls": self.sends.syscalls,
+            // ... and how many of those datagrams left by segmentation offload, in how many messages.
+            "udpGsoDatagrams": self.sends.gso_datagrams,
+            "udpGsoMessages": self.sends.gso_messages,
             "udpSendFailures": self.sends.failures,
             "tcpFramesDropped": self.sockets.tcp_dropped,
             "pipeMessagesDropped": self.pipe_dropped,

@@ -1,10 +1,13 @@
 //! UDP sends of one worker turn, batched: datagrams are queued for the rest of the turn and
 //! then leave per socket with one `sendmmsg(2)` (a video frame's packets to one viewer: one
-//! syscall, not five).
+//! syscall, not five). Consecutive datagrams to one destination of one size (the last may be
+//! shorter) go as one message with UDP generic segmentation offload (`UDP_SEGMENT`): the kernel
+//! takes them through its send path once and splits them at the end.
 
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::UdpSocket;
 
@@ -17,6 +20,9 @@ pub struct SendQueue {
     /// Send syscalls made and datagrams sent, for benchmarks.
     pub syscalls: u64,
     pub datagrams: u64,
+    /// Messages that carried several datagrams by segmentation offload, and those datagrams.
+    pub gso_messages: u64,
+    pub gso_datagrams: u64,
 }
 
 /// `FERROSOUP_SENDMMSG=0` sends each datagram with its own sendto(2) (for A/B benchmarks).
@@ -25,8 +31,58 @@ fn batching() -> bool {
     *ON.get_or_init(|| std::env::var("FERROSOUP_SENDMMSG").map_or(true, |v| v != "0"))
 }
 
+/// Off after the kernel refused a segmented message once (no UDP GSO there).
+static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// `FERROSOUP_GSO=0` never segments (for A/B benchmarks).
+fn gso() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    batching() && *ON.get_or_init(|| std::env::var("FERROSOUP_GSO").map_or(true, |v| v != "0")) && !GSO_REFUSED.load(Ordering::Relaxed)
+}
+
 /// Most messages one sendmmsg(2) takes (UIO_MAXIOV).
 const MAX_BATCH: usize = 1024;
+/// `UDP_SEGMENT` (linux/udp.h): the segment size of a message, as a control message.
+const UDP_SEGMENT: libc::c_int = 103;
+/// Most segments in one message (the kernel's UDP_MAX_SEGMENTS), and most bytes.
+const MAX_SEGMENTS: usize = 64;
+const MAX_GSO_BYTES: usize = 65_000;
+
+/// One message: datagrams `start..end` of a socket's batch, cut into `segment`-byte datagrams
+/// when there are several.
+#[derive(Clone, Copy)]
+struct Message {
+    start: usize,
+    end: usize,
+    segment: u16,
+}
+
+/// Where datagrams `from..` of `batch` split into messages: runs to one destination of one
+/// size, the last of a run possibly shorter.
+fn messages(batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)], segmented: bool, out: &mut Vec<Message>) {
+    out.clear();
+    let mut i = 0;
+    while i < batch.len() {
+        let (to, size) = (batch[i].1, batch[i].2.len());
+        let mut end = i + 1;
+        let mut total = size;
+        if segmented && size > 0 && size <= usize::from(u16::MAX) {
+            while end < batch.len() && end - i < MAX_SEGMENTS {
+                let (next_to, next) = (batch[end].1, batch[end].2.len());
+                if next_to != to || next == 0 || next > size || total + next > MAX_GSO_BYTES {
+                    break;
+                }
+                total += next;
+                end += 1;
+                if next < size {
+                    break; // a shorter one ends the run
+                }
+            }
+        }
+        out.push(Message { start: i, end, segment: size as u16 });
+        i = end;
+    }
+}
 
 impl SendQueue {
     pub fn push(&mut self, sock: &Rc<UdpSocket>, to: SocketAddr, data: Vec<u8>) {
@@ -37,7 +93,7 @@ impl SendQueue {
         self.items.is_empty()
     }
 
-    /// Sends everything queued, grouped by socket in queue order.
+    /// Sends everything queued, grouped by socket (and destination) in queue order.
     pub fn flush(&mut self) {
         if self.items.is_empty() {
             return;
@@ -50,15 +106,13 @@ impl SendQueue {
             self.items = items;
             return;
         }
-        // Stable: each socket's datagrams keep their order.
-        items.sort_by_key(|(sock, _, _)| Rc::as_ptr(sock) as usize);
+        // Stable: each socket's datagrams to each destination keep their order.
+        items.sort_by(|(a, to_a, _), (b, to_b, _)| (Rc::as_ptr(a) as usize, to_a).cmp(&(Rc::as_ptr(b) as usize, to_b)));
         let mut start = 0;
         while start < items.len() {
             let sock = &items[start].0;
             let end = start + items[start..].iter().take_while(|(s, _, _)| Rc::ptr_eq(s, sock)).count();
-            for chunk in items[start..end].chunks(MAX_BATCH) {
-                self.send_batch(chunk);
-            }
+            self.send_batch(&items[start..end]);
             start = end;
         }
         items.clear();
@@ -66,6 +120,7 @@ impl SendQueue {
         self.items = items;
     }
 
+    /// Datagrams of one socket.
     fn send_batch(&mut self, batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)]) {
         let sock = &batch[0].0;
         if batch.len() == 1 {
@@ -76,33 +131,51 @@ impl SendQueue {
             }
             return;
         }
-        let addrs: Vec<socket2::SockAddr> = batch.iter().map(|(_, to, _)| socket2::SockAddr::from(*to)).collect();
-        let mut iovs: Vec<libc::iovec> = batch
-            .iter()
-            .map(|(_, _, d)| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() })
-            .collect();
-        let mut msgs: Vec<libc::mmsghdr> = iovs
-            .iter_mut()
-            .zip(&addrs)
-            .map(|(iov, addr)| {
-                // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
-                let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-                h.msg_name = addr.as_ptr() as *mut libc::c_void;
-                h.msg_namelen = addr.len();
-                h.msg_iov = iov as *mut libc::iovec;
-                h.msg_iovlen = 1;
-                libc::mmsghdr { msg_hdr: h, msg_len: 0 }
-            })
-            .collect();
+        let mut plan = Vec::new();
+        messages(batch, gso(), &mut plan);
+        let addrs: Vec<socket2::SockAddr> = plan.iter().map(|m| socket2::SockAddr::from(batch[m.start].1)).collect();
+        let mut iovs: Vec<libc::iovec> = batch.iter().map(|(_, _, d)| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() }).collect();
+        // One control buffer per message (aligned, room for one u16 control message).
+        let mut controls: Vec<[u64; 4]> = vec![[0; 4]; plan.len()];
+        let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(plan.len());
+        for ((m, addr), control) in plan.iter().zip(&addrs).zip(controls.iter_mut()) {
+            // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
+            let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+            h.msg_name = addr.as_ptr() as *mut libc::c_void;
+            h.msg_namelen = addr.len();
+            h.msg_iov = iovs[m.start..].as_mut_ptr();
+            h.msg_iovlen = m.end - m.start;
+            if m.end - m.start > 1 {
+                h.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+                // SAFETY: CMSG_* compute sizes and positions inside `control` (32 bytes, more
+                // than CMSG_SPACE(2)); the header and its u16 are written inside it.
+                unsafe {
+                    h.msg_controllen = libc::CMSG_SPACE(2) as usize;
+                    let c = libc::CMSG_FIRSTHDR(&h);
+                    (*c).cmsg_level = libc::SOL_UDP;
+                    (*c).cmsg_type = UDP_SEGMENT;
+                    (*c).cmsg_len = libc::CMSG_LEN(2) as usize;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u16, m.segment);
+                }
+            }
+            msgs.push(libc::mmsghdr { msg_hdr: h, msg_len: 0 });
+        }
         let fd = std::os::fd::AsRawFd::as_raw_fd(&**sock);
+        let count = |ms: &[Message]| ms.iter().map(|m| (m.end - m.start) as u64).sum::<u64>();
         let mut off = 0;
         while off < msgs.len() {
             self.syscalls += 1;
-            // SAFETY: `msgs[off..]` points at live iovecs and addresses built above.
-            let n = unsafe { libc::sendmmsg(fd, msgs[off..].as_mut_ptr(), (msgs.len() - off) as libc::c_uint, libc::MSG_DONTWAIT) };
-            if n > 0 {
-                off += n as usize;
-                self.datagrams += n as u64;
+            let n = (msgs.len() - off).min(MAX_BATCH);
+            // SAFETY: `msgs[off..off + n]` points at live iovecs, addresses and control buffers.
+            let sent = unsafe { libc::sendmmsg(fd, msgs[off..].as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+            if sent > 0 {
+                let done = &plan[off..off + sent as usize];
+                self.datagrams += count(done);
+                for m in done.iter().filter(|m| m.end - m.start > 1) {
+                    self.gso_messages += 1;
+                    self.gso_datagrams += (m.end - m.start) as u64;
+                }
+                off += sent as usize;
                 continue;
             }
             let err = io::Error::last_os_error();
@@ -111,11 +184,24 @@ impl SendQueue {
             }
             if err.kind() == io::ErrorKind::WouldBlock {
                 // The socket buffer is full: the rest of this batch is lost, as with sendto.
-                self.failures += (msgs.len() - off) as u64;
+                self.failures += count(&plan[off..]);
                 return;
             }
-            // This datagram failed (e.g. ICMP unreachable pending): skip it, send the rest.
-            self.failures += 1;
+            let m = plan[off];
+            if m.end - m.start > 1 && matches!(err.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)) {
+                // No segmentation offload here: never again; this message's datagrams one by one.
+                GSO_REFUSED.store(true, Ordering::Relaxed);
+                for (_, to, d) in &batch[m.start..m.end] {
+                    self.syscalls += 1;
+                    match sock.try_send_to(d, *to) {
+                        Ok(_) => self.datagrams += 1,
+                        Err(_) => self.failures += 1,
+                    }
+                }
+            } else {
+                // This message failed (e.g. ICMP unreachable pending): skip it, send the rest.
+                self.failures += (m.end - m.start) as u64;
+            }
             off += 1;
         }
     }
@@ -154,6 +240,10 @@ mod tests {
         if batching() {
             assert_eq!(q.syscalls, 2, "one sendmmsg for a, one for b");
         }
+        if gso() {
+            // a's five to x, b's five to x and a's five to y: one segmented message each.
+            assert_eq!((q.gso_messages, q.gso_datagrams), (3, 15));
+        }
         let recv_all = |s: &std::net::UdpSocket| {
             let mut got = Vec::new();
             let mut buf = [0u8; 16];
@@ -174,5 +264,54 @@ mod tests {
         q.flush();
         assert_eq!(q.failures, 1);
         assert_eq!(seq(&recv_all(&x), from(&a)), vec![9]);
+    }
+
+    #[test]
+    fn runs_to_one_destination_of_one_size_make_one_message() {
+        let s = Rc::new({
+            let std = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            std.set_nonblocking(true).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+            let _g = rt.enter();
+            UdpSocket::from_std(std).unwrap()
+        });
+        let (x, y): (SocketAddr, SocketAddr) = ("127.0.0.1:1000".parse().unwrap(), "127.0.0.1:1001".parse().unwrap());
+        let batch: Vec<_> = [(x, 100), (x, 100), (x, 100), (x, 60), (x, 100), (x, 101), (y, 100), (y, 100)]
+            .into_iter()
+            .chain(std::iter::repeat_n((y, 1000), 70))
+            .map(|(to, n)| (s.clone(), to, vec![0u8; n]))
+            .collect();
+        let mut plan = Vec::new();
+        messages(&batch, true, &mut plan);
+        let runs: Vec<(usize, u16)> = plan.iter().map(|m| (m.end - m.start, m.segment)).collect();
+        // Three of 100 and a shorter last; a longer one starts anew; the next destination;
+        // then at most 64 segments (and 65,000 bytes) a message.
+        assert_eq!(runs, vec![(4, 100), (1, 100), (1, 101), (2, 100), (64, 1000), (6, 1000)]);
+        messages(&batch, false, &mut plan);
+        assert!(plan.iter().all(|m| m.end - m.start == 1));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn segmented_messages_arrive_as_the_datagrams_they_carry() {
+        let a = udp();
+        let x = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        x.set_nonblocking(true).unwrap();
+        let xa = x.local_addr().unwrap();
+        let mut q = SendQueue::default();
+        let sizes = [1200usize, 1200, 1200, 1200, 700, 130];
+        for (i, n) in sizes.iter().enumerate() {
+            q.push(&a, xa, vec![i as u8; *n]);
+        }
+        q.flush();
+        assert_eq!((q.datagrams, q.failures), (6, 0));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2000];
+        while let Ok(n) = x.recv(&mut buf) {
+            got.push((n, buf[0]));
+        }
+        assert_eq!(got, sizes.iter().enumerate().map(|(i, n)| (*n, i as u8)).collect::<Vec<_>>(), "each datagram whole, in order");
+        if gso() {
+            assert_eq!((q.gso_messages, q.gso_datagrams), (1, 5), "1200 x4 + 700 as one; then 130 alone");
+        }
     }
 }
