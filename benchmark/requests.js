@@ -78,7 +78,10 @@ async function main() {
 			return binding.nativeViewerWatch(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, videoSsrc: c.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 20000 }));
 		}));
 		loop.disable();
-		const { requestWait } = await worker.dump();
+		const { requestWait, requestService } = await worker.dump();
+		if (process.env.REQUESTS_VERBOSE) {
+			for (const [m, v] of Object.entries(requestService ?? {})) console.error(`    N=${n} ${m}: ${v.count} requests, ${(v.totalUs / v.count).toFixed(0)} µs each on average (CPU ${(v.cpuUs / v.count).toFixed(0)} µs), longest ${v.maxUs} µs`);
+		}
 		const ok = joins.filter((j) => j.status === 'fulfilled').length;
 		const r = summarize(rtt);
 		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 });

@@ -188,6 +188,8 @@ struct Runtime {
     events_shed: u64,
     /// How long the latest requests waited between the app and the engine.
     request_waits: RequestWaits,
+    /// How long the worker spent on each kind of request since the last dump.
+    request_service: std::collections::BTreeMap<&'static str, (u64, u64, u64, u64)>,
     /// Requests from the app: the loop waits on them, and socket readers serve what is queued
     /// before each batch, so a request never waits behind every socket's turn.
     control: mpsc::UnboundedReceiver<Control>,
@@ -218,6 +220,7 @@ impl Runtime {
                 pipe_dropped: 0,
                 events_shed: 0,
                 request_waits: RequestWaits::default(),
+                request_service: Default::default(),
                 control,
                 closing: false,
                 to_app: Vec::new(),
@@ -385,7 +388,12 @@ impl Runtime {
             Control::Request(req, queued) => {
                 let closed = self.sockets.closed;
                 self.request_waits.record(queued.elapsed());
+                let (method, started, cpu) = (req.method, Instant::now(), thread_cpu());
                 self.handle_request(req);
+                let us = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+                let cpu_us = thread_cpu().saturating_sub(cpu).as_micros().min(u128::from(u64::MAX)) as u64;
+                let e = self.request_service.entry(method).or_default();
+                *e = (e.0 + 1, e.1 + us, e.2.max(us), e.3 + cpu_us);
                 self.sockets.closed == closed
             }
             Control::Close => {
@@ -411,8 +419,19 @@ impl Runtime {
             "eventsShed": self.events_shed,
             // ferrosoup: how long requests waited for the worker thread since the last dump (µs).
             "requestWait": self.request_waits.take_json(),
+            // ferrosoup: per method, how many requests and the worker's time on them since the last
+            // dump (µs: elapsed in total and at most, and the thread's CPU time in total).
+            "requestService": std::mem::take(&mut self.request_service).into_iter().map(|(m, (n, total, max, cpu))| (m.to_string(), json!({ "count": n, "totalUs": total, "maxUs": max, "cpuUs": cpu }))).collect::<serde_json::Map<_, _>>(),
         })
     }
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 /// The wait of the latest requests (queued by the app → taken by the worker thread).

@@ -127,6 +127,8 @@ pub struct SctpDrops {
     /// Packets with a FORWARD TSN or SACK that would make rtc-sctp walk far more TSNs than the
     /// association holds (see [`TsnBounds`]).
     pub over_limit: u64,
+    /// Packets that made rtc-sctp panic (the association failed; see `SctpAssociation::guarded`).
+    pub panicked: u64,
 }
 
 struct Queued {
@@ -197,6 +199,21 @@ fn well_formed(p: &[u8]) -> bool {
         }
         true
     }
+    /// The same items walked as rtc-sctp walks the error causes of ABORT and ERROR: without the
+    /// padding between them (a cause of odd length shifts where it reads the next), and filling
+    /// the chunk exactly (rtc-sctp steps to the next chunk by what it parsed, not by the chunk's
+    /// length: any difference makes it parse the middle of a chunk as the next).
+    fn unpadded(body: &[u8]) -> bool {
+        let mut at = 0;
+        while at + 4 <= body.len() {
+            let len = usize::from(u16::from_be_bytes([body[at + 2], body[at + 3]]));
+            if len < 4 || at + len > body.len() {
+                return false;
+            }
+            at += len;
+        }
+        at == body.len()
+    }
     if p.len() < 12 {
         return false;
     }
@@ -211,8 +228,17 @@ fn well_formed(p: &[u8]) -> bool {
         let ok = match h[0] {
             // INIT, INIT ACK: 16 bytes of fixed fields, then parameters.
             1 | 2 => value.len() >= 16 && tlvs(&value[16..]),
-            // HEARTBEAT, HEARTBEAT ACK, RE-CONFIG: parameters; ABORT, ERROR: error causes.
-            4 | 5 | 6 | 9 | 130 => tlvs(value),
+            // HEARTBEAT, HEARTBEAT ACK, RE-CONFIG: parameters.
+            4 | 5 | 130 => tlvs(value),
+            // ABORT, ERROR: error causes, as the RFC lays them out and as rtc-sctp reads them.
+            6 | 9 => tlvs(value) && unpadded(value),
+            // SACK: its fixed fields, gap blocks and duplicate TSNs, exactly (see `unpadded`).
+            3 => value.len() >= 12 && value.len() == 12 + 4 * (usize::from(u16::from_be_bytes([value[8], value[9]])) + usize::from(u16::from_be_bytes([value[10], value[11]]))),
+            // SHUTDOWN: a cumulative TSN; SHUTDOWN ACK, COOKIE ACK, SHUTDOWN COMPLETE: nothing.
+            7 => value.len() == 4,
+            8 | 11 | 14 => value.is_empty(),
+            // FORWARD TSN: a new cumulative TSN, then (stream, sequence) pairs.
+            192 => value.len() >= 4 && value.len() % 4 == 0,
             _ => true,
         };
         if !ok {
@@ -391,7 +417,9 @@ impl SctpAssociation {
             self.drops.over_limit += 1;
             return;
         }
-        let Some((ch, ev)) = self.endpoint.handle(now, PEER, None, Bytes::copy_from_slice(data)) else {
+        let packet = Bytes::copy_from_slice(data);
+        let Some(handled) = self.guarded(|s| s.endpoint.handle(now, PEER, None, packet)) else { return };
+        let Some((ch, ev)) = handled else {
             self.drops.malformed += 1;
             return;
         };
@@ -405,8 +433,12 @@ impl SctpAssociation {
                     self.drops.malformed += 1;
                 }
             }
-            DatagramEvent::AssociationEvent(e) => match &mut self.assoc {
-                Some((h, a)) if *h == ch => a.handle_event(e),
+            DatagramEvent::AssociationEvent(e) => match &self.assoc {
+                Some((h, _)) if *h == ch => {
+                    if self.guarded(|s| s.assoc.as_mut().map(|(_, a)| a.handle_event(e))).is_none() {
+                        return;
+                    }
+                }
                 _ => self.drops.malformed += 1,
             },
             _ => self.drops.malformed += 1,
@@ -422,12 +454,27 @@ impl SctpAssociation {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some((_, a)) = &mut self.assoc {
-            if a.poll_timeout().is_some_and(|t| t <= now) {
-                a.handle_timeout(now);
-            }
+        let due = self.assoc.as_ref().is_some_and(|(_, a)| a.poll_timeout().is_some_and(|t| t <= now));
+        if due && self.guarded(|s| s.assoc.as_mut().map(|(_, a)| a.handle_timeout(now))).is_none() {
+            return;
         }
         self.drive(now);
+    }
+
+    /// Runs `f`, which calls into rtc-sctp with what the peer sent. rtc-sctp parses hostile
+    /// input and has panicked on some (each case found is checked for before it reads a
+    /// packet, see `well_formed` and `TsnBounds`); should another one panic, it costs this
+    /// association (failed, counted), not the worker. `None` then.
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.assoc = None;
+                self.drops.panicked += 1;
+                self.set_state_later(SctpState::Failed);
+                None
+            }
+        }
     }
 
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
@@ -540,6 +587,12 @@ impl SctpAssociation {
 
     /// Applies what the association did: events, packets to send.
     fn drive(&mut self, now: Instant) {
+        if self.guarded(|s| s.drive_unguarded(now)).is_none() {
+            // Nothing more comes of the association.
+        }
+    }
+
+    fn drive_unguarded(&mut self, now: Instant) {
         let Some((ch, a)) = &mut self.assoc else { return };
         let ch = *ch;
         let mut connected = false;

@@ -278,11 +278,13 @@ impl Transport {
             _ => {}
         }
         if let Some(sctp) = &self.data.sctp {
-            // SCTP packets that were not for the association, messages over the size limit, and
-            // FORWARD TSN / SACK chunks that claim far more than the association holds.
+            // SCTP packets that were not for the association, messages over the size limit,
+            // FORWARD TSN / SACK chunks that claim far more than the association holds, and
+            // packets rtc-sctp panicked on (the association failed).
             d["sctpMalformed"] = json!(sctp.drops.malformed);
             d["sctpMessageTooBig"] = json!(sctp.drops.too_big);
             d["sctpOverLimit"] = json!(sctp.drops.over_limit);
+            d["sctpPanicked"] = json!(sctp.drops.panicked);
         }
         d
     }

@@ -170,16 +170,30 @@ fn lengths_inside_chunks_are_checked_before_rtc_sctp_reads_them() {
     let mut data = header.to_vec();
     data.extend_from_slice(&[0, 3, 0, 20, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 51, b'h', b'i', 0, 0]);
     assert!(!well_formed(&bad_cause));
+    // An ABORT whose first cause has an odd length, then padding, then a second cause: in
+    // bounds as the RFC pads causes, but rtc-sctp steps over no padding and reads a length of
+    // 0x40 from the padding and the next cause (it panicked; found by fuzzing).
+    // A SACK longer than its gap blocks and duplicates say (rtc-sctp would read the rest as the
+    // next chunk), and a SHUTDOWN ACK with a value.
+    let mut long_sack = header.to_vec();
+    long_sack.extend_from_slice(&[3, 0, 0, 20, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 6, 0, 0, 4]);
+    assert!(!well_formed(&long_sack));
+    let mut shutdown_ack = header.to_vec();
+    shutdown_ack.extend_from_slice(&[8, 0, 0, 8, 6, 0, 0, 4]);
+    assert!(!well_formed(&shutdown_ack));
+    let mut odd_cause = header.to_vec();
+    odd_cause.extend_from_slice(&[6, 0, 0, 16, 0, 1, 0, 5, 7, 0, 0, 0, 0x40, 0, 0, 4]);
+    assert!(!well_formed(&odd_cause));
     assert!(!well_formed(&too_long));
     assert!(!well_formed(&header[..8]));
     assert!(well_formed(&data));
     assert!(well_formed(&header));
     let mut a = SctpAssociation::new(SctpOptions::default(), false);
     let now = Instant::now();
-    for p in [&bad_cause, &too_long] {
+    for p in [&bad_cause, &too_long, &odd_cause] {
         a.handle_packet(now, p);
     }
-    assert_eq!(a.drops.malformed, 2);
+    assert_eq!(a.drops.malformed, 3);
 }
 
 /// CRC32c (Castagnoli, reflected) as SCTP's checksum wants it, for packets the tests forge.
@@ -285,4 +299,18 @@ fn unreliable_streams_under_loss_pass_the_tsn_checks() {
     assert!(p.run_until(Duration::from_secs(20), |p| p.messages_b().iter().any(|m| m.2 == b"last")));
     assert!(p.lost > 0 && p.messages_b().len() < 601, "some were lost and not repaired");
     assert_eq!((p.a.drops.over_limit, p.b.drops.over_limit), (0, 0));
+}
+
+#[test]
+fn a_panic_in_rtc_sctp_fails_the_association_not_the_thread() {
+    let mut p = Pair::new(SctpOptions::default(), 0);
+    assert!(p.run_until(Duration::from_secs(5), |p| p.b.state() == SctpState::Connected));
+    // Whatever rtc-sctp might still panic on (each known case is rejected before it reads the
+    // packet): stands in for it.
+    assert_eq!(p.b.guarded(|_| -> () { panic!("rtc-sctp panicked") }), None);
+    assert_eq!(p.b.drops.panicked, 1);
+    assert_eq!(p.b.state(), SctpState::Failed);
+    // Nothing more reaches the dead association; sending reports it closed.
+    p.b.handle_packet(p.now, &[0u8; 32]);
+    assert_eq!(p.b.send(p.now, 1, 51, b"x", Reliability::reliable()), Err(SendError::Closed));
 }
