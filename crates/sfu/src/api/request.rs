@@ -250,6 +250,11 @@ impl Request {
     /// Parses a request as the facade sends it: method name, handler id and JSON data (empty
     /// for none).
     pub fn parse(id: u32, method: &str, handler: &str, data: &str) -> ApiResult<Request> {
+        if method == "transport.consume" && !data.is_empty() && !handler.is_empty() {
+            // Straight from the text: the capabilities stay text (see `Consume`).
+            let c: Consume = serde_json::from_str(data).map_err(|e| ApiError::type_error(clean(&e)))?;
+            return Ok(Request { id, method: mediasoup_method_name(method), handler: handler.to_string(), body: Body::TransportConsume(c) });
+        }
         let value: Value = if data.is_empty() {
             Value::Null
         } else {
@@ -747,7 +752,9 @@ pub struct Produce {
 pub struct Consume {
     pub consumer_id: ConsumerId,
     pub producer_id: ProducerId,
-    pub rtp_capabilities: Value,
+    /// As the app sent them: most joins send the same capabilities (one browser's), so the
+    /// worker keys what it derived from them by this text and parses them only when new.
+    pub rtp_capabilities: Box<serde_json::value::RawValue>,
     #[serde(default)]
     pub paused: bool,
     #[serde(default)]

@@ -83,7 +83,23 @@ pub struct Router {
     last_report: Option<Instant>,
     last_score: Option<Instant>,
     last_layers: Option<Instant>,
+    /// Capabilities consumers came with lately, validated, and what `consume()` derived from
+    /// them per producer: joins mostly bring the same capabilities (one browser's), and the ORTC
+    /// work on JSON (~90 µs a consume) was most of a join's cost on the worker thread.
+    consume_cache: std::collections::VecDeque<CapsEntry>,
 }
+
+/// Capabilities as an app sent them (text), validated, and the consumer RTP parameters they
+/// give per (producer, RTX enabled), with the SSRCs still to draw.
+struct CapsEntry {
+    text: Box<str>,
+    caps: Value,
+    templates: Vec<(ProducerKey, bool, Value)>,
+}
+
+/// Capabilities remembered, and templates per capabilities.
+const CAPS_REMEMBERED: usize = 16;
+const TEMPLATES_PER_CAPS: usize = 64;
 
 /// The producer's streams as consumers choose among them (simulcast).
 fn stream_states(p: &Producer, now: Instant) -> Vec<StreamState> {
@@ -120,6 +136,7 @@ impl Router {
             last_report: None,
             last_score: None,
             last_layers: None,
+            consume_cache: Default::default(),
         }
     }
 
@@ -235,8 +252,21 @@ impl Router {
         if self.consumer_ids.contains_key(&req.consumer_id) {
             return Err(ApiError::other(format!("a Consumer with same id \"{}\" already exists", req.consumer_id)));
         }
-        let mut caps = req.rtp_capabilities;
-        crate::ortc::validate_rtp_capabilities(&mut caps)?;
+        // Capabilities seen before are valid: parsed and validated once (TypeError as before).
+        let text = req.rtp_capabilities.get();
+        let known = self.consume_cache.iter().position(|e| *e.text == *text);
+        let entry = match known {
+            Some(i) => i,
+            None => {
+                let mut caps: Value = serde_json::from_str(text).map_err(|e| ApiError::type_error(e.to_string()))?;
+                crate::ortc::validate_rtp_capabilities(&mut caps)?;
+                if self.consume_cache.len() == CAPS_REMEMBERED {
+                    self.consume_cache.pop_front();
+                }
+                self.consume_cache.push_back(CapsEntry { text: text.into(), caps, templates: Vec::new() });
+                self.consume_cache.len() - 1
+            }
+        };
         let pk = *self
             .producer_ids
             .get(&req.producer_id)
@@ -247,14 +277,35 @@ impl Router {
         // transport (mediasoup's option) does the same within the receiver's capabilities.
         let pipe_transport = t.is_pipe();
         let pipe = req.pipe || pipe_transport;
-        if !pipe_transport && !crate::ortc::can_consume(producer.consumable(), &mut caps)? {
-            return Err(ApiError::unsupported("cannot consume this Producer"));
-        }
+        let enable_rtx = req.enable_rtx.unwrap_or(producer.is_video());
+        let cached = &mut self.consume_cache[entry];
+        let template = (!pipe_transport && !req.pipe).then(|| cached.templates.iter().find(|(k, rtx, _)| *k == pk && *rtx == enable_rtx)).flatten();
         let mut params = if pipe_transport {
             crate::ortc::get_pipe_consumer_rtp_parameters(producer.consumable(), t.pipe_rtx(), || rng.ssrc())
+        } else if let Some((_, _, template)) = template {
+            // As get_consumer_rtp_parameters gives them, with this consumer's SSRCs.
+            let mut params = template.clone();
+            let ssrc = rng.ssrc();
+            if let Some(enc) = params["encodings"].get_mut(0) {
+                enc["ssrc"] = json!(ssrc);
+                if enc.get("rtx").is_some() {
+                    enc["rtx"] = json!({ "ssrc": u64::from(ssrc) + 1 });
+                }
+            }
+            params
         } else {
-            let enable_rtx = req.enable_rtx.unwrap_or(producer.is_video());
-            crate::ortc::get_consumer_rtp_parameters(producer.consumable(), &mut caps, req.pipe, enable_rtx, || rng.ssrc())?
+            let mut caps = cached.caps.clone();
+            if !crate::ortc::can_consume(producer.consumable(), &mut caps)? {
+                return Err(ApiError::unsupported("cannot consume this Producer"));
+            }
+            let params = crate::ortc::get_consumer_rtp_parameters(producer.consumable(), &mut caps, req.pipe, enable_rtx, || rng.ssrc())?;
+            if !req.pipe {
+                if cached.templates.len() == TEMPLATES_PER_CAPS {
+                    cached.templates.remove(0);
+                }
+                cached.templates.push((pk, enable_rtx, params.clone()));
+            }
+            params
         };
         // As in mediasoup, pipe consumers get no MID (and use none up).
         if !pipe {
@@ -343,6 +394,9 @@ impl Router {
     pub fn close_producer(&mut self, pk: ProducerKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
         let Some(p) = self.producers.remove(pk) else { return };
         self.producer_ids.remove(p.id());
+        for e in &mut self.consume_cache {
+            e.templates.retain(|(k, _, _)| *k != pk);
+        }
         self.observers.producer_closed(&ObserverProducer { key: pk, id: p.id().clone() }, out);
         self.removed.push(p.id().to_string());
         if let Some(t) = transports.get_mut(p.transport()) {

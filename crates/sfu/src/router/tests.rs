@@ -1103,3 +1103,48 @@ fn observers_hear_audio_levels_and_follow_producers() {
 }
 
 mod layers;
+
+#[test]
+fn consumers_with_capabilities_seen_before_get_the_same_parameters_with_their_own_ssrcs() {
+    let (mut r, _, first) = setup(0);
+    let caps = r.r.rtp_capabilities.clone();
+    let now = Instant::now();
+    // The same capabilities again (the cached path), and as a fresh router computes them.
+    let again = r.consume(now, "recv", &json!({ "consumerId": "c2", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    let mut fresh = router();
+    fresh.produce("send", &json!({ "producerId": "p1", "kind": "video", "rtpParameters": vp8_params() })).unwrap();
+    let computed = fresh.consume(now, "recv", &json!({ "consumerId": "x", "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+    let without_ssrcs = |v: &Value| {
+        let mut p = v["rtpParameters"].clone();
+        for e in p["encodings"].as_array_mut().unwrap() {
+            assert!(e["ssrc"].as_u64().is_some());
+            if let Some(rtx) = e.get("rtx") {
+                assert_eq!(rtx["ssrc"].as_u64(), Some(e["ssrc"].as_u64().unwrap() + 1));
+            }
+            e["ssrc"] = json!(0);
+            if e.get("rtx").is_some() {
+                e["rtx"]["ssrc"] = json!(0);
+            }
+        }
+        p["mid"] = json!("");
+        p
+    };
+    assert_ne!(first["rtpParameters"]["encodings"][0]["ssrc"], again["rtpParameters"]["encodings"][0]["ssrc"]);
+    assert_eq!(without_ssrcs(&again), without_ssrcs(&first));
+    assert_eq!(without_ssrcs(&again), without_ssrcs(&computed));
+    assert_eq!(again["rtpParameters"]["mid"], "1");
+    // Other capabilities are validated and derived on their own: without RTX, no rtx stream.
+    let mut no_rtx = caps.clone();
+    no_rtx["codecs"].as_array_mut().unwrap().retain(|c| c["mimeType"] != "video/rtx");
+    let plain = r.consume(now, "recv", &json!({ "consumerId": "c3", "producerId": "p1", "rtpCapabilities": no_rtx })).unwrap();
+    assert!(plain["rtpParameters"]["encodings"][0].get("rtx").is_none());
+    // Bad capabilities are still a TypeError, each time.
+    for id in ["c4", "c5"] {
+        let e = r.consume(now, "recv", &json!({ "consumerId": id, "producerId": "p1", "rtpCapabilities": { "codecs": 3 } })).unwrap_err();
+        assert_eq!(e.kind, crate::api::ErrorKind::Type);
+    }
+    // A producer that closes takes its templates along.
+    let pk = r.r.producer_key("p1").unwrap();
+    r.r.close_producer(pk, &mut r.transports, &mut r.out);
+    assert!(r.r.consume_cache.iter().all(|e| e.templates.iter().all(|(k, _, _)| *k != pk)));
+}
