@@ -23,6 +23,17 @@ pub struct SendQueue {
     /// Messages that carried several datagrams by segmentation offload, and those datagrams.
     pub gso_messages: u64,
     pub gso_datagrams: u64,
+    /// Room for building each batch's messages, kept from turn to turn (no allocation per send).
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    plan: Vec<Message>,
+    addrs: Vec<socket2::SockAddr>,
+    iovs: Vec<libc::iovec>,
+    controls: Vec<[u64; 4]>,
+    msgs: Vec<libc::mmsghdr>,
 }
 
 /// `FERROSOUP_SENDMMSG=0` sends each datagram with its own sendto(2) (for A/B benchmarks).
@@ -131,14 +142,26 @@ impl SendQueue {
             }
             return;
         }
-        let mut plan = Vec::new();
-        messages(batch, gso(), &mut plan);
-        let addrs: Vec<socket2::SockAddr> = plan.iter().map(|m| socket2::SockAddr::from(batch[m.start].1)).collect();
-        let mut iovs: Vec<libc::iovec> = batch.iter().map(|(_, _, d)| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() }).collect();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.send_messages(batch, &mut scratch);
+        scratch.msgs.clear(); // their pointers are stale once the batch is gone
+        self.scratch = scratch;
+    }
+
+    fn send_messages(&mut self, batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)], scratch: &mut Scratch) {
+        let sock = &batch[0].0;
+        let Scratch { plan, addrs, iovs, controls, msgs } = scratch;
+        messages(batch, gso(), plan);
+        let plan = &*plan;
+        addrs.clear();
+        addrs.extend(plan.iter().map(|m| socket2::SockAddr::from(batch[m.start].1)));
+        iovs.clear();
+        iovs.extend(batch.iter().map(|(_, _, d)| libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() }));
         // One control buffer per message (aligned, room for one u16 control message).
-        let mut controls: Vec<[u64; 4]> = vec![[0; 4]; plan.len()];
-        let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(plan.len());
-        for ((m, addr), control) in plan.iter().zip(&addrs).zip(controls.iter_mut()) {
+        controls.clear();
+        controls.resize(plan.len(), [0; 4]);
+        msgs.clear();
+        for ((m, addr), control) in plan.iter().zip(addrs.iter()).zip(controls.iter_mut()) {
             // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
             let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
             h.msg_name = addr.as_ptr() as *mut libc::c_void;
