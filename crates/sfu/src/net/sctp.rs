@@ -238,7 +238,7 @@ fn well_formed(p: &[u8]) -> bool {
             7 => value.len() == 4,
             8 | 11 | 14 => value.is_empty(),
             // FORWARD TSN: a new cumulative TSN, then (stream, sequence) pairs.
-            192 => value.len() >= 4 && value.len() % 4 == 0,
+            192 => value.len() >= 4 && value.len().is_multiple_of(4),
             _ => true,
         };
         if !ok {
@@ -587,9 +587,8 @@ impl SctpAssociation {
 
     /// Applies what the association did: events, packets to send.
     fn drive(&mut self, now: Instant) {
-        if self.guarded(|s| s.drive_unguarded(now)).is_none() {
-            // Nothing more comes of the association.
-        }
+        // Should rtc-sctp panic here, the association has failed (see `guarded`).
+        let _ = self.guarded(|s| s.drive_unguarded(now));
     }
 
     fn drive_unguarded(&mut self, now: Instant) {

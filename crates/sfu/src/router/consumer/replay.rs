@@ -99,7 +99,7 @@ impl Replay {
 
     /// The next packet due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<Queued> {
-        if !self.queue.front().is_some_and(|q| q.due <= now) {
+        if self.queue.front().is_none_or(|q| q.due > now) {
             return None;
         }
         let q = self.queue.pop_front();
