@@ -289,6 +289,7 @@ impl Runtime {
     /// Sends what this turn queued (UDP batched per socket) and tells the app what happened.
     fn flush(&mut self) {
         self.sends.flush();
+        self.engine.recycle(self.sends.spent());
         for o in self.to_app.drain(..) {
             if !(self.sink)(o) {
                 self.events_shed += 1;

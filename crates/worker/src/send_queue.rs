@@ -25,6 +25,8 @@ pub struct SendQueue {
     pub gso_datagrams: u64,
     /// Room for building each batch's messages, kept from turn to turn (no allocation per send).
     scratch: Scratch,
+    /// The buffers of datagrams sent, for the engine to reuse (see `take_spent`).
+    spent: Vec<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -126,9 +128,14 @@ impl SendQueue {
             self.send_batch(&items[start..end]);
             start = end;
         }
-        items.clear();
+        self.spent.extend(items.drain(..).map(|(_, _, d)| d));
         // Keep the allocation for the next turn.
         self.items = items;
+    }
+
+    /// The buffers of the datagrams sent since the last call.
+    pub fn spent(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.spent
     }
 
     /// Datagrams of one socket.

@@ -95,9 +95,31 @@ pub struct BoundSocket {
 #[derive(Default)]
 pub struct Outbox {
     queue: VecDeque<Output>,
+    /// Datagram buffers the runtime gave back after sending them, for the next packets written
+    /// (a forwarded packet is one buffer per viewer: not one allocation each).
+    spare: Vec<Vec<u8>>,
 }
 
+/// Most buffers kept for reuse (~1.5 KiB each).
+const SPARE_BUFFERS: usize = 1024;
+
 impl Outbox {
+    /// An empty buffer, reused if one is spare.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Buffers whose datagrams went out, for reuse (up to a bound; the rest are freed).
+    pub fn recycle(&mut self, buffers: &mut Vec<Vec<u8>>) {
+        for mut b in buffers.drain(..) {
+            if self.spare.len() >= SPARE_BUFFERS || b.capacity() > 4096 {
+                continue;
+            }
+            b.clear();
+            self.spare.push(b);
+        }
+    }
+
     pub fn push(&mut self, o: Output) {
         self.queue.push_back(o);
     }
@@ -120,5 +142,23 @@ impl Outbox {
 
     pub fn len(&self) -> usize {
         self.queue.len()
+    }
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use super::*;
+
+    #[test]
+    fn sent_buffers_come_back_empty_and_bounded() {
+        let mut out = Outbox::default();
+        assert_eq!(out.buffer().capacity(), 0, "nothing spare yet");
+        let mut sent: Vec<Vec<u8>> = (0..SPARE_BUFFERS + 10).map(|_| vec![7u8; 1200]).collect();
+        sent.push(vec![0u8; 10_000]); // an odd large one is not kept
+        out.recycle(&mut sent);
+        assert!(sent.is_empty());
+        assert_eq!(out.spare.len(), SPARE_BUFFERS);
+        let b = out.buffer();
+        assert!(b.is_empty() && b.capacity() >= 1200);
     }
 }

@@ -183,6 +183,11 @@ impl Engine {
         }
     }
 
+    /// Datagram buffers that went out, for the engine to write the next ones into.
+    pub fn recycle(&mut self, buffers: &mut Vec<Vec<u8>>) {
+        self.out.recycle(buffers);
+    }
+
     /// The next output; `Output::Timeout` when there is nothing more until then.
     pub fn poll_output(&mut self) -> Output {
         if let Some(o) = self.out.pop() {

@@ -57,6 +57,11 @@ pub struct AsRtx {
 
 /// `p` as the consumer sends it (see [`super::Rewrite`]), with [`TAG_ROOM`] spare capacity.
 pub fn write(p: &Packet, plan: &ExtPlan, w: &super::Rewrite<'_>, rtx: Option<AsRtx>) -> Vec<u8> {
+    write_into(Vec::new(), p, plan, w, rtx)
+}
+
+/// [`write`] into `b` (cleared first; a buffer to reuse).
+pub fn write_into(mut b: Vec<u8>, p: &Packet, plan: &ExtPlan, w: &super::Rewrite<'_>, rtx: Option<AsRtx>) -> Vec<u8> {
     let abs = w.abs_send_time.to_be_bytes();
     let tcc = w.transport_cc_seq.map(u16::to_be_bytes);
     let value = |source: Source| -> Option<&[u8]> {
@@ -89,7 +94,8 @@ pub fn write(p: &Packet, plan: &ExtPlan, w: &super::Rewrite<'_>, rtx: Option<AsR
     let padding_only = p.payload.is_empty() && p.header.padding && rtx.is_none();
     let payload_len = p.payload.len() + if rtx.is_some() { 2 } else { 0 } + if padding_only { 4 } else { 0 };
     let len = 12 + 4 * csrc + if any_ext { 4 + ext_block } else { 0 } + payload_len;
-    let mut b = Vec::with_capacity(len + TAG_ROOM);
+    b.clear();
+    b.reserve(len + TAG_ROOM);
     let (pt, seq, ssrc) = match rtx {
         Some(r) => (r.payload_type, r.seq, r.ssrc),
         None => (w.payload_type, w.seq, w.ssrc),

@@ -733,7 +733,7 @@ impl Consumer {
             transport_cc_seq: twcc,
             abs_send_time: clock.abs_send_time(now),
         };
-        let mut bytes = rtp::write(p, plan, &w, None);
+        let mut bytes = rtp::write_into(out.buffer(), p, plan, &w, None);
         let mut vp8_offsets = None;
         if let (Some(ctx), Some(d)) = (self.vp8.as_mut(), descriptor.as_ref()) {
             // The payload is the tail of the packet (no padding on media packets).
@@ -801,7 +801,7 @@ impl Consumer {
             transport_cc_seq: twcc,
             abs_send_time: clock.abs_send_time(now),
         };
-        let bytes = rtp::write(p, plan, &w, None);
+        let bytes = rtp::write_into(out.buffer(), p, plan, &w, None);
         self.packets_sent += 1;
         self.bytes_sent += bytes.len() as u64;
         self.rate.update(bytes.len(), now);
