@@ -29,12 +29,15 @@ impl RateCalculator {
             return;
         };
         let elapsed = now.saturating_duration_since(start);
+        if elapsed < SLOT {
+            return; // the common case, per packet: still in the head slot
+        }
         if elapsed >= WINDOW + SLOT {
             self.slots = [0; SLOTS];
             self.head_start = Some(now);
             return;
         }
-        let steps = (elapsed.as_millis() / SLOT.as_millis()) as usize;
+        let steps = (elapsed.as_nanos() as u64 / SLOT.as_nanos() as u64) as usize;
         for _ in 0..steps {
             self.head = (self.head + 1) % SLOTS;
             self.slots[self.head] = 0;

@@ -42,8 +42,9 @@ impl<T> Default for RtxBuffer<T> {
 impl<T> RtxBuffer<T> {
     fn ms(&mut self, now: Instant) -> u32 {
         let epoch = *self.epoch.get_or_insert(now);
-        let ms = now.saturating_duration_since(epoch).as_millis();
-        if ms >= u128::from(EPOCH_SPAN_MS) {
+        let d = now.saturating_duration_since(epoch);
+        let ms = d.as_secs().saturating_mul(1000) + u64::from(d.subsec_millis());
+        if ms >= u64::from(EPOCH_SPAN_MS) {
             self.clear();
             self.epoch = Some(now);
             return 0;
