@@ -327,8 +327,8 @@ impl Router {
                 producer::ProducerType::Svc => ConsumerType::Svc,
             }
         };
-        let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
         let pipe_maps = pipe.then(|| {
+            let encodings = params["encodings"].as_array().cloned().unwrap_or_default();
             (
                 producer.streams().iter().zip(&encodings).filter_map(|(s, e)| Some((s.mapped_ssrc(), e["ssrc"].as_u64()? as u32))).collect(),
                 encodings.iter().filter_map(|e| Some((e["ssrc"].as_u64()? as u32, e["rtx"]["ssrc"].as_u64()? as u32))).collect(),
@@ -347,7 +347,7 @@ impl Router {
             transport: tk,
             kind: producer.kind(),
             ctype,
-            rtp_parameters: params.clone(),
+            rtp_parameters: &params,
             paused: req.paused,
             producer_paused: producer.paused(),
             preferred_layers,
@@ -361,9 +361,9 @@ impl Router {
         let producer_scores = producer.scores();
         let producer_score = producer_scores.iter().copied().max().unwrap_or(0);
         let preferred = preferred_layers.map_or(Value::Null, |(s, t)| json!({ "spatialLayer": s, "temporalLayer": t }));
-        let reply = json!({
+        let mut reply = json!({
             "kind": consumer.kind().name(),
-            "rtpParameters": params,
+            "rtpParameters": null, // moved in below (json! would copy it)
             "type": ctype.name(),
             "paused": req.paused,
             "producerPaused": consumer.producer_paused(),
@@ -371,6 +371,7 @@ impl Router {
             "preferredLayers": preferred,
             "priority": 1,
         });
+        reply["rtpParameters"] = params;
         let out_ssrcs = consumer.out_ssrcs();
         let ck = self.consumers.insert(consumer);
         for ssrc in out_ssrcs {

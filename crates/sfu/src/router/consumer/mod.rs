@@ -96,13 +96,13 @@ struct PipeStream {
     rtx_seq: u16,
 }
 
-pub struct NewConsumer {
+pub struct NewConsumer<'a> {
     pub id: ConsumerId,
     pub producer: ProducerKey,
     pub transport: TransportKey,
     pub kind: MediaKind,
     pub ctype: ConsumerType,
-    pub rtp_parameters: Value,
+    pub rtp_parameters: &'a Value,
     pub paused: bool,
     pub producer_paused: bool,
     /// Simulcast and SVC consumers: the preferred (spatial, temporal) layers, already clamped
@@ -200,8 +200,8 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    pub fn new(n: NewConsumer) -> Self {
-        let p = &n.rtp_parameters;
+    pub fn new(n: NewConsumer<'_>) -> Self {
+        let p = n.rtp_parameters;
         let empty = Vec::new();
         let codecs = p["codecs"].as_array().unwrap_or(&empty);
         let media = codecs.iter().find(|c| !crate::ortc::is_rtx_codec(c));
