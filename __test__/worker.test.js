@@ -73,10 +73,16 @@ test('createWorker() settings are validated like mediasoup\'s', async () => {
 test('dump(), getResourceUsage(), updateSettings()', async () => {
 	const worker = await ferrosoup.createWorker();
 	const router = await worker.createRouter();
-	const { requestWait, ...dump } = await worker.dump();
+	const { requestWait, requestService, ...dump } = await worker.dump();
 	// ferrosoup: how long the requests since the last dump waited for the worker thread (the
-	// createRouter and this dump).
+	// createRouter and this dump), and the worker's time per kind of request handled (the dump
+	// itself is counted in the next one).
 	assert.equal(requestWait.count, 2);
+	assert.deepStrictEqual(Object.keys(requestService), ['WORKER_CREATE_ROUTER']);
+	const created = requestService.WORKER_CREATE_ROUTER;
+	assert.equal(created.count, 1);
+	assert.ok(created.totalUs <= created.maxUs && created.cpuUs >= 0, JSON.stringify(created));
+	assert.deepStrictEqual(Object.keys((await worker.dump()).requestService), ['WORKER_DUMP']);
 	assert.ok(requestWait.p50Us <= requestWait.p99Us && requestWait.p99Us <= requestWait.maxUs);
 	assert.equal((await worker.dump()).requestWait.latest, 1, 'counted afresh after each dump');
 	assert.deepStrictEqual(dump, {
@@ -87,6 +93,8 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 		rtpPacketsSent: 0,
 		udpDatagramsSent: 0,
 		udpSendSyscalls: 0,
+		udpGsoDatagrams: 0,
+		udpGsoMessages: 0,
 		udpSendFailures: 0,
 		tcpFramesDropped: 0,
 		pipeMessagesDropped: 0,
