@@ -102,20 +102,30 @@ async function roundTrip({ srtp }) {
 	let recorder;
 	try {
 		await once(source, 'tuple');
-		const out = await router.createPlainTransport({ listenInfo: LOCAL, enableSrtp: srtp, srtpCryptoSuite: suite });
-		const consumer = await out.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
-		const port = await ffmpeg.freePortPair();
-		recorder = await ffmpeg.recordVp8({
-			port,
-			payloadType: consumer.rtpParameters.codecs[0].payloadType,
-			// ffmpeg decrypts with our key (the one we send with).
-			crypto: srtp ? { suite, keyBase64: out.srtpParameters.keyBase64 } : undefined,
-			seconds: 3,
-		});
-		await out.connect({ ip: '127.0.0.1', port, srtpParameters: srtp ? { cryptoSuite: suite, keyBase64: senderKey } : undefined });
-		assert.equal(out.tuple.remotePort, port);
-		await consumer.resume();
-		const { code, stderr } = await recorder.exited;
+		let out;
+		let result;
+		// The free port ffmpeg is given can be taken by another process (tests run in parallel)
+		// before ffmpeg binds it: then ffmpeg says so at once, and this tries another (bounded).
+		for (let attempt = 1; ; attempt++) {
+			out = await router.createPlainTransport({ listenInfo: LOCAL, enableSrtp: srtp, srtpCryptoSuite: suite });
+			const consumer = await out.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
+			const port = await ffmpeg.freePortPair();
+			recorder = await ffmpeg.recordVp8({
+				port,
+				payloadType: consumer.rtpParameters.codecs[0].payloadType,
+				// ffmpeg decrypts with our key (the one we send with).
+				crypto: srtp ? { suite, keyBase64: out.srtpParameters.keyBase64 } : undefined,
+				seconds: 3,
+			});
+			await out.connect({ ip: '127.0.0.1', port, srtpParameters: srtp ? { cryptoSuite: suite, keyBase64: senderKey } : undefined });
+			assert.equal(out.tuple.remotePort, port);
+			await consumer.resume();
+			result = await recorder.exited;
+			if (result.code === 0 || attempt === 3 || !/bind failed: Address already in use/.test(result.stderr)) break;
+			out.close();
+			fs.rmSync(recorder.dir, { recursive: true, force: true });
+		}
+		const { code, stderr } = result;
 		assert.equal(code, 0, stderr);
 		const stream = await ffmpeg.probe(recorder.file);
 		assert.equal(stream.codec_name, 'vp8');
