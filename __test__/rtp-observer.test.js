@@ -216,15 +216,22 @@ test('Chromium: WebAudio tones at different gains are ordered by loudness; the d
 		const ids = [];
 		for (let i = 0; i < 3; i++) ids.push(await page.evaluate(({ tid, g }) => window.ferrosoupTest.produceTone(tid, g), { tid, g: 0.0003 }));
 		assert.ok(producers.every((p) => p.rtpParameters.headerExtensions.some((e) => e.uri === AUDIO_LEVEL)), 'the tones carry audio levels');
+		// Every tone's RTP must be arriving before the observers start: a speaker with no levels
+		// yet scores nothing, and any tone already heard would win the first challenge against it.
+		await kit.waitFor(async () => {
+			const stats = await Promise.all(producers.map((p) => p.getStats()));
+			return stats.every((s) => s.length > 0 && s[0].packetCount >= 25);
+		}, 20000, 'RTP from all three tones');
 		const alo = await r.createAudioLevelObserver({ maxEntries: 3, threshold: -70, interval: 500 });
 		const aso = await r.createActiveSpeakerObserver({ interval: 200 });
+		const dominant = [];
+		aso.on('dominantspeaker', ({ producer }) => dominant.push(producer.id));
+		const first = next(aso, 'dominantspeaker', 20000);
 		for (const p of producers) {
 			await alo.addProducer({ producerId: p.id });
 			await aso.addProducer({ producerId: p.id });
 		}
-		const dominant = [];
-		aso.on('dominantspeaker', ({ producer }) => dominant.push(producer.id));
-		await new Promise((res) => setTimeout(res, 1000));
+		await first;
 		const gains = [0.05, 0.5, 0.005]; // about −29, −9 and −49 dBov
 		for (let i = 0; i < 3; i++) await page.evaluate(({ id, g }) => window.ferrosoupTest.setGain(id, g), { id: ids[i], g: gains[i] });
 		let volumes = [];
@@ -232,6 +239,8 @@ test('Chromium: WebAudio tones at different gains are ordered by loudness; the d
 			[volumes] = await next(alo, 'volumes');
 			return volumes.length === 3 && volumes[0].producer.id === ids[1];
 		}, 20000, 'volumes with all three, the loudest first');
+		// That interval may have begun before the gains changed; the next one is wholly after.
+		[volumes] = await next(alo, 'volumes');
 		assert.deepStrictEqual(volumes.map((v) => v.producer.id), [ids[1], ids[0], ids[2]]);
 		for (const [v, expected] of [[volumes[0], -9], [volumes[1], -29], [volumes[2], -49]]) {
 			assert.ok(Math.abs(v.volume - expected) <= 3, `${v.volume} vs ${expected}`);
