@@ -30,6 +30,8 @@ const mediasoup = require(MODULE === 'ferrosoup' ? path.join(__dirname, '..', '.
 const LISTEN_IP = process.env.LISTEN_IP || '127.0.0.1';
 const ANNOUNCED_ADDRESS = process.env.ANNOUNCED_ADDRESS || undefined;
 const WEBRTC_SERVER_PORT = process.env.WEBRTC_SERVER_PORT ? Number(process.env.WEBRTC_SERVER_PORT) : undefined;
+// Peer counts go to a room at most this often (see announce()).
+const ANNOUNCE_MS = 200;
 
 const mediaCodecs = [
 	{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -146,9 +148,23 @@ async function start({
 		return room;
 	}
 
-	/** Tells the room, on every host (socket.io's Redis adapter), how many peers are here. */
-	function announce(room) {
-		io.to(room.id).emit('roomInfo', { hostId: cluster?.hostId ?? 'local', peers: room.peers.size });
+	/**
+	 * Tells the room, on every host (socket.io's Redis adapter), how many peers are here; with
+	 * `askOthers`, asks the other hosts to tell theirs. Coalesced per room: a message to every
+	 * peer on every join made a burst of N joins cost N² messages (500 joins: 125,000, the event
+	 * loop held for ~0.4 s at a time).
+	 */
+	function announce(room, askOthers = false) {
+		room.askOthers ||= askOthers;
+		if (room.announceTimer) return;
+		room.announceTimer = setTimeout(() => {
+			room.announceTimer = null;
+			if (rooms.get(room.id) !== room) return;
+			io.to(room.id).emit('roomInfo', { hostId: cluster?.hostId ?? 'local', peers: room.peers.size });
+			if (room.askOthers && redisUrl) io.serverSideEmit('roomInfoRequest', room.id);
+			room.askOthers = false;
+		}, ANNOUNCE_MS);
+		room.announceTimer.unref();
 	}
 
 	function roomOf(roomId) {
@@ -173,6 +189,7 @@ async function start({
 		announce(room);
 		// The chat bot's DirectTransport goes with the room's router.
 		if (room.peers.size === 0) {
+			clearTimeout(room.announceTimer);
 			room.router.close();
 			rooms.delete(room.id);
 		}
@@ -222,9 +239,8 @@ async function start({
 				});
 				socket.data.rooms = [...(socket.data.rooms ?? []), room.id];
 				socket.join(room.id);
-				announce(room);
 				// The other hosts tell their counts too (server-side events over the adapter).
-				if (redisUrl) io.serverSideEmit('roomInfoRequest', room.id);
+				announce(room, true);
 				return callback({ peers: room.peers.size, hostId: cluster?.hostId });
 			}
 			case 'getRouterRtpCapabilities': {
