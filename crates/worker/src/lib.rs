@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ferrosoup_sfu::api::{ApiError, Body, Request, Settings};
+use ferrosoup_sfu::api::{ApiError, Body, Reply, Request, Settings};
 use ferrosoup_sfu::engine::{BoundSocket, Engine, EngineConfig, Input, Output, PipeMessage};
 use ferrosoup_sfu::net::certificate::LocalCertificate;
 use ferrosoup_sfu::net::framing::Deframer;
@@ -32,7 +32,7 @@ use sockets::{Opened, Socket, Sockets};
 pub enum Outgoing {
     /// The worker's loop is up: `createWorker()` resolves. `pid` is the thread's kernel id.
     Running { pid: u32 },
-    Response { id: u32, result: Result<Value, ApiError> },
+    Response { id: u32, result: Result<Reply, ApiError> },
     /// A notification for the app's object `target`.
     Event { target: Arc<str>, event: &'static str, data: Value },
     /// A native log line; `level` is `D`, `W` or `E` as mediasoup's worker logs.
@@ -353,7 +353,7 @@ impl Runtime {
             Body::WorkerGetResourceUsage => {
                 self.engine.log_request(&req);
                 self.drain();
-                Ok(resource_usage())
+                Ok(Reply::Value(resource_usage()))
             }
             Body::WorkerPanicForTesting if self.test_hooks => panic!("panic requested by a test"),
             Body::WorkerPanicForTesting => Err(ApiError::other("unknown method 'worker.panicForTesting'")),

@@ -36,7 +36,7 @@ fn call(h: &WorkerHandle, rx: &std_mpsc::Receiver<Outgoing>, id: u32, method: &s
     match next(rx) {
         Outgoing::Response { id: got, result } => {
             assert_eq!(got, id);
-            result
+            result.map(ferrosoup_sfu::api::Reply::into_value)
         }
         other => panic!("unexpected {other:?}"),
     }

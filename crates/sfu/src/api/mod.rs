@@ -3,10 +3,12 @@
 
 pub mod error;
 pub mod ids;
+pub mod reply;
 pub mod request;
 pub mod settings;
 
 pub use error::{ApiError, ApiResult, ErrorKind};
 pub use ids::*;
+pub use reply::{JsonObject, Reply};
 pub use request::{Body, Request};
 pub use settings::{LogLevel, Settings};

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::api::{ApiError, Request};
+use crate::api::{ApiError, Reply, Request};
 use crate::log::LogLine;
 use crate::net::{Protocol, SocketId, Transmit};
 use crate::transport::listen::ListenInfo;
@@ -34,7 +34,7 @@ pub enum Input<'a> {
 pub enum Output {
     Transmit(Transmit),
     /// The answer to the request with this id.
-    Reply { id: u32, result: Result<Value, ApiError> },
+    Reply { id: u32, result: Result<Reply, ApiError> },
     /// A notification for the app's object `target`.
     Event(Event),
     Log(LogLine),

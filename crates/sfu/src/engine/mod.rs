@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 
 use crate::api::request::{CreatePipeTransport, CreatePlainTransport, CreateWebRtcServer, CreateWebRtcTransport, CreateWebRtcTransportWithServer};
 use crate::api::settings::{parse_log_tags, LogLevel, Settings};
-use crate::api::{ApiError, ApiResult, Body, Request, RouterId, TransportId};
+use crate::api::request::Consume;
+use crate::api::{ApiError, ApiResult, Body, Reply, Request, RouterId, TransportId};
 use crate::arena::Arena;
 use crate::clock::Clock;
 use crate::log::Logger;
@@ -521,7 +522,22 @@ impl Engine {
     // ----- requests -------------------------------------------------------------------------
 
     /// Handles a request; `None` when its answer comes later (after sockets are bound).
-    fn handle_request(&mut self, now: Instant, r: Request) -> Option<ApiResult<Value>> {
+    fn handle_request(&mut self, now: Instant, mut r: Request) -> Option<ApiResult<Reply>> {
+        // The requests of a join answer with text they write themselves (see api::reply).
+        if matches!(r.body, Body::TransportConsume(_) | Body::RouterCreateWebRtcTransportWithServer(_)) {
+            match (r.body, self.handlers.get(&r.handler).copied()) {
+                (Body::TransportConsume(req), Some(Handler::Transport(tk))) => return Some(self.transport_consume(now, tk, req)),
+                (Body::RouterCreateWebRtcTransportWithServer(req), Some(Handler::Router(rk))) => {
+                    self.routers.get(rk)?;
+                    return Some(self.create_webrtc_transport_with_server(rk, req).map(Reply::Json));
+                }
+                (body, _) => r.body = body,
+            }
+        }
+        self.handle_value_request(now, r).map(|result| result.map(Reply::Value))
+    }
+
+    fn handle_value_request(&mut self, now: Instant, r: Request) -> Option<ApiResult<Value>> {
         let handler = match r.body.target() {
             crate::api::request::Target::Worker => None,
             _ => match self.handlers.get(&r.handler).copied() {
@@ -700,7 +716,7 @@ impl Engine {
                 return None;
             }
             Body::RouterCreateWebRtcTransportWithServer(req) => {
-                return Some(self.create_webrtc_transport_with_server(rk, req));
+                return Some(self.create_webrtc_transport_with_server(rk, req).map(|text| Reply::Json(text).into_value()));
             }
             Body::RouterCreatePipeTransport(req) => {
                 if let Err(e) = self.check_new_transport(&req.transport_id) {
@@ -817,7 +833,7 @@ impl Engine {
         let (id, rk) = match pending {
             Pending::WebRtc { id, router, .. } | Pending::Pipe { id, router, .. } | Pending::Plain { id, router, .. } => (id, router),
             Pending::Server { id, req } => {
-                let reply = result.map_err(ApiError::other).map(|bound| self.add_webrtc_server(req, bound));
+                let reply = result.map_err(ApiError::other).map(|bound| Reply::Value(self.add_webrtc_server(req, bound)));
                 self.out.push(Output::Reply { id, result: reply });
                 return;
             }
@@ -835,7 +851,7 @@ impl Engine {
         self.out.push(Output::Reply { id, result: reply });
     }
 
-    fn create_bound_transport(&mut self, _now: Instant, rk: RouterKey, pending: Pending, bound: Vec<BoundSocket>) -> Value {
+    fn create_bound_transport(&mut self, _now: Instant, rk: RouterKey, pending: Pending, bound: Vec<BoundSocket>) -> Reply {
         match pending {
             Pending::WebRtc { req, .. } => {
                 let sockets: Vec<LocalSocket> = bound.iter().zip(&req.listen_infos).enumerate().map(|(i, (b, info))| LocalSocket::own(b, info, i)).collect();
@@ -848,12 +864,8 @@ impl Engine {
                     req.initial_available_outgoing_bitrate,
                     &mut self.rng,
                 );
-                let mut reply = t.data_json();
                 self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}]", req.transport_id));
-                let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), bound);
-                self.transports[tk].media.congestion = Congestion::new(req.initial_available_outgoing_bitrate);
-                self.set_transport_data(tk, &req.sctp, true, &mut reply);
-                reply
+                Reply::Json(self.add_webrtc_transport(rk, req.transport_id, t, bound, &req.sctp, req.initial_available_outgoing_bitrate).1)
             }
             Pending::Server { .. } => unreachable!("servers are not transports"),
             Pending::Plain { req, .. } => {
@@ -869,7 +881,7 @@ impl Engine {
                 self.log(LogLevel::Debug, "info", format_args!("Router::createPlainTransport() | [transportId:{}]", req.transport_id));
                 let tk = self.add_transport(rk, req.transport_id, Link::Plain(Box::new(p)), bound);
                 self.set_transport_data(tk, &req.sctp, false, &mut reply);
-                reply
+                Reply::Value(reply)
             }
             Pending::Pipe { req, .. } => {
                 let b = bound[0];
@@ -879,7 +891,7 @@ impl Engine {
                 self.log(LogLevel::Debug, "info", format_args!("Router::createPipeTransport() | [transportId:{}, local:{}]", req.transport_id, b.local));
                 let tk = self.add_transport(rk, req.transport_id, Link::Pipe(Box::new(p)), bound);
                 self.set_transport_data(tk, &req.sctp, false, &mut reply);
-                reply
+                Reply::Value(reply)
             }
         }
     }
@@ -890,6 +902,18 @@ impl Engine {
         let data = crate::transport::TransportData::new(o.sctp(), is_data_channel, o.max_send_message_size as usize, o.max_receive_message_size as usize);
         data.add_json(reply);
         self.transports[tk].data = data;
+    }
+
+    /// Adds a WebRtcTransport with its data side; its creation answer, as text.
+    fn add_webrtc_transport(&mut self, rk: RouterKey, id: TransportId, t: WebRtcTransport, bound: Vec<BoundSocket>, sctp: &crate::api::request::SctpRequestOptions, bitrate: u64) -> (TransportKey, String) {
+        let data = crate::transport::TransportData::new(sctp.sctp(), true, sctp.max_send_message_size as usize, sctp.max_receive_message_size as usize);
+        let mut extra = Value::Object(Default::default());
+        data.add_json(&mut extra);
+        let reply = t.data_text(&extra);
+        let tk = self.add_transport(rk, id, Link::WebRtc(Box::new(t)), bound);
+        self.transports[tk].media.congestion = Congestion::new(bitrate);
+        self.transports[tk].data = data;
+        (tk, reply)
     }
 
     fn add_transport(&mut self, rk: RouterKey, id: TransportId, link: Link, bound: Vec<BoundSocket>) -> TransportKey {
@@ -945,6 +969,18 @@ impl Engine {
         }
     }
 
+    /// `transport.consume()`: the router creates the consumer and writes the answer.
+    fn transport_consume(&mut self, now: Instant, tk: TransportKey, req: Consume) -> ApiResult<Reply> {
+        let rk = self.transports.get(tk).ok_or_else(|| ApiError::not_found("Transport not found"))?.router;
+        self.touch(TimerKey::Transport(tk));
+        self.touch(TimerKey::Router(rk));
+        let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
+        let id = req.consumer_id.to_string();
+        let (ck, reply) = router.consume(now, &self.clock, tk, &mut self.transports, req, &mut self.rng, &mut self.out)?;
+        self.handlers.insert(id, Handler::Consumer(rk, ck));
+        Ok(reply)
+    }
+
     fn transport_request(&mut self, now: Instant, tk: TransportKey, body: Body) -> ApiResult<Value> {
         let t = self.transports.get_mut(tk).ok_or_else(|| ApiError::not_found("Transport not found"))?;
         let rk = t.router;
@@ -959,13 +995,7 @@ impl Engine {
                 self.handlers.insert(id, Handler::Producer(rk, pk));
                 Ok(reply)
             }
-            Body::TransportConsume(req) => {
-                let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
-                let id = req.consumer_id.to_string();
-                let (ck, reply) = router.consume(now, &self.clock, tk, &mut self.transports, req, &mut self.rng, &mut self.out)?;
-                self.handlers.insert(id, Handler::Consumer(rk, ck));
-                Ok(reply)
-            }
+            Body::TransportConsume(req) => self.transport_consume(now, tk, req).map(Reply::into_value),
             Body::TransportProduceData(req) => {
                 let router = self.routers.get_mut(rk).ok_or_else(|| ApiError::not_found("Router not found"))?;
                 let t = self.transports.get_mut(tk).expect("checked");
@@ -1160,7 +1190,7 @@ impl Engine {
         Value::Null
     }
 
-    fn create_webrtc_transport_with_server(&mut self, rk: RouterKey, req: CreateWebRtcTransportWithServer) -> ApiResult<Value> {
+    fn create_webrtc_transport_with_server(&mut self, rk: RouterKey, req: CreateWebRtcTransportWithServer) -> ApiResult<String> {
         self.check_new_transport(&req.transport_id)?;
         let Some(Handler::WebRtcServer(sk)) = self.handlers.get(req.web_rtc_server_id.as_str()).copied() else {
             return Err(ApiError::other("wrong webRtcServerId (no associated WebRtcServer found)"));
@@ -1193,12 +1223,9 @@ impl Engine {
             req.initial_available_outgoing_bitrate,
             &mut self.rng,
         );
-        let mut reply = t.data_json();
         let ufrag = t.username_fragment().to_string();
         self.log(LogLevel::Debug, "info", format_args!("Router::createWebRtcTransport() | [transportId:{}, webRtcServerId:{}]", req.transport_id, req.web_rtc_server_id));
-        let tk = self.add_transport(rk, req.transport_id, Link::WebRtc(Box::new(t)), Vec::new());
-        self.transports[tk].media.congestion = Congestion::new(req.initial_available_outgoing_bitrate);
-        self.set_transport_data(tk, &req.sctp, true, &mut reply);
+        let (tk, reply) = self.add_webrtc_transport(rk, req.transport_id, t, Vec::new(), &req.sctp, req.initial_available_outgoing_bitrate);
         self.transports[tk].server = Some(sk);
         self.servers[sk].attach(tk, &ufrag);
         Ok(reply)

@@ -44,7 +44,7 @@ impl E {
         self.drain();
         let i = self.outputs.iter().position(|o| matches!(o, Output::Reply { .. })).expect("a reply");
         match self.outputs.remove(i) {
-            Output::Reply { result, .. } => result,
+            Output::Reply { result, .. } => result.map(Reply::into_value),
             _ => unreachable!(),
         }
     }

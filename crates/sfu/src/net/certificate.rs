@@ -28,6 +28,8 @@ pub struct LocalCertificate {
     pub certificate: Certificate,
     /// `[{ algorithm, value }]` for every algorithm, as mediasoup lists them.
     pub fingerprints: Value,
+    /// The same as JSON text (every transport's creation answer carries it).
+    pub fingerprints_json: String,
 }
 
 impl LocalCertificate {
@@ -74,7 +76,9 @@ impl LocalCertificate {
             .iter()
             .map(|alg| json!({ "algorithm": alg, "value": fingerprint(alg, &der) }))
             .collect();
-        LocalCertificate { certificate, fingerprints: Value::Array(fingerprints) }
+        let fingerprints = Value::Array(fingerprints);
+        let fingerprints_json = fingerprints.to_string();
+        LocalCertificate { certificate, fingerprints, fingerprints_json }
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::api::request::{Consume, Produce};
-use crate::api::{ApiError, ApiResult, Body, ConsumerId, MediaKind, ProducerId, RouterId};
+use crate::api::{ApiError, ApiResult, Body, ConsumerId, JsonObject, MediaKind, ProducerId, Reply, RouterId};
 use crate::arena::{Arena, Key};
 use crate::clock::Clock;
 use crate::engine::io::Outbox;
@@ -248,7 +248,7 @@ impl Router {
     /// `transport.consume()`: computes the consumer's parameters (UnsupportedError when the
     /// capabilities cannot receive the producer) and creates it.
     #[allow(clippy::too_many_arguments)]
-    pub fn consume(&mut self, now: Instant, clock: &Clock, tk: TransportKey, transports: &mut Arena<Transport>, req: Consume, rng: &mut Rng, out: &mut Outbox) -> ApiResult<(ConsumerKey, Value)> {
+    pub fn consume(&mut self, now: Instant, clock: &Clock, tk: TransportKey, transports: &mut Arena<Transport>, req: Consume, rng: &mut Rng, out: &mut Outbox) -> ApiResult<(ConsumerKey, Reply)> {
         if self.consumer_ids.contains_key(&req.consumer_id) {
             return Err(ApiError::other(format!("a Consumer with same id \"{}\" already exists", req.consumer_id)));
         }
@@ -279,12 +279,14 @@ impl Router {
         let pipe = req.pipe || pipe_transport;
         let enable_rtx = req.enable_rtx.unwrap_or(producer.is_video());
         let cached = &mut self.consume_cache[entry];
-        let template = (!pipe_transport && !req.pipe).then(|| cached.templates.iter().find(|(k, rtx, _)| *k == pk && *rtx == enable_rtx)).flatten();
-        let mut params = if pipe_transport {
-            crate::ortc::get_pipe_consumer_rtp_parameters(producer.consumable(), t.pipe_rtx(), || rng.ssrc())
-        } else if let Some((_, _, template)) = template {
-            // As get_consumer_rtp_parameters gives them, with this consumer's SSRCs.
-            let mut params = template.clone();
+        let template = (!pipe_transport && !req.pipe).then(|| cached.templates.iter().position(|(k, rtx, _)| *k == pk && *rtx == enable_rtx)).flatten();
+        let mut fresh = None;
+        let params: &mut Value = if pipe_transport {
+            fresh.insert(crate::ortc::get_pipe_consumer_rtp_parameters(producer.consumable(), t.pipe_rtx(), || rng.ssrc()))
+        } else if let Some(i) = template {
+            // As get_consumer_rtp_parameters gives them, with this consumer's SSRCs (and MID,
+            // below): written over the template itself, which is not copied.
+            let params = &mut cached.templates[i].2;
             let ssrc = rng.ssrc();
             if let Some(enc) = params["encodings"].get_mut(0) {
                 enc["ssrc"] = json!(ssrc);
@@ -305,7 +307,7 @@ impl Router {
                 }
                 cached.templates.push((pk, enable_rtx, params.clone()));
             }
-            params
+            fresh.insert(params)
         };
         // As in mediasoup, pipe consumers get no MID (and use none up).
         if !pipe {
@@ -347,7 +349,7 @@ impl Router {
             transport: tk,
             kind: producer.kind(),
             ctype,
-            rtp_parameters: &params,
+            rtp_parameters: params,
             paused: req.paused,
             producer_paused: producer.paused(),
             preferred_layers,
@@ -361,17 +363,20 @@ impl Router {
         let producer_scores = producer.scores();
         let producer_score = producer_scores.iter().copied().max().unwrap_or(0);
         let preferred = preferred_layers.map_or(Value::Null, |(s, t)| json!({ "spatialLayer": s, "temporalLayer": t }));
-        let mut reply = json!({
-            "kind": consumer.kind().name(),
-            "rtpParameters": null, // moved in below (json! would copy it)
-            "type": ctype.name(),
-            "paused": req.paused,
-            "producerPaused": consumer.producer_paused(),
-            "score": { "score": consumer.score(), "producerScore": producer_score, "producerScores": producer_scores },
-            "preferredLayers": preferred,
-            "priority": 1,
-        });
-        reply["rtpParameters"] = params;
+        // Written as text: the parameters as the consumer keeps them (serialized once).
+        let mut score = JsonObject::with_capacity(64);
+        score.field("score", &consumer.score()).field("producerScore", &producer_score).field("producerScores", &producer_scores);
+        let mut reply = JsonObject::with_capacity(consumer.rtp_parameters_text().len() + 256);
+        reply
+            .field("kind", consumer.kind().name())
+            .raw("rtpParameters", consumer.rtp_parameters_text())
+            .field("type", ctype.name())
+            .field("paused", &req.paused)
+            .field("producerPaused", &consumer.producer_paused())
+            .raw("score", &score.finish())
+            .field("preferredLayers", &preferred)
+            .field("priority", &1);
+        let reply = Reply::Json(reply.finish());
         let out_ssrcs = consumer.out_ssrcs();
         let ck = self.consumers.insert(consumer);
         for ssrc in out_ssrcs {

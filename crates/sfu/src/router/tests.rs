@@ -74,7 +74,7 @@ impl H {
         }
         let Body::TransportConsume(req) = Self::body("transport.consume", &data)? else { unreachable!() };
         let tk = self.tk(tid);
-        self.r.consume(now, &self.clock, tk, &mut self.transports, req, &mut self.rng, &mut self.out).map(|(_, v)| v)
+        self.r.consume(now, &self.clock, tk, &mut self.transports, req, &mut self.rng, &mut self.out).map(|(_, v)| v.into_value())
     }
 
     fn on_rtp(&mut self, now: Instant, tid: &str, data: &[u8]) {

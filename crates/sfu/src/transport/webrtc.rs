@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::{tuple_json, LocalSocket, Meters, Received};
-use crate::api::{ApiError, ApiResult, TransportId};
+use crate::api::{ApiError, ApiResult, JsonObject, TransportId};
 use crate::clock::Clock;
 use crate::engine::io::Outbox;
 use crate::net::certificate::LocalCertificate;
@@ -236,6 +236,27 @@ impl WebRtcTransport {
             v["iceSelectedTuple"] = tuple_json(&t, self.announced_for(&t));
         }
         v
+    }
+
+    /// `data_json()` as text, with `extra`'s fields after it: what `createWebRtcTransport()`
+    /// answers, written at once (see `api::reply`).
+    pub fn data_text(&self, extra: &Value) -> String {
+        let mut ice = JsonObject::with_capacity(128);
+        ice.field("usernameFragment", self.ice.username_fragment()).field("password", self.ice.password()).field("iceLite", &true);
+        let mut dtls = JsonObject::with_capacity(self.cert.fingerprints_json.len() + 48);
+        dtls.raw("fingerprints", &self.cert.fingerprints_json).field("role", self.dtls_role.name());
+        let mut o = JsonObject::with_capacity(self.cert.fingerprints_json.len() + 512);
+        o.field("iceRole", "controlled")
+            .raw("iceParameters", &ice.finish())
+            .field("iceCandidates", &self.candidates)
+            .field("iceState", if self.closed { "closed" } else { self.ice.state().name() })
+            .raw("dtlsParameters", &dtls.finish())
+            .field("dtlsState", if self.closed { "closed" } else { self.dtls.state().name() });
+        if let Some(t) = self.ice.selected_tuple() {
+            o.field("iceSelectedTuple", &tuple_json(&t, self.announced_for(&t)));
+        }
+        o.fields_of(extra);
+        o.finish()
     }
 
     pub fn dump_json(&self) -> Value {

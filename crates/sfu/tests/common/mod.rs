@@ -162,7 +162,7 @@ impl World {
                     self.send(from, t.to, t.data);
                 }
                 Output::Reply { id, result } => {
-                    self.engines[e].replies.insert(id, result);
+                    self.engines[e].replies.insert(id, result.map(ferrosoup_sfu::api::Reply::into_value));
                 }
                 Output::Event(ev) => self.engines[e].events.push(ev),
                 Output::Log(_) => {}

@@ -123,6 +123,15 @@ fn browser_flow_ice_dtls_srtp() {
     check(&mut t, &p, now, true);
     pump(&mut t, &mut p, now);
     assert_eq!(t.t.ice_state(), IceState::Completed);
+    // The creation answer written as text is the same JSON (here with a selected tuple and
+    // other fields after it).
+    let extra = json!({ "maxSendMessageSize": 262144, "sctpParameters": { "port": 5000 } });
+    let mut expected = t.t.data_json();
+    for (k, v) in extra.as_object().unwrap() {
+        expected[k] = v.clone();
+    }
+    assert!(expected.get("iceSelectedTuple").is_some());
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&t.t.data_text(&extra)).unwrap(), expected);
     // Browser starts DTLS as client.
     p.dtls.set_remote_fingerprints(now, server_fingerprints(&t));
     p.dtls.run(now, Role::Client);
