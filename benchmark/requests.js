@@ -30,6 +30,16 @@ const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 const SERVER = process.argv.includes('--server');
 const SSRC = 5150;
 
+/** The kernel's scheduler figures for a thread of this process (Linux): ns on a CPU, ns waiting. */
+function schedstat(tid) {
+	try {
+		const [cpuNs, delayNs] = fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+		return { cpuNs, delayNs };
+	} catch {
+		return null;
+	}
+}
+
 async function main() {
 	const worker = await ferrosoup.createWorker({ rtcMinPort: 20000, rtcMaxPort: 29999 });
 	const router = await worker.createRouter({ mediaCodecs: [
@@ -62,6 +72,8 @@ async function main() {
 	const rows = [];
 	for (const n of NS) {
 		await worker.dump(); // starts the worker's wait measure afresh
+		const sched0 = schedstat(worker.pid);
+		const t0 = performance.now();
 		const loop = monitorEventLoopDelay({ resolution: 1 });
 		loop.enable();
 		const rtt = [];
@@ -78,20 +90,28 @@ async function main() {
 			return binding.nativeViewerWatch(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, videoSsrc: c.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 20000 }));
 		}));
 		loop.disable();
+		const sched1 = schedstat(worker.pid);
+		const burstMs = performance.now() - t0;
 		const { requestWait, requestService } = await worker.dump();
 		if (process.env.REQUESTS_VERBOSE) {
 			for (const [m, v] of Object.entries(requestService ?? {})) console.error(`    N=${n} ${m}: ${v.count} requests, ${(v.totalUs / v.count).toFixed(0)} µs each on average (CPU ${(v.cpuUs / v.count).toFixed(0)} µs), longest ${v.maxUs} µs`);
 		}
 		const ok = joins.filter((j) => j.status === 'fulfilled').length;
 		const r = summarize(rtt);
-		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 });
+		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
+			// The worker thread's time on a CPU and waiting for one (runnable, another thread
+			// running), as shares of the burst: on 2 cores shared with the load generator, waits
+			// for a CPU count in the request waits above.
+			busyShare: sched0 && sched1 ? (sched1.cpuNs - sched0.cpuNs) / 1e6 / burstMs : null,
+			runDelayShare: sched0 && sched1 ? (sched1.delayNs - sched0.delayNs) / 1e6 / burstMs : null });
 	}
 	const f = (x) => (x == null ? '–' : Number(x).toFixed(2));
 	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? 'one WebRtcServer' : 'a port each'}`);
-	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms |');
-	console.log('|---|---|---|---|---|---|---|---|---|');
+	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms | worker on CPU | waiting for a CPU |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+	const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(0)}%`);
 	for (const r of rows) {
-		console.log(`| ${r.n} | ${r.joined} | ${f(r.workerWaitP50Us / 1000)} | ${f(r.workerWaitP99Us / 1000)} | ${f(r.workerWaitMaxUs / 1000)} | ${f(r.rttP50Ms)} | ${f(r.rttP99Ms)} | ${f(r.loopP99Ms)} | ${f(r.loopMaxMs)} |`);
+		console.log(`| ${r.n} | ${r.joined} | ${f(r.workerWaitP50Us / 1000)} | ${f(r.workerWaitP99Us / 1000)} | ${f(r.workerWaitMaxUs / 1000)} | ${f(r.rttP50Ms)} | ${f(r.rttP99Ms)} | ${f(r.loopP99Ms)} | ${f(r.loopMaxMs)} | ${pct(r.busyShare)} | ${pct(r.runDelayShare)} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ k: K, busy, rows }, null, 2));
