@@ -152,6 +152,11 @@ async function burstOnce(kind, n, url, browser) {
 			firstRtpMs: round(summarize(ok.map((r) => r.native.firstRtpMs)).p50),
 			firstKeyFrameMs: round(summarize(ok.map((r) => r.native.firstKeyFrameMs)).p50),
 		} : undefined,
+		// The slowest native viewer: its messages' round trips and its own phases.
+		slowest: kind === 'native' && ok.length ? (() => {
+			const r = ok.reduce((a, b) => (b.loadMs > a.loadMs ? b : a));
+			return { loadMs: round(r.loadMs), replies: r.replies.map((x) => `${x.event} ${round(x.ms)}`), native: r.native };
+		})() : undefined,
 	};
 }
 

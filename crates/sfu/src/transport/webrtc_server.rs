@@ -143,36 +143,50 @@ impl WebRtcServer {
         conns
     }
 
-    /// Which transport a datagram (or TCP frame) on `socket` from `from` is for: by its
-    /// validated tuple, else (STUN only) by the local ufrag its USERNAME names.
+    /// Which transport a datagram (or TCP frame) on `socket` from `from` is for: a STUN
+    /// request by the local ufrag its USERNAME names, the rest (and STUN naming no transport
+    /// here) by its validated tuple. STUN goes by ufrag first because an address can change
+    /// hands: a client whose port (or NAT mapping) a departed client had used must reach its
+    /// own transport, not the old one, which would hold the tuple until its consent expired
+    /// (30 s: the join benchmark saw one viewer in 500 wait that long).
     pub fn route(&mut self, socket: SocketId, from: SocketAddr, data: &[u8]) -> Route {
+        let stun = demux(data) == Demux::Stun;
+        if stun {
+            if let Some(tk) = request_local_ufrag(data).and_then(|u| self.ufrags.get(&u).copied()) {
+                return Route::Transport(tk);
+            }
+        }
         if let Some(tk) = self.tuples.get(&(socket, from)) {
             return Route::Transport(*tk);
         }
         if let Some(tk) = self.tcp_owner.get(&socket) {
             return Route::Transport(*tk);
         }
-        if demux(data) != Demux::Stun {
+        if stun {
+            self.drops.unknown_ufrag += 1;
+        } else {
             self.drops.unknown_tuple += 1;
-            return Route::Drop;
         }
-        match request_local_ufrag(data).and_then(|u| self.ufrags.get(&u).copied()) {
-            Some(tk) => Route::Transport(tk),
-            None => {
-                self.drops.unknown_ufrag += 1;
-                Route::Drop
-            }
-        }
+        Route::Drop
     }
 
-    /// A check validated (`valid`) or ICE forgot a tuple of transport `tk`. A tuple another
-    /// transport already holds stays with it.
+    /// A check validated (`valid`) or ICE forgot a tuple of transport `tk`. The latest
+    /// authenticated check decides who holds a tuple: a transport that validates a tuple
+    /// another one holds takes it (the address changed hands; the old holder's own checks,
+    /// routed by ufrag, would take it back if its client were still there).
     pub fn tuple_changed(&mut self, tk: TransportKey, socket: SocketId, remote: SocketAddr, valid: bool) {
         let key = (socket, remote);
         if valid {
-            if !self.tuples.contains_key(&key) {
-                self.tuples.insert(key, tk);
-                self.tuples_of.entry(tk).or_default().push(key);
+            match self.tuples.insert(key, tk) {
+                Some(old) if old == tk => {}
+                previous => {
+                    if let Some(old) = previous {
+                        if let Some(list) = self.tuples_of.get_mut(&old) {
+                            list.retain(|k| *k != key);
+                        }
+                    }
+                    self.tuples_of.entry(tk).or_default().push(key);
+                }
             }
             if self.pending_tcp.remove(&socket).is_some() {
                 self.tcp_owner.insert(socket, tk);
@@ -276,9 +290,17 @@ mod tests {
         assert_eq!(s.route(SocketId(1), addr(5000), &rtp), Route::Drop);
         s.tuple_changed(k[1], SocketId(1), addr(5000), true);
         assert_eq!(s.route(SocketId(1), addr(5000), &rtp), Route::Transport(k[1]));
-        // Another transport cannot take a tuple that is held.
+        // STUN naming a transport goes to it even from a tuple another one holds; when its
+        // check validates the tuple, the tuple is its own (the address changed hands).
+        assert_eq!(s.route(SocketId(1), addr(5000), &stun("aaaa")), Route::Transport(k[0]));
         s.tuple_changed(k[0], SocketId(1), addr(5000), true);
+        assert_eq!(s.route(SocketId(1), addr(5000), &rtp), Route::Transport(k[0]));
+        // ... until the first holder's client validates it again.
+        s.tuple_changed(k[1], SocketId(1), addr(5000), true);
         assert_eq!(s.route(SocketId(1), addr(5000), &rtp), Route::Transport(k[1]));
+        assert_eq!(s.tuples_of.get(&k[0]).map_or(0, Vec::len), 0);
+        // STUN naming no transport here still goes by tuple (responses, indications).
+        assert_eq!(s.route(SocketId(1), addr(5000), &stun("cccc")), Route::Transport(k[1]));
         assert_eq!(s.drops, ServerDrops { unknown_ufrag: 1, unknown_tuple: 1, over_limit: 0 });
         // Forgetting the tuple, then the transport.
         s.tuple_changed(k[1], SocketId(1), addr(5000), false);
