@@ -5,6 +5,7 @@ const assert = require('node:assert/strict');
 const ferrosoup = require('..');
 const oracle = require('./lib/oracle');
 const codecs = require('./lib/codecs');
+const rtp = require('./lib/rtp');
 
 const { UnsupportedError } = ferrosoup.errors;
 let worker;
@@ -91,6 +92,32 @@ test('canConsume() is synchronous and false for an unknown producer', async () =
 	const r = router.canConsume({ producerId: 'nope', rtpCapabilities: router.rtpCapabilities });
 	assert.equal(r, false);
 	assert.equal(router.canConsume({ producerId: undefined, rtpCapabilities: undefined }), false);
+	router.close();
+});
+
+test('canConsume() answers each capabilities content, asked again or changed in place', async () => {
+	const router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
+	const t = await router.createDirectTransport();
+	const producer = await t.produce({ kind: 'video', rtpParameters: rtp.vp8Parameters(4242) });
+	const caps = structuredClone(router.rtpCapabilities);
+	for (let i = 0; i < 3; i++) assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities: caps }), true);
+	// The same object, now without video: the answer follows its content (answers are kept by
+	// content, not by object).
+	const video = caps.codecs.filter((c) => c.kind === 'video');
+	caps.codecs = caps.codecs.filter((c) => c.kind !== 'video');
+	assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities: caps }), false);
+	caps.codecs.push(...video);
+	assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities: caps }), true);
+	// Invalid capabilities: false every time (mediasoup logs the TypeError).
+	for (let i = 0; i < 2; i++) assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities: { codecs: 'x' } }), false);
+	// Many distinct capabilities (more than are remembered), then the first again.
+	for (let i = 0; i < 20; i++) {
+		const other = structuredClone(router.rtpCapabilities);
+		other.headerExtensions = other.headerExtensions.slice(0, i % other.headerExtensions.length);
+		other.codecs[0].preferredPayloadType = 100 + (i % 27);
+		assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities: other }), true);
+	}
+	assert.equal(router.canConsume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities }), true);
 	router.close();
 });
 

@@ -42,12 +42,32 @@ function generateRouterRtpCapabilities(mediaCodecs) {
 	);
 }
 
+/** Answers of canConsume() per producer, by the capabilities' JSON (a room's viewers send a few
+ * distinct ones: the check, ~60 µs of the Node thread per join, runs once for each). */
+const canConsumeAnswers = new WeakMap();
+const CAN_CONSUME_REMEMBERED = 16;
+
 /** canConsume() for a producer: its consumable parameters are serialized once. */
 function canConsumeProducer(producer, rtpCapabilities) {
 	if (rtpCapabilities === undefined || rtpCapabilities === null || typeof rtpCapabilities !== 'object') {
 		throw new TypeError('caps is not an object');
 	}
-	return unwrap(native.canConsume(producer.consumableRtpParametersJson, toJson(rtpCapabilities, 'rtpCapabilities')));
+	const caps = toJson(rtpCapabilities, 'rtpCapabilities');
+	let answers = canConsumeAnswers.get(producer);
+	if (!answers) {
+		answers = new Map();
+		canConsumeAnswers.set(producer, answers);
+	}
+	let answer = answers.get(caps);
+	if (answer === undefined) {
+		// Invalid capabilities throw (TypeError) and are not remembered.
+		answer = unwrap(native.canConsume(producer.consumableRtpParametersJson, caps));
+		if (answers.size >= CAN_CONSUME_REMEMBERED) {
+			answers.delete(answers.keys().next().value);
+		}
+		answers.set(caps, answer);
+	}
+	return answer;
 }
 
 function canConsume(consumableRtpParameters, rtpCapabilities) {
