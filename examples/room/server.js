@@ -148,8 +148,11 @@ async function start({
 		return room;
 	}
 
+	/** The socket.io room of a room's peers that asked for its peer counts (the pages do). */
+	const infoRoom = (roomId) => `${roomId}/info`;
+
 	/**
-	 * Tells the room, on every host (socket.io's Redis adapter), how many peers are here; with
+	 * Tells the room's pages, on every host (socket.io's Redis adapter), how many peers are here; with
 	 * `askOthers`, asks the other hosts to tell theirs. Coalesced per room: a message to every
 	 * peer on every join made a burst of N joins cost N² messages (500 joins: 125,000, the event
 	 * loop held for ~0.4 s at a time).
@@ -160,7 +163,7 @@ async function start({
 		room.announceTimer = setTimeout(() => {
 			room.announceTimer = null;
 			if (rooms.get(room.id) !== room) return;
-			io.to(room.id).emit('roomInfo', { hostId: cluster?.hostId ?? 'local', peers: room.peers.size });
+			io.to(infoRoom(room.id)).emit('roomInfo', { hostId: cluster?.hostId ?? 'local', peers: room.peers.size });
 			if (room.askOthers && redisUrl) io.serverSideEmit('roomInfoRequest', room.id);
 			room.askOthers = false;
 		}, ANNOUNCE_MS);
@@ -239,6 +242,9 @@ async function start({
 				});
 				socket.data.rooms = [...(socket.data.rooms ?? []), room.id];
 				socket.join(room.id);
+				// Peer counts only to those who show them: to every peer they cost a message per
+				// peer each time the count changes.
+				if (args.roomInfo) socket.join(infoRoom(room.id));
 				// The other hosts tell their counts too (server-side events over the adapter).
 				announce(room, true);
 				return callback({ peers: room.peers.size, hostId: cluster?.hostId });

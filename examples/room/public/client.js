@@ -44,7 +44,7 @@ function show(id, text) {
 async function broadcast(roomId, name = 'broadcaster') {
 	state.roomId = roomId;
 	await request('createRoom', { roomId });
-	await request('join', { roomId, name });
+	await request('join', { roomId, name, roomInfo: true });
 	const routerRtpCapabilities = await request('getRouterRtpCapabilities', { roomId });
 	const device = new Device();
 	await device.load({ routerRtpCapabilities });
@@ -75,7 +75,7 @@ async function watch(roomId, name = 'viewer') {
 	replies.length = 0;
 	const t0 = performance.now();
 	await request('createRoom', { roomId }); // 1
-	await request('join', { roomId, name }); // 2
+	await request('join', { roomId, name, roomInfo: true }); // 2
 	const routerRtpCapabilities = await request('getRouterRtpCapabilities', { roomId }); // 3
 	const device = new Device();
 	await device.load({ routerRtpCapabilities });
@@ -136,7 +136,7 @@ async function chat(roomId, name = 'guest') {
 	if (state.roomId !== roomId || !state.device) {
 		state.roomId = roomId;
 		await request('createRoom', { roomId });
-		await request('join', { roomId, name });
+		await request('join', { roomId, name, roomInfo: true });
 		const device = new Device();
 		await device.load({ routerRtpCapabilities: await request('getRouterRtpCapabilities', { roomId }) });
 		state.device = device;
