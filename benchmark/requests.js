@@ -11,12 +11,13 @@
  *   node benchmark/requests.js                     # K = 300, N = 50 and 500
  *   node benchmark/requests.js --k 200 --n 50 --out /tmp/requests.json
  *   node benchmark/requests.js --server            # joining viewers on one WebRtcServer
+ *   node benchmark/requests.js --same-priority     # the load peer process at the server's priority
  */
 const fs = require('node:fs');
 const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const ferrosoup = require('..');
-const binding = require('../crates/tools-node');
+const loadPeer = require('./lib/load-peer');
 const { summarize } = require('./lib/stats');
 
 function arg(name, fallback) {
@@ -28,6 +29,7 @@ const NS = arg('n', '50,500').split(',').map(Number);
 const OUT = arg('out', path.join(__dirname, 'results', 'requests.json'));
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 const SERVER = process.argv.includes('--server');
+const SAME_PRIORITY = process.argv.includes('--same-priority');
 const SSRC = 5150;
 
 /** The kernel's scheduler figures for a thread of this process (Linux): ns on a CPU, ns waiting. */
@@ -46,7 +48,11 @@ async function main() {
 		{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
 		{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
 	] });
-	const dtlsParameters = JSON.parse(binding.nativeViewerDtlsParameters());
+	// Publisher, receivers and joining viewers run in a process of their own at a lower
+	// priority (--same-priority: at the server's): on the 2 cores the server shares with them,
+	// its threads get a CPU first, as on a host of their own.
+	const peer = loadPeer.start({ nice: SAME_PRIORITY ? 0 : 10 });
+	const dtlsParameters = JSON.parse(await peer.call('nativeViewerDtlsParameters'));
 	const send = await router.createWebRtcTransport(UDP);
 	await send.connect({ dtlsParameters });
 	const producer = await send.produce({
@@ -54,13 +60,13 @@ async function main() {
 		rtpParameters: { mid: '0', codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }], encodings: [{ ssrc: SSRC }] },
 	});
 	const seconds = 30 + NS.length * 30;
-	binding.nativePublish(JSON.stringify({ iceParameters: send.iceParameters, iceCandidates: send.iceCandidates, dtlsParameters: send.dtlsParameters, videoSsrc: SSRC, audioSsrc: 0, videoKbps: 1500, durationMs: seconds * 1000 })).catch(() => {});
+	peer.call('nativePublish', { iceParameters: send.iceParameters, iceCandidates: send.iceCandidates, dtlsParameters: send.dtlsParameters, videoSsrc: SSRC, audioSsrc: 0, videoKbps: 1500, durationMs: seconds * 1000 }).catch(() => {});
 	// The forwarding load: K receivers.
 	for (let i = 0; i < K; i++) {
 		const t = await router.createWebRtcTransport(UDP);
 		await t.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
 		await t.connect({ dtlsParameters });
-		binding.nativeReceiverCount(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, durationMs: seconds * 1000 })).catch(() => {});
+		peer.call('nativeReceiverCount', { iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, durationMs: seconds * 1000 }).catch(() => {});
 	}
 	await new Promise((r) => setTimeout(r, 3000));
 	const before = await worker.getResourceUsage();
@@ -87,7 +93,7 @@ async function main() {
 			const t = await timed(router.createWebRtcTransport(joinOptions));
 			const c = await timed(t.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities }));
 			await timed(t.connect({ dtlsParameters }));
-			return binding.nativeViewerWatch(JSON.stringify({ iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, videoSsrc: c.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 20000 }));
+			return peer.call('nativeViewerWatch', { iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters, videoSsrc: c.rtpParameters.encodings[0].ssrc, mimeType: 'video/VP8', timeoutMs: 20000 });
 		}));
 		loop.disable();
 		const sched1 = schedstat(worker.pid);
@@ -106,7 +112,7 @@ async function main() {
 			runDelayShare: sched0 && sched1 ? (sched1.delayNs - sched0.delayNs) / 1e6 / burstMs : null });
 	}
 	const f = (x) => (x == null ? '–' : Number(x).toFixed(2));
-	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? 'one WebRtcServer' : 'a port each'}`);
+	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? "one WebRtcServer" : "a port each"}; load peer process at ${SAME_PRIORITY ? "the same priority" : "nice 10"}`);
 	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms | worker on CPU | waiting for a CPU |');
 	console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 	const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(0)}%`);
@@ -116,6 +122,7 @@ async function main() {
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ k: K, busy, rows }, null, 2));
 	worker.close();
+	peer.close();
 	process.exit(0);
 }
 

@@ -21,7 +21,7 @@ function forkServer(script) {
 		pending.set(id, { resolve, reject });
 		child.send({ id, cmd, ...data });
 	});
-	return { call, kill: () => child.kill('SIGKILL') };
+	return { call, pid: child.pid, kill: () => child.kill('SIGKILL') };
 }
 
 module.exports = { forkServer };
