@@ -57,23 +57,6 @@ fn outgoing_json(o: &Outgoing) -> String {
     v.to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrosoup_sfu::api::Reply;
-
-    #[test]
-    fn answers_and_events_are_the_json_the_facade_parses() {
-        let data = json!({ "a": [1, "x\"y"], "b": null });
-        for reply in [Reply::Value(data.clone()), Reply::Json(data.to_string())] {
-            let r: Value = serde_json::from_str(&outgoing_json(&Outgoing::Response { id: 7, result: Ok(reply) })).unwrap();
-            assert_eq!(r, json!({ "type": "response", "id": 7, "data": data }));
-        }
-        let e: Value = serde_json::from_str(&outgoing_json(&Outgoing::Event { target: Arc::from("t\"1"), event: "score", data: data.clone() })).unwrap();
-        assert_eq!(e, json!({ "type": "event", "target": "t\"1", "event": "score", "data": data }));
-    }
-}
-
 /// Why a request was not queued: `{ error, reason }` (or `{ closed: true }`).
 #[napi(object)]
 pub struct Rejection {
