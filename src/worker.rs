@@ -26,8 +26,9 @@ const MAX_PENDING: usize = 20_000;
 /// (serialized once, never copied into a wrapper `Value` first: a reply's deep copy was a third
 /// of a join's worker time).
 fn outgoing_json(o: &Outgoing) -> String {
-    let wrapped = |head: String, write: &dyn Fn(&mut Vec<u8>)| {
-        let mut text = head.into_bytes();
+    let wrapped = |head: String, size: usize, write: &dyn Fn(&mut Vec<u8>)| {
+        let mut text = Vec::with_capacity(head.len() + size + 1);
+        text.extend_from_slice(head.as_bytes());
         write(&mut text);
         text.push(b'}');
         // Only UTF-8 went in (format!, serde_json, engine-written JSON text).
@@ -35,7 +36,11 @@ fn outgoing_json(o: &Outgoing) -> String {
     };
     let v = match o {
         Outgoing::Running { pid } => json!({ "type": "running", "pid": pid }),
-        Outgoing::Response { id, result: Ok(data) } => return wrapped(format!(r#"{{"type":"response","id":{id},"data":"#), &|out| data.write_json(out)),
+        Outgoing::Response { id, result: Ok(data) } => {
+            // Room for the answer: engine-written text is of known size.
+            let size = if let ferrosoup_sfu::api::Reply::Json(text) = data { text.len() } else { 256 };
+            return wrapped(format!(r#"{{"type":"response","id":{id},"data":"#), size, &|out| data.write_json(out));
+        }
         Outgoing::Response { id, result: Err(e) } => {
             let mut v = error_json(e);
             v["type"] = json!("response");
@@ -46,7 +51,7 @@ fn outgoing_json(o: &Outgoing) -> String {
             // Ids and event names are JSON-escaped as any string.
             let head = format!(r#"{{"type":"event","target":{},"event":{},"data":"#, Value::from(&**target), Value::from(*event));
             // Writing a `Value` into a Vec cannot fail.
-            return wrapped(head, &|out| {
+            return wrapped(head, 256, &|out| {
                 let _ = serde_json::to_writer(out, data);
             });
         }
