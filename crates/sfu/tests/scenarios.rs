@@ -308,6 +308,33 @@ fn closing_cascades_to_producers_consumers_and_sockets() {
     speed.report(&w);
 }
 
+/// A client's address can change hands while the transport of its last holder is still open
+/// (an ephemeral port reused after a viewer closed its socket, a NAT mapping given to another
+/// client): the newcomer's checks name its own transport and must reach it, not wait for the
+/// old transport's consent to expire (30 s).
+#[test]
+fn a_newcomer_on_a_departed_peers_address_plays_at_once() {
+    let mut w = World::new();
+    let e = w.add_engine();
+    w.request(e, "worker.createWebRtcServer", "", json!({ "webRtcServerId": "srv", "listenInfos": [{ "protocol": "udp", "ip": "10.0.0.1", "port": 44444 }] })).unwrap();
+    let mut r = room(&mut w, e, "r1", json!({}));
+    r.server = Some("srv".into());
+    publisher(&mut w, &r, 60);
+    let (old, c) = viewer(&mut w, &r, "v0", "cam");
+    let old_ssrc = ssrc_of(&c);
+    assert!(w.run_until_cond(Duration::from_secs(5), |w| first_key_frame(w, old, old_ssrc).is_some()), "the first viewer plays");
+    // Its socket closes; its transport stays open. A newcomer gets its address.
+    w.peers[old].gone = true;
+    let addr = w.peers[old].addr;
+    let t = transport(&mut w, &r, "v9-t");
+    let c = w.request(e, "transport.consume", "v9-t", json!({ "consumerId": "v9", "producerId": "cam", "rtpCapabilities": viewer_caps() })).unwrap();
+    let p = w.add_peer_at(e, "v9-t", &t, Some(addr));
+    let ssrc = ssrc_of(&c);
+    let t0 = w.now;
+    assert!(w.run_until_cond(Duration::from_secs(3), |w| first_key_frame(w, p, ssrc).is_some()), "the newcomer plays within 3 s, not after the old consent expires");
+    assert!(w.peers[p].connected_at.is_some_and(|at| at.saturating_duration_since(t0) < Duration::from_secs(1)));
+}
+
 #[test]
 fn one_webrtc_server_socket_carries_every_peer_of_a_room() {
     let mut w = World::new();

@@ -71,6 +71,8 @@ pub struct PeerNode {
     pub on_rtp: Option<Box<dyn FnMut(Instant, &[u8]) -> Vec<Vec<u8>>>>,
     /// Periodic work (e.g. sending due NACKs): returns RTCP to send.
     pub on_tick: Option<Box<dyn FnMut(Instant) -> Vec<Vec<u8>>>>,
+    /// The peer went away (its socket closed): it sends and hears nothing more.
+    pub gone: bool,
 }
 
 pub struct World {
@@ -242,7 +244,7 @@ impl World {
             self.drain(e);
             return;
         }
-        if let Some(p) = self.peers.iter().position(|p| p.addr == to) {
+        if let Some(p) = self.peers.iter().position(|p| p.addr == to && !p.gone) {
             if from == self.peers[p].peer.server_addr() {
                 self.peers[p].peer.handle_datagram(self.now, &data);
                 self.after_peer(p);
@@ -253,14 +255,19 @@ impl World {
     /// A browser-like peer joining WebRtcTransport `data` (as `createWebRtcTransport` answered)
     /// of engine `e`: the transport is connected with the peer's DTLS parameters.
     pub fn add_peer(&mut self, e: usize, transport_id: &str, data: &Value) -> usize {
+        self.add_peer_at(e, transport_id, data, None)
+    }
+
+    /// `add_peer` from address `at` (default: a fresh one per peer).
+    pub fn add_peer_at(&mut self, e: usize, transport_id: &str, data: &Value, at: Option<SocketAddr>) -> usize {
         let i = self.peers.len();
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, 0, i as u8 + 1)), 50000);
+        let addr = at.unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, 0, i as u8 + 1)), 50000));
         let server = ServerParams::from_json(data).expect("transport parameters");
         let cert = ferrosoup_testpeer::certificate();
         let dtls = ferrosoup_testpeer::peer::dtls_parameters(&cert);
         let mut rng = Rng::from_seed([100 + i as u8; 32]);
         let peer = TestPeer::new(self.now, server, cert, &mut rng);
-        self.peers.push(PeerNode { peer, addr, publisher: None, rtp: Vec::new(), rtcp: Vec::new(), connected_at: None, on_rtp: None, on_tick: None });
+        self.peers.push(PeerNode { peer, addr, publisher: None, rtp: Vec::new(), rtcp: Vec::new(), connected_at: None, on_rtp: None, on_tick: None, gone: false });
         self.request(e, "webRtcTransport.connect", transport_id, json!({ "dtlsParameters": dtls })).expect("connect");
         self.peers[i].peer.handle_timeout(self.now);
         self.after_peer(i);
@@ -317,6 +324,7 @@ impl World {
             let next_peer = self
                 .peers
                 .iter()
+                .filter(|p| !p.gone)
                 .flat_map(|p| [p.peer.poll_timeout(), p.publisher.as_ref().and_then(|x| x.next_due()).filter(|_| p.peer.is_connected())])
                 .flatten()
                 .min();
@@ -342,6 +350,9 @@ impl World {
             }
             for p in 0..self.peers.len() {
                 let now = self.now;
+                if self.peers[p].gone {
+                    continue;
+                }
                 if self.peers[p].peer.poll_timeout().is_some_and(|t| t <= now) {
                     self.peers[p].peer.handle_timeout(now);
                 }
