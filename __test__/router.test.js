@@ -121,6 +121,25 @@ test('canConsume() answers each capabilities content, asked again or changed in 
 	router.close();
 });
 
+test('rtpCapabilities and a consumer\'s rtpParameters are fresh copies each time', async () => {
+	const router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
+	const caps = router.rtpCapabilities;
+	const expected = structuredClone(caps);
+	caps.codecs.length = 0;
+	caps.headerExtensions[0].uri = 'changed';
+	assert.notStrictEqual(router.rtpCapabilities, router.rtpCapabilities);
+	assert.deepStrictEqual(router.rtpCapabilities, expected);
+	const t = await router.createDirectTransport();
+	const producer = await t.produce({ kind: 'video', rtpParameters: rtp.vp8Parameters(4343) });
+	const consumer = await t.consume({ producerId: producer.id, rtpCapabilities: expected });
+	const params = consumer.rtpParameters;
+	const kept = structuredClone(params);
+	params.codecs[0].payloadType = 1;
+	params.encodings.pop();
+	assert.deepStrictEqual(consumer.rtpParameters, kept);
+	router.close();
+});
+
 test('updateMediaCodecs() recomputes capabilities synchronously, throwing like createRouter()', async () => {
 	const router = await worker.createRouter({ mediaCodecs: codecs.opusVp8 });
 	router.updateMediaCodecs(structuredClone(codecs.full));

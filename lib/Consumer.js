@@ -31,6 +31,7 @@ function toLayers(layers) {
 class Consumer extends EnhancedEventEmitter {
 	#internal;
 	#data;
+	#rtpParametersCopies;
 	#channel;
 	#closed = false;
 	#appData;
@@ -90,7 +91,9 @@ class Consumer extends EnhancedEventEmitter {
 	}
 
 	get rtpParameters() {
-		return utils.clone(this.#data.rtpParameters);
+		// Apps send these to the consuming client.
+		this.#rtpParametersCopies ??= new utils.JsonCopies(this.#data.rtpParameters);
+		return this.#rtpParametersCopies.copy();
 	}
 
 	get type() {

