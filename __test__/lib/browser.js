@@ -88,12 +88,12 @@ async function openPage(browser, url, handler) {
 	return page;
 }
 
-/** Waits until `predicate()` is true, polling; rejects after `timeoutMs`. */
-async function waitFor(predicate, timeoutMs, what) {
+/** Waits until `predicate()` is true, polling every `intervalMs`; rejects after `timeoutMs`. */
+async function waitFor(predicate, timeoutMs, what, intervalMs = 50) {
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline) {
 		if (await predicate()) return;
-		await new Promise((r) => setTimeout(r, 50));
+		await new Promise((r) => setTimeout(r, intervalMs));
 	}
 	throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
