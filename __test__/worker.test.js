@@ -73,7 +73,7 @@ test('createWorker() settings are validated like mediasoup\'s', async () => {
 test('dump(), getResourceUsage(), updateSettings()', async () => {
 	const worker = await ferrosoup.createWorker();
 	const router = await worker.createRouter();
-	const { requestWait, requestService, ...dump } = await worker.dump();
+	const { requestWait, requestService, holds, ...dump } = await worker.dump();
 	// ferrosoup: how long the requests since the last dump waited for the worker thread (the
 	// createRouter and this dump), and the worker's time per kind of request handled (the dump
 	// itself is counted in the next one).
@@ -85,6 +85,10 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 	assert.deepStrictEqual(Object.keys((await worker.dump()).requestService), ['WORKER_DUMP']);
 	assert.ok(requestWait.p50Us <= requestWait.p99Us && requestWait.p99Us <= requestWait.maxUs);
 	assert.equal((await worker.dump()).requestWait.latest, 1, 'counted afresh after each dump');
+	// ferrosoup: the stretches the thread worked without a look at requests, and the longest
+	// piece of work by kind (here: answering and flushing).
+	assert.ok(holds.count >= 1 && holds.maxUs >= 0 && holds.over1ms >= 0, JSON.stringify(holds));
+	assert.ok(holds.work.flush.count >= 1, JSON.stringify(holds));
 	assert.deepStrictEqual(dump, {
 		pid: worker.pid,
 		webRtcServerIds: [],

@@ -190,6 +190,8 @@ struct Runtime {
     request_waits: RequestWaits,
     /// How long the worker spent on each kind of request since the last dump.
     request_service: std::collections::BTreeMap<&'static str, (u64, u64, u64, u64)>,
+    /// How long the thread went without looking at requests, and what held it longest.
+    holds: Holds,
     /// Requests from the app: the loop waits on them, and socket readers serve what is queued
     /// before each batch, so a request never waits behind every socket's turn.
     control: mpsc::UnboundedReceiver<Control>,
@@ -221,6 +223,7 @@ impl Runtime {
                 events_shed: 0,
                 request_waits: RequestWaits::default(),
                 request_service: Default::default(),
+                holds: Holds::new(),
                 control,
                 closing: false,
                 to_app: Vec::new(),
@@ -235,7 +238,12 @@ impl Runtime {
     /// Runs `f` on the runtime from a socket task. A panic there is recorded and re-raised by
     /// the event loop, so it kills the worker as a panic anywhere else would.
     fn guarded(me: &Rc<RefCell<Runtime>>, f: impl FnOnce(&mut Runtime)) {
-        let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut me.borrow_mut())));
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut r = me.borrow_mut();
+            r.holds.begin();
+            f(&mut r);
+            r.holds.look(true);
+        }));
         if let Err(payload) = r {
             let mut rt = me.borrow_mut();
             rt.poisoned = Some(panic_message(payload.as_ref()));
@@ -247,6 +255,20 @@ impl Runtime {
     fn feed(&mut self, input: Input<'_>) {
         self.engine.handle_input(Instant::now(), input);
         self.drain();
+    }
+
+    /// Goes on with a packet's fan-out to many consumers a chunk at a time, serving requests
+    /// between chunks once the thread has held on for `LOOK_EVERY`.
+    fn fan_out(&mut self) {
+        while self.engine.has_more() {
+            if self.holds.held() >= LOOK_EVERY {
+                self.serve_requests();
+            }
+            let started = Instant::now();
+            self.engine.handle_input(Instant::now(), Input::Resume);
+            self.drain();
+            self.holds.work("fan-out", started);
+        }
     }
 
     fn drain(&mut self) {
@@ -288,8 +310,31 @@ impl Runtime {
 
     /// Sends what this turn queued (UDP batched per socket) and tells the app what happened.
     fn flush(&mut self) {
-        self.sends.flush();
+        let started = Instant::now();
+        loop {
+            // Requests are served between send syscalls once the thread has held on for
+            // `LOOK_EVERY`: a fan-out of thousands of datagrams does not make them wait.
+            // What they queue goes to a fresh queue, sent after this one.
+            let stand_in = self.sends.stand_in();
+            let mut sends = std::mem::replace(&mut self.sends, stand_in);
+            sends.flush(&mut || {
+                if self.holds.held() >= LOOK_EVERY {
+                    self.serve_requests();
+                    self.tell_app();
+                }
+            });
+            let more = std::mem::replace(&mut self.sends, sends);
+            if more.is_empty() {
+                break;
+            }
+            self.sends.take_from(more);
+        }
+        self.holds.work("flush", started);
         self.engine.recycle(self.sends.spent());
+        self.tell_app();
+    }
+
+    fn tell_app(&mut self) {
         for o in self.to_app.drain(..) {
             if !(self.sink)(o) {
                 self.events_shed += 1;
@@ -369,6 +414,7 @@ impl Runtime {
     /// and none after one that closed sockets (the loop turns first, so that their ports are
     /// free for the next request).
     fn serve_requests(&mut self) {
+        self.holds.look(false);
         let started = Instant::now();
         let mut handled = 0;
         while !self.closing {
@@ -422,6 +468,8 @@ impl Runtime {
             "requestWait": self.request_waits.take_json(),
             // ferrosoup: per method, how many requests and the worker's time on them since the last
             // dump (µs: elapsed in total and at most, and the thread's CPU time in total).
+            // ferrosoup: the longest stretches without a look at requests since the last dump.
+            "holds": self.holds.take_json(),
             "requestService": std::mem::take(&mut self.request_service).into_iter().map(|(m, (n, total, max, cpu))| (m.to_string(), json!({ "count": n, "totalUs": total, "maxUs": max, "cpuUs": cpu }))).collect::<serde_json::Map<_, _>>(),
         })
     }
@@ -462,6 +510,72 @@ impl RequestWaits {
     }
 }
 
+/// What a datagram is (RFC 7983's demultiplexing), to say which kind of work held the thread.
+fn datagram_kind(d: &[u8]) -> &'static str {
+    match (d.first(), d.get(1)) {
+        (Some(0..=3), _) => "stun",
+        (Some(20..=63), _) => "dtls",
+        (Some(128..=191), Some(192..=223)) => "rtcp",
+        (Some(128..=191), _) => "rtp",
+        _ => "other",
+    }
+}
+
+/// How long the thread held on between two looks at the app's requests (a request that
+/// arrives meanwhile waits at least that long), and the longest single pieces of work by kind.
+struct Holds {
+    since: Option<Instant>,
+    count: u64,
+    max_us: u64,
+    over_1ms: u64,
+    /// Per kind of work ("flush", "timer", ...): how many, the longest (µs), how many over 1 ms.
+    kinds: std::collections::BTreeMap<&'static str, (u64, u64, u64)>,
+}
+
+impl Holds {
+    fn new() -> Self {
+        Holds { since: None, count: 0, max_us: 0, over_1ms: 0, kinds: Default::default() }
+    }
+
+    /// The thread starts working (woken by a socket, a timer or the app).
+    fn begin(&mut self) {
+        self.since = Some(Instant::now());
+    }
+
+    /// The thread looks at requests (or goes idle): the stretch since the last look ends.
+    fn look(&mut self, idle: bool) {
+        let now = Instant::now();
+        if let Some(since) = self.since {
+            let us = now.saturating_duration_since(since).as_micros().min(u128::from(u64::MAX)) as u64;
+            self.count += 1;
+            self.max_us = self.max_us.max(us);
+            self.over_1ms += u64::from(us > 1000);
+        }
+        self.since = (!idle).then_some(now);
+    }
+
+    /// How long since the thread last looked at requests.
+    fn held(&self) -> Duration {
+        self.since.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
+    fn work(&mut self, kind: &'static str, started: Instant) {
+        let us = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        let e = self.kinds.entry(kind).or_default();
+        *e = (e.0 + 1, e.1.max(us), e.2 + u64::from(us > 1000));
+    }
+
+    fn take_json(&mut self) -> Value {
+        let kinds = std::mem::take(&mut self.kinds).into_iter().map(|(k, (n, max, over))| (k.to_string(), json!({ "count": n, "maxUs": max, "over1ms": over }))).collect::<serde_json::Map<_, _>>();
+        let v = json!({ "count": self.count, "maxUs": self.max_us, "over1ms": self.over_1ms, "work": kinds });
+        (self.count, self.max_us, self.over_1ms) = (0, 0, 0);
+        v
+    }
+}
+
+/// A long piece of work (a flush of many sends) stops to serve requests this often.
+const LOOK_EVERY: Duration = Duration::from_micros(500);
+
 /// At most this many requests, for at most this long, are handled in one turn of the loop.
 const REQUEST_BATCH: usize = 64;
 const REQUEST_SLICE: Duration = Duration::from_millis(2);
@@ -496,7 +610,10 @@ async fn udp_reader(rt: Weak<RefCell<Runtime>>, id: SocketId, sock: Rc<UdpSocket
                             // must not wait for every socket's turn, and a datagram may be a
                             // costly handshake step.
                             r.serve_requests();
+                            let started = Instant::now();
                             r.feed(Input::Datagram { socket: id, from, data: &buf[..n] });
+                            r.holds.work(datagram_kind(&buf[..n]), started);
+                            r.fan_out();
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         // Transient errors (e.g. ICMP-induced) must not end the reader.
@@ -553,6 +670,7 @@ async fn tcp_acceptor(rt: Weak<RefCell<Runtime>>, listener_id: SocketId, listene
                 Runtime::guarded(&me, |r| {
                     while let Some(f) = frames.next_frame() {
                         r.feed(Input::Datagram { socket: conn, from: remote, data: f });
+                        r.fan_out();
                     }
                     r.flush();
                 });
@@ -608,6 +726,7 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
             biased;
             msg = std::future::poll_fn(|cx| rt.borrow_mut().control.poll_recv(cx)) => {
                 let mut r = rt.borrow_mut();
+                r.holds.begin();
                 match msg {
                     // Requests that arrive together are answered together.
                     Some(msg) => {
@@ -618,6 +737,7 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
                     None => r.closing = true,
                 }
                 r.flush();
+                r.holds.look(true);
                 let closing = r.closing;
                 drop(r);
                 if closing {
@@ -631,13 +751,16 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
                 // Media from in-memory pipes comes a packet per message: take what is queued
                 // (up to a bound) before flushing, so sends batch per socket.
                 let mut r = rt.borrow_mut();
+                r.holds.begin();
                 let mut msg = msg;
                 for _ in 0..64 {
                     let Some(m) = msg else { break };
                     r.feed(Input::Pipe(m));
+                    r.fan_out();
                     msg = pipe.try_recv().ok();
                 }
                 r.flush();
+                r.holds.look(true);
                 drop(r);
                 // Pipe media can arrive without pause: let sockets and timers have a turn.
                 tokio::task::yield_now().await;
@@ -645,8 +768,12 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
             _ = wake.notified() => {}
             _ = sleep => {
                 let mut r = rt.borrow_mut();
+                r.holds.begin();
+                let started = Instant::now();
                 r.feed(Input::Timeout);
+                r.holds.work("timer", started);
                 r.flush();
+                r.holds.look(true);
             }
         }
     }

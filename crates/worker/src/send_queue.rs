@@ -53,8 +53,10 @@ fn gso() -> bool {
     batching() && *ON.get_or_init(|| std::env::var("FERROSOUP_GSO").map_or(true, |v| v != "0")) && !GSO_REFUSED.load(Ordering::Relaxed)
 }
 
-/// Most messages one sendmmsg(2) takes (UIO_MAXIOV).
-const MAX_BATCH: usize = 1024;
+/// Most messages one sendmmsg(2) carries: the kernel takes up to 1,024 (UIO_MAXIOV), but a
+/// syscall of ~128 (a few hundred datagrams with segmentation) keeps each under ~1 ms, so the
+/// worker can look at requests between them (see `flush`).
+const MAX_BATCH: usize = 128;
 /// `UDP_SEGMENT` (linux/udp.h): the segment size of a message, as a control message.
 const UDP_SEGMENT: libc::c_int = 103;
 /// Most segments in one message (the kernel's UDP_MAX_SEGMENTS), and most bytes.
@@ -102,19 +104,33 @@ impl SendQueue {
         self.items.push((sock.clone(), to, data));
     }
 
+    /// An empty queue that reports this one's counters (as they are now): stands in for it
+    /// while it is flushing.
+    pub fn stand_in(&self) -> SendQueue {
+        SendQueue { failures: self.failures, syscalls: self.syscalls, datagrams: self.datagrams, gso_messages: self.gso_messages, gso_datagrams: self.gso_datagrams, ..Default::default() }
+    }
+
+    /// Queues what `other` holds after what this queue holds (its counters are not kept:
+    /// `other` only queued).
+    pub fn take_from(&mut self, mut other: SendQueue) {
+        self.items.append(&mut other.items);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
-    /// Sends everything queued, grouped by socket (and destination) in queue order.
-    pub fn flush(&mut self) {
+    /// Sends everything queued, grouped by socket (and destination) in queue order; `between`
+    /// runs after each send syscall (the worker looks at requests there, so a large fan-out's
+    /// sends do not hold it: what it queues meanwhile goes to another `SendQueue`).
+    pub fn flush(&mut self, between: &mut dyn FnMut()) {
         if self.items.is_empty() {
             return;
         }
         let mut items = std::mem::take(&mut self.items);
         if !batching() {
             for item in items.drain(..) {
-                self.send_batch(std::slice::from_ref(&item));
+                self.send_batch(std::slice::from_ref(&item), between);
             }
             self.items = items;
             return;
@@ -125,7 +141,7 @@ impl SendQueue {
         while start < items.len() {
             let sock = &items[start].0;
             let end = start + items[start..].iter().take_while(|(s, _, _)| Rc::ptr_eq(s, sock)).count();
-            self.send_batch(&items[start..end]);
+            self.send_batch(&items[start..end], between);
             start = end;
         }
         self.spent.extend(items.drain(..).map(|(_, _, d)| d));
@@ -139,7 +155,7 @@ impl SendQueue {
     }
 
     /// Datagrams of one socket.
-    fn send_batch(&mut self, batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)]) {
+    fn send_batch(&mut self, batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)], between: &mut dyn FnMut()) {
         let sock = &batch[0].0;
         if batch.len() == 1 {
             self.syscalls += 1;
@@ -147,15 +163,16 @@ impl SendQueue {
                 Ok(_) => self.datagrams += 1,
                 Err(_) => self.failures += 1,
             }
+            between();
             return;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        self.send_messages(batch, &mut scratch);
+        self.send_messages(batch, &mut scratch, between);
         scratch.msgs.clear(); // their pointers are stale once the batch is gone
         self.scratch = scratch;
     }
 
-    fn send_messages(&mut self, batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)], scratch: &mut Scratch) {
+    fn send_messages(&mut self, batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)], scratch: &mut Scratch, between: &mut dyn FnMut()) {
         let sock = &batch[0].0;
         let Scratch { plan, addrs, iovs, controls, msgs } = scratch;
         messages(batch, gso(), plan);
@@ -198,6 +215,9 @@ impl SendQueue {
             let n = (msgs.len() - off).min(MAX_BATCH);
             // SAFETY: `msgs[off..off + n]` points at live iovecs, addresses and control buffers.
             let sent = unsafe { libc::sendmmsg(fd, msgs[off..].as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+            // errno first: the worker's look at requests may make syscalls of its own.
+            let failed = (sent <= 0).then(io::Error::last_os_error);
+            between();
             if sent > 0 {
                 let done = &plan[off..off + sent as usize];
                 self.datagrams += count(done);
@@ -208,7 +228,7 @@ impl SendQueue {
                 off += sent as usize;
                 continue;
             }
-            let err = io::Error::last_os_error();
+            let Some(err) = failed else { continue };
             if err.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
@@ -264,7 +284,7 @@ mod tests {
             q.push(&b, xa, vec![b'b', i]);
             q.push(&a, ya, vec![b'a', i]);
         }
-        q.flush();
+        q.flush(&mut || {});
         assert!(q.is_empty());
         assert_eq!(q.datagrams, 15);
         if batching() {
@@ -291,9 +311,30 @@ mod tests {
         // A destination that cannot take the datagram (port 0) fails alone; the rest go out.
         q.push(&a, SocketAddr::new(xa.ip(), 0), vec![1]);
         q.push(&a, xa, vec![b'a', 9]);
-        q.flush();
+        q.flush(&mut || {});
         assert_eq!(q.failures, 1);
         assert_eq!(seq(&recv_all(&x), from(&a)), vec![9]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_large_batch_leaves_in_several_syscalls_with_a_look_between_each() {
+        let a = udp();
+        let x = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = x.local_addr().unwrap().port();
+        // Datagrams to distinct destinations (ports around x's; most have no listener, which
+        // loopback UDP does not report at send time): one message each.
+        let n = MAX_BATCH * 2 + 10;
+        let mut q = SendQueue::default();
+        for i in 0..n {
+            q.push(&a, SocketAddr::from(([127, 0, 0, 1], port.wrapping_add(i as u16))), vec![1, 2, 3]);
+        }
+        let mut looks = 0;
+        q.flush(&mut || looks += 1);
+        if batching() {
+            assert_eq!(q.syscalls, 3, "at most MAX_BATCH messages a syscall");
+            assert_eq!(looks, 3, "the worker may look at requests after each");
+        }
+        assert_eq!(q.datagrams + q.failures, n as u64);
     }
 
     #[test]
@@ -332,7 +373,7 @@ mod tests {
         for (i, n) in sizes.iter().enumerate() {
             q.push(&a, xa, vec![i as u8; *n]);
         }
-        q.flush();
+        q.flush(&mut || {});
         assert_eq!((q.datagrams, q.failures), (6, 0));
         let mut got = Vec::new();
         let mut buf = [0u8; 2000];

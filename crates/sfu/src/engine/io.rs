@@ -28,6 +28,8 @@ pub enum Input<'a> {
     Pipe(PipeMessage),
     /// Time passed: fire what is due.
     Timeout,
+    /// Go on with a packet's fan-out (while `Engine::has_more()`).
+    Resume,
 }
 
 #[derive(Debug, PartialEq)]

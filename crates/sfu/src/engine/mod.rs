@@ -115,6 +115,8 @@ pub struct Engine {
     rtp_sent_closed: u64,
     /// What the runtime adds to `worker.dump()` (its pid, socket counters).
     dump_extra: Value,
+    /// The router whose packet fan-out is under way (`Input::Resume` continues it).
+    resuming: Option<RouterKey>,
 }
 
 impl Engine {
@@ -132,6 +134,7 @@ impl Engine {
             servers: Arena::default(),
             server_order: Vec::new(),
             handlers: HashMap::new(),
+            resuming: None,
             sockets: HashMap::new(),
             pending: HashMap::new(),
             next_token: 1,
@@ -165,7 +168,15 @@ impl Engine {
     /// The one entry point for everything that happens to the worker.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         self.now = now;
+        // Media and time come in order: a fan-out under way ends before anything else happens
+        // to the media (requests and bind answers may come between its chunks).
+        if !matches!(input, Input::Request(_) | Input::Bound { .. } | Input::Resume) {
+            while self.resuming.is_some() {
+                self.resume(now);
+            }
+        }
         match input {
+            Input::Resume => self.resume(now),
             Input::Request(r) => {
                 self.log_request(&r);
                 let (id, wants_reply) = (r.id, r.wants_reply());
@@ -389,6 +400,24 @@ impl Engine {
             router.on_rtcp(now, &self.clock, tk, data, &mut self.transports, &mut self.out);
         } else {
             router.on_rtp(now, &self.clock, tk, data, &mut self.transports, &mut self.out);
+            if router.fanout_pending() {
+                self.resuming = Some(rk);
+            }
+        }
+        self.touch(TimerKey::Router(rk));
+    }
+
+    /// Whether a packet's fan-out is under way: the runtime feeds `Input::Resume` (serving
+    /// requests between) until it ends, before other media.
+    pub fn has_more(&self) -> bool {
+        self.resuming.is_some()
+    }
+
+    fn resume(&mut self, now: Instant) {
+        let Some(rk) = self.resuming else { return };
+        let more = self.routers.get_mut(rk).is_some_and(|r| r.resume(now, &self.clock, &mut self.transports, &mut self.out));
+        if !more {
+            self.resuming = None;
         }
         self.touch(TimerKey::Router(rk));
     }

@@ -124,3 +124,66 @@ fn garbage_and_strangers_are_dropped_and_counted_by_reason() {
     let dump = e.request("transport.dump", "t", Value::Null).unwrap();
     assert_eq!(dump["drops"], *d);
 }
+
+/// A VP8 key frame packet from the sender of the fan-out test (SSRC 1111).
+fn key_frame(seq: u16) -> Vec<u8> {
+    let p = rtc_rtp::packet::Packet {
+        header: rtc_rtp::header::Header { version: 2, payload_type: 96, sequence_number: seq, timestamp: u32::from(seq) * 3000, ssrc: 1111, marker: true, ..Default::default() },
+        // VP8 descriptor (start of partition 0) and a key frame's payload header.
+        payload: bytes::Bytes::from_static(&[0x10, 0x00, 0x9d, 0x01, 0x2a, 0, 0, 0, 0, 0]),
+    };
+    crate::rtp::marshal(&p).unwrap()
+}
+
+#[test]
+fn a_large_fan_out_lets_requests_in_between_and_keeps_packets_in_order() {
+    let mut e = E::new();
+    router(&mut e);
+    let udp = json!({ "protocol": "udp", "ip": "127.0.0.1" });
+    e.request("router.createPlainTransport", "r", json!({ "transportId": "send", "listenInfo": udp, "comedia": true })).unwrap();
+    let params = json!({ "codecs": [{ "mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000 }], "encodings": [{ "ssrc": 1111 }] });
+    e.request("transport.produce", "send", json!({ "producerId": "p", "kind": "video", "rtpParameters": params })).unwrap();
+    let codecs = json!([{ "kind": "video", "mimeType": "video/VP8", "clockRate": 90000 }]);
+    let caps = crate::ortc::generate_router_rtp_capabilities(Some(&codecs)).unwrap();
+    // More viewers than one chunk of a fan-out, each on a connected plain transport.
+    let n = crate::router::FANOUT_CHUNK + 40;
+    for i in 0..n {
+        let t = format!("v{i}");
+        e.request("router.createPlainTransport", "r", json!({ "transportId": t, "listenInfo": udp })).unwrap();
+        e.request("plainTransport.connect", &t, json!({ "ip": "127.0.0.1", "port": 20000 + i })).unwrap();
+        e.request("transport.consume", &t, json!({ "consumerId": format!("c{i}"), "producerId": "p", "rtpCapabilities": caps })).unwrap();
+    }
+    e.outputs.clear();
+    let (socket, from) = (SocketId(1), "127.0.0.1:9".parse().unwrap());
+    e.e.handle_input(e.now, Input::Datagram { socket, from, data: &key_frame(1) });
+    e.drain();
+    let sent = |e: &E| e.outputs.iter().filter(|o| matches!(o, Output::Transmit(_))).count();
+    // The first chunk went; the rest waits, and requests are answered meanwhile.
+    assert!(e.e.has_more());
+    assert_eq!(sent(&e), crate::router::FANOUT_CHUNK);
+    assert!(e.request("transport.dump", "v0", Value::Null).is_ok());
+    assert!(e.e.has_more());
+    // A viewer not served yet closes meanwhile: skipped.
+    e.request("router.closeTransport", "r", json!({ "transportId": format!("v{}", n - 1) })).unwrap();
+    // The next packet: the fan-out under way ends first, so every viewer gets 1 before 2.
+    e.e.handle_input(e.now, Input::Datagram { socket, from, data: &key_frame(2) });
+    e.drain();
+    while e.e.has_more() {
+        e.e.handle_input(e.now, Input::Resume);
+        e.drain();
+    }
+    let mut per_viewer: HashMap<SocketAddr, Vec<u16>> = HashMap::new();
+    for o in &e.outputs {
+        if let Output::Transmit(t) = o {
+            let p = crate::rtp::parse(&t.data).expect("plain RTP");
+            per_viewer.entry(t.to).or_default().push(p.header.sequence_number);
+        }
+    }
+    let closed: SocketAddr = format!("127.0.0.1:{}", 20000 + n - 1).parse().unwrap();
+    assert!(!per_viewer.contains_key(&closed), "nothing after it closed");
+    assert_eq!(per_viewer.len(), n - 1, "every other viewer");
+    for (to, seqs) in &per_viewer {
+        assert_eq!(seqs.len(), 2, "{to}: {seqs:?}");
+        assert_eq!(seqs[1], seqs[0].wrapping_add(1), "{to}: in order, no gap: {seqs:?}");
+    }
+}

@@ -23,7 +23,7 @@ use crate::clock::Clock;
 use crate::engine::io::Outbox;
 use crate::net::rng::Rng;
 use crate::rtp::rtcp::{self, Feedback};
-use crate::rtp::{self};
+use crate::rtp::{self, SharedPacket};
 use crate::trace::{TraceType, TraceTypes};
 use crate::transport::{Transport, TransportKey};
 
@@ -36,10 +36,14 @@ use producer::{KeyFrameCacheConfig, KeyFrameRequest, NewProducer, Producer, Prod
 pub type RouterKey = Key<Router>;
 
 const TICK: Duration = Duration::from_millis(20);
+/// Most replayed packets one wake-up sends (~0.3 ms of the thread).
+const REPLAY_BUDGET: usize = 256;
 /// How often simulcast consumers' layers and their transports' budgets are reconsidered.
 const LAYERS_INTERVAL: Duration = Duration::from_millis(100);
 const TWCC_INTERVAL: Duration = Duration::from_millis(100);
 const REPORT_INTERVAL: Duration = Duration::from_millis(1000);
+/// Ticks in a report interval: each stream reports at one of them.
+const REPORT_SLOTS: u32 = (REPORT_INTERVAL.as_millis() / TICK.as_millis()) as u32;
 const SCORE_INTERVAL: Duration = Duration::from_millis(2000);
 
 impl MediaOut for Transport {
@@ -80,13 +84,17 @@ pub struct Router {
     removed: Vec<String>,
     next_tick: Option<Instant>,
     last_twcc: Option<Instant>,
-    last_report: Option<Instant>,
+    /// Ticks so far: which share of the streams reports at the next.
+    report_round: u32,
     last_score: Option<Instant>,
     last_layers: Option<Instant>,
     /// Capabilities consumers came with lately, validated, and what `consume()` derived from
     /// them per producer: joins mostly bring the same capabilities (one browser's), and the ORTC
     /// work on JSON (~90 µs a consume) was most of a join's cost on the worker thread.
     consume_cache: std::collections::VecDeque<CapsEntry>,
+    /// A packet's fan-out under way, and the consumers it goes to (kept from packet to packet).
+    fanout: Option<Fanout>,
+    fanout_keys: Vec<ConsumerKey>,
 }
 
 /// Capabilities as an app sent them (text), validated, and the consumer RTP parameters they
@@ -112,6 +120,37 @@ fn stream_states(p: &Producer, now: Instant) -> Vec<StreamState> {
         .collect()
 }
 
+/// A packet to each of `keys` (consumers of `producer` on connected transports); whether one
+/// of them wants a key frame.
+#[allow(clippy::too_many_arguments)]
+fn fan_out(consumers: &mut Arena<Consumer>, keys: &[ConsumerKey], producer: &Producer, now: Instant, clock: &Clock, packet: &SharedPacket, is_key: bool, streams: &[StreamState], transports: &mut Arena<Transport>, out: &mut Outbox) -> bool {
+    let mut wants_key_frame = false;
+    for &ck in keys {
+        let Some(c) = consumers.get_mut(ck) else { continue };
+        let Some(tx) = transports.get_mut(c.transport()) else { continue };
+        if !tx.media.connected {
+            continue;
+        }
+        let sent = c.send_rtp(now, clock, packet, is_key, producer.ext(), streams, tx, out);
+        wants_key_frame |= sent.wants_key_frame;
+    }
+    wants_key_frame
+}
+
+/// Consumers a packet goes to in one go: ~0.3 ms of the worker's thread. A larger fan-out
+/// continues in further chunks, with requests served between (`Router::resume`).
+pub const FANOUT_CHUNK: usize = 256;
+
+/// The rest of a large fan-out.
+struct Fanout {
+    pk: ProducerKey,
+    packet: SharedPacket,
+    is_key: bool,
+    /// Where it is in `Router::fanout_keys`.
+    next: usize,
+    wants_key_frame: bool,
+}
+
 fn trace(out: &mut Outbox, target: &std::sync::Arc<str>, clock: &Clock, now: Instant, ty: TraceType, direction: &str, info: Value) {
     out.event(target, "trace", json!({ "type": ty.name(), "timestamp": clock.wall_ms(now), "direction": direction, "info": info }));
 }
@@ -133,10 +172,12 @@ impl Router {
             removed: Vec::new(),
             next_tick: None,
             last_twcc: None,
-            last_report: None,
+            report_round: 0,
             last_score: None,
             last_layers: None,
             consume_cache: Default::default(),
+            fanout: None,
+            fanout_keys: Vec::new(),
         }
     }
 
@@ -845,17 +886,44 @@ impl Router {
         if inc.is_key && producer.trace.has(TraceType::KeyFrame) {
             trace(out, producer.id().arc(), clock, now, TraceType::KeyFrame, "in", json!({ "ssrc": ssrc_in, "sequenceNumber": seq_in }));
         }
-        let streams = stream_states(producer, now);
-        let mut wants_key_frame = false;
-        for &ck in &producer.consumers {
-            let Some(c) = self.consumers.get_mut(ck) else { continue };
-            let Some(tx) = transports.get_mut(c.transport()) else { continue };
-            if !tx.media.connected {
-                continue;
-            }
-            let sent = c.send_rtp(now, clock, &inc.packet, inc.is_key, producer.ext(), &streams, tx, out);
-            wants_key_frame |= sent.wants_key_frame;
+        if producer.consumers.len() <= FANOUT_CHUNK {
+            let streams = stream_states(producer, now);
+            let wants_key_frame = fan_out(&mut self.consumers, &producer.consumers, producer, now, clock, &inc.packet, inc.is_key, &streams, transports, out);
+            self.fanned_out(now, clock, pk, wants_key_frame, transports, out);
+            return;
         }
+        // A large fan-out goes a chunk at a time (see `resume`), over the consumers it has now.
+        self.fanout_keys.clear();
+        self.fanout_keys.extend_from_slice(&producer.consumers);
+        self.fanout = Some(Fanout { pk, packet: inc.packet, is_key: inc.is_key, next: 0, wants_key_frame: false });
+        self.resume(now, clock, transports, out);
+    }
+
+    /// Whether a packet's fan-out is still under way (`resume` continues it).
+    pub fn fanout_pending(&self) -> bool {
+        self.fanout.is_some()
+    }
+
+    /// The next `FANOUT_CHUNK` consumers of a fan-out under way; whether some are left. Between
+    /// chunks the worker may handle requests: a consumer closed meanwhile is skipped (its key
+    /// finds nothing), one created meanwhile starts with the next packet.
+    pub fn resume(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) -> bool {
+        let Some(mut f) = self.fanout.take() else { return false };
+        let Some(producer) = self.producers.get(f.pk) else { return false };
+        let streams = stream_states(producer, now);
+        let end = (f.next + FANOUT_CHUNK).min(self.fanout_keys.len());
+        f.wants_key_frame |= fan_out(&mut self.consumers, &self.fanout_keys[f.next..end], producer, now, clock, &f.packet, f.is_key, &streams, transports, out);
+        f.next = end;
+        if end < self.fanout_keys.len() {
+            self.fanout = Some(f);
+            return true;
+        }
+        self.fanned_out(now, clock, f.pk, f.wants_key_frame, transports, out);
+        false
+    }
+
+    /// After a packet reached every consumer of `pk`.
+    fn fanned_out(&mut self, now: Instant, clock: &Clock, pk: ProducerKey, wants_key_frame: bool, transports: &mut Arena<Transport>, out: &mut Outbox) {
         if wants_key_frame {
             // Waiting consumers start from the cache if one is held by now, else a request.
             for ck in self.producers[pk].consumers.clone() {
@@ -936,13 +1004,19 @@ impl Router {
         self.observers.tick(now, out);
         // Paced replays.
         if self.replays_active {
+            // A burst of joins replays to many consumers at once: at most `REPLAY_BUDGET`
+            // packets a wake-up, the rest at the next (~1 ms later), so no wake-up holds the
+            // thread long.
             let mut still = false;
+            let mut budget = REPLAY_BUDGET;
             for (_, c) in self.consumers.iter_mut() {
                 if !c.is_replaying() {
                     continue;
                 }
-                let (Some(p), Some(t)) = (self.producers.get(c.producer()), transports.get_mut(c.transport())) else { continue };
-                c.drain_replay(now, clock, p.ext(), t, out);
+                if budget > 0 {
+                    let (Some(p), Some(t)) = (self.producers.get(c.producer()), transports.get_mut(c.transport())) else { continue };
+                    budget -= c.drain_replay(now, clock, p.ext(), t, out, budget).taken;
+                }
                 still |= c.is_replaying();
             }
             self.replays_active = still;
@@ -1008,10 +1082,11 @@ impl Router {
                 }
             }
         }
-        if self.last_report.is_none_or(|t| now.saturating_duration_since(t) >= REPORT_INTERVAL) {
-            self.last_report = Some(now);
-            self.send_reports(now, clock, transports, out);
-        }
+        // Each stream's reports once per REPORT_INTERVAL, a share of the streams each tick:
+        // thousands of consumers' reports at once would hold the thread for milliseconds.
+        let slot = self.report_round % REPORT_SLOTS;
+        self.report_round = self.report_round.wrapping_add(1);
+        self.send_reports(now, clock, transports, out, slot);
         if self.last_score.is_none_or(|t| now.saturating_duration_since(t) >= SCORE_INTERVAL) {
             self.last_score = Some(now);
             self.update_scores(now, out);
@@ -1125,11 +1200,15 @@ impl Router {
         }
     }
 
-    /// RR (+REMB) to every sender, SR (+SDES) for every consumer stream.
-    fn send_reports(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox) {
+    /// Reports of the streams in `slot` (of `REPORT_SLOTS`): RR (+REMB) to senders, SR (+SDES)
+    /// for consumer streams.
+    fn send_reports(&mut self, now: Instant, clock: &Clock, transports: &mut Arena<Transport>, out: &mut Outbox, slot: u32) {
         let ntp = clock.ntp(now);
         let mut per_transport: HashMap<TransportKey, Vec<Box<dyn rtc_rtcp::packet::Packet>>> = HashMap::new();
-        for (_, p) in self.producers.iter_mut() {
+        for (pk, p) in self.producers.iter_mut() {
+            if pk.index() % REPORT_SLOTS != slot {
+                continue;
+            }
             let reports = p.reports(now);
             if reports.is_empty() {
                 continue;
@@ -1149,7 +1228,7 @@ impl Router {
             }
         }
         for (_, c) in self.consumers.iter() {
-            if c.packets_sent() == 0 || !transports.get(c.transport()).is_some_and(|t| t.media.connected) {
+            if c.ssrc() % REPORT_SLOTS != slot || c.packets_sent() == 0 || !transports.get(c.transport()).is_some_and(|t| t.media.connected) {
                 continue;
             }
             let Some(p) = self.producers.get(c.producer()) else { continue };

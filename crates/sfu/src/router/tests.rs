@@ -91,6 +91,16 @@ impl H {
         self.r.tick(now, &self.clock, &mut self.transports, &mut self.out);
     }
 
+    /// Ticks as the engine would (each TICK) from `from` to `to`: a report interval's worth
+    /// of ticks gives every stream its reports.
+    fn tick_through(&mut self, from: Instant, to: Instant) {
+        let mut t = from;
+        while t <= to {
+            self.tick(t);
+            t += super::TICK;
+        }
+    }
+
     fn poll_timeout(&self, now: Instant) -> Option<Instant> {
         self.r.poll_timeout(now)
     }
@@ -367,7 +377,7 @@ fn reports_and_transport_feedback_go_out_periodically() {
         r.on_rtp(now, "send", &vp8(100 + i, i == 0, i));
     }
     outputs(&mut r);
-    r.tick(now + Duration::from_millis(1100));
+    r.tick_through(now + Duration::from_millis(100), now + Duration::from_millis(1100));
     let outs = outputs(&mut r);
     // TWCC feedback to the sender. RR for the producer stream.
     let raw_send: Vec<&Vec<u8>> = outs.iter().filter_map(|o| match o { Output::Rtcp { transport_id, data } if transport_id == "send" => Some(data), _ => None }).collect();
@@ -453,7 +463,7 @@ fn trace_events_orientation_and_remb() {
     }).collect();
     assert_eq!(orientation, vec![json!({ "camera": false, "flip": false, "rotation": 90 })]);
     // That producer negotiated REMB without transport-cc: it gets REMB with the reports.
-    r.tick(now + Duration::from_millis(1100));
+    r.tick_through(now + Duration::from_millis(100), now + Duration::from_millis(1100));
     let fb = rtcp_to(&outputs(&mut r), "send");
     assert!(fb.iter().any(|f| matches!(f, Feedback::Remb { ssrcs, bitrate } if ssrcs == &vec![3333] && *bitrate >= 600_000)), "{fb:?}");
 }
@@ -521,6 +531,88 @@ fn a_new_viewer_starts_from_the_cached_key_frame_without_asking_the_sender() {
     let outs = outputs(&mut r);
     assert_eq!(pli_count(&outs), 0);
     assert_eq!(rtp_to(&outs, "recv2").len(), 2);
+}
+
+#[test]
+fn replays_to_many_viewers_at_once_are_spread_over_wake_ups() {
+    let (mut r, _, _) = setup_with(0, json!({ "maxDurationMs": 2000, "maxBytes": 1000000 }));
+    let t0 = Instant::now();
+    // A key frame and four deltas 10 ms apart in the cache.
+    r.on_rtp(t0, "send", &vp8(1, true, 1));
+    for seq in 2..6u16 {
+        r.on_rtp(t0 + Duration::from_millis(u64::from(seq - 1) * 10), "send", &vp8(seq, false, seq));
+    }
+    // A burst of joins: every viewer's key frame goes at once, its deltas are replayed later.
+    let viewers = 100;
+    let caps = r.r.rtp_capabilities.clone();
+    let t1 = t0 + Duration::from_millis(50);
+    for i in 0..viewers {
+        let t = format!("j{i}");
+        r.add_transport(&t);
+        r.consume(t1, &t, &json!({ "consumerId": format!("cj{i}"), "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+        r.transport_connected(t1, &t);
+    }
+    let mut got: HashMap<String, Vec<u16>> = HashMap::new();
+    let mut collect = |outs: &[Output]| {
+        let mut n = 0;
+        for o in outs {
+            if let Output::Rtp { transport_id, data } = o {
+                got.entry(transport_id.clone()).or_default().push(crate::rtp::parse(data).unwrap().header.sequence_number);
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(collect(&outputs(&mut r)), viewers, "the key frames");
+    // All 400 deltas are due: one wake-up sends at most REPLAY_BUDGET of them and asks to be
+    // woken again soon for the rest.
+    let t2 = t1 + Duration::from_millis(20);
+    r.tick(t2);
+    assert_eq!(collect(&outputs(&mut r)), super::REPLAY_BUDGET);
+    assert_eq!(r.poll_timeout(t2), Some(t2 + Duration::from_millis(1)));
+    r.tick(t2 + Duration::from_millis(1));
+    assert_eq!(collect(&outputs(&mut r)), 4 * viewers - super::REPLAY_BUDGET);
+    // Each viewer got the whole replay, in order.
+    assert_eq!(got.len(), viewers);
+    for (t, seqs) in &got {
+        assert_eq!(seqs.len(), 5, "{t}");
+        assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{t}: {seqs:?}");
+    }
+}
+
+#[test]
+fn sender_reports_are_spread_over_the_report_interval() {
+    let (mut r, _, _) = setup(0);
+    let now = Instant::now();
+    let caps = r.r.rtp_capabilities.clone();
+    let viewers = 40;
+    for i in 0..viewers {
+        let t = format!("s{i}");
+        r.add_transport(&t);
+        r.consume(now, &t, &json!({ "consumerId": format!("cs{i}"), "producerId": "p1", "rtpCapabilities": caps })).unwrap();
+        r.transport_connected(now, &t);
+    }
+    r.on_rtp(now, "send", &vp8(1, true, 1));
+    outputs(&mut r);
+    // One report interval of ticks: each viewer's SR exactly once, never all in one tick.
+    let mut per_viewer: HashMap<String, usize> = HashMap::new();
+    let mut busiest = 0;
+    let mut t = now + super::TICK;
+    for _ in 0..super::REPORT_SLOTS {
+        r.tick(t);
+        let outs = outputs(&mut r);
+        let mut in_tick = 0;
+        for i in 0..viewers {
+            let name = format!("s{i}");
+            let srs = rtcp_to(&outs, &name).iter().filter(|f| matches!(f, Feedback::SenderReport { .. })).count();
+            *per_viewer.entry(name).or_default() += srs;
+            in_tick += srs;
+        }
+        busiest = busiest.max(in_tick);
+        t += super::TICK;
+    }
+    assert!(per_viewer.values().all(|&n| n == 1), "{per_viewer:?}");
+    assert!(busiest < viewers / 4, "spread: at most {busiest} in one tick");
 }
 
 #[test]

@@ -242,6 +242,11 @@ impl World {
             let socket = self.engines[e].by_addr[&to];
             self.engines[e].engine.handle_input(self.now, Input::Datagram { socket, from, data: &data });
             self.drain(e);
+            // A large fan-out goes on a chunk at a time (a runtime serves requests between).
+            while self.engines[e].engine.has_more() {
+                self.engines[e].engine.handle_input(self.now, Input::Resume);
+                self.drain(e);
+            }
             return;
         }
         if let Some(p) = self.peers.iter().position(|p| p.addr == to && !p.gone) {
@@ -318,6 +323,10 @@ impl World {
             while let Some((e, m)) = self.pipes.pop_front() {
                 self.engines[e].engine.handle_input(self.now, Input::Pipe(m));
                 self.drain(e);
+                while self.engines[e].engine.has_more() {
+                    self.engines[e].engine.handle_input(self.now, Input::Resume);
+                    self.drain(e);
+                }
             }
             let next_dg = self.in_flight.peek().map(|Reverse((t, _, _))| *t);
             let next_engine = self.engines.iter().filter_map(|n| n.timeout).min();

@@ -124,6 +124,8 @@ pub struct NewConsumer<'a> {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
     pub packets: u32,
+    /// Replayed packets taken from the queue (sent or not).
+    pub taken: usize,
     /// It waits for a key frame (dropped a packet while syncing).
     pub wants_key_frame: bool,
 }
@@ -563,7 +565,7 @@ impl Consumer {
         }
         if self.replay.is_active() {
             self.replay.queue_live(now, packet.clone(), is_key);
-            return self.drain_replay(now, clock, producer_ext, tx, out);
+            return self.drain_replay(now, clock, producer_ext, tx, out, usize::MAX);
         }
         let mut sent = Sent::default();
         if self.forward(now, clock, packet, is_key, producer_ext, tx, out) {
@@ -583,10 +585,14 @@ impl Consumer {
         sent
     }
 
-    /// Sends the replayed (and queued live) packets that are due.
-    pub fn drain_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
+    /// Sends the replayed (and queued live) packets that are due, at most `limit` of them
+    /// (`Sent::taken` says how many were taken from the queue).
+    #[allow(clippy::too_many_arguments)]
+    pub fn drain_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox, limit: usize) -> Sent {
         let mut sent = Sent::default();
-        while let Some(mut q) = self.replay.pop_due(now) {
+        while sent.taken < limit {
+            let Some(mut q) = self.replay.pop_due(now) else { break };
+            sent.taken += 1;
             if let Some(ts) = q.timestamp.filter(|ts| *ts != q.packet.header.timestamp) {
                 let mut p = Packet::clone(&q.packet);
                 p.header.timestamp = ts;
@@ -624,7 +630,7 @@ impl Consumer {
         if self.trace.has(TraceType::KeyFrame) {
             self.trace(out, clock, now, TraceType::KeyFrame, "out", json!({ "fromCache": true }));
         }
-        self.drain_replay(now, clock, producer_ext, tx, out)
+        self.drain_replay(now, clock, producer_ext, tx, out, usize::MAX)
     }
 
     /// Rewrites and sends one packet; `false` if it is not forwarded.

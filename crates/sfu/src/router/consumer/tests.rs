@@ -199,7 +199,7 @@ fn a_replay_starts_from_the_cache_and_live_packets_queue_behind_it() {
     let s = c.send_rtp(t0, &clock(), &pkt(102, 16200, false), false, &ExtIds::default(), &[], &mut sink, &mut out);
     assert_eq!(s.packets, 0);
     assert_eq!(c.next_replay_due(), Some(t0 + Duration::from_millis(10)));
-    c.drain_replay(t0 + Duration::from_millis(10), &clock(), &ExtIds::default(), &mut sink, &mut out);
+    c.drain_replay(t0 + Duration::from_millis(10), &clock(), &ExtIds::default(), &mut sink, &mut out, usize::MAX);
     let seqs: Vec<u16> = sink.take().iter().map(|p| p.header.sequence_number).collect();
     assert_eq!(seqs, vec![1001, 1002, 1003]);
     assert!(!c.is_replaying());
