@@ -20,6 +20,11 @@
  * (AES-128-GCM, ring) and sent with sendmmsg to K local receivers with no SFU logic, from a socket
  * per receiver ("per transport") or one socket ("WebRtcServer"); the sending thread's CPU-s per
  * M datagrams. Each ferrosoup row prints its ratio to the floor of its K and listen mode.
+ *
+ * Then, per K, the engine alone (no sockets, no kernel): one Engine fed the same publisher's
+ * packets in virtual time forwarding to K plain SRTP viewers, its CPU time per datagram, beside
+ * the floor's user-space work (copy, renumber, seal) on the same packets: the SFU's own cost,
+ * steadier than the socket figures, which are mostly the kernel's.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -86,6 +91,7 @@ async function run(workers, k) {
 		const gsoDatagrams = (u2.udpGsoDatagrams ?? 0) - (u1.udpGsoDatagrams ?? 0);
 		const gsoMessages = (u2.udpGsoMessages ?? 0) - (u1.udpGsoMessages ?? 0);
 		const cpuS = (u2.cpuMs - u1.cpuMs) / 1000;
+		const userS = (u2.userCpuMs - u1.userCpuMs) / 1000;
 		const wallS = (u2.at - u1.at) / 1000;
 		return {
 			workers,
@@ -102,6 +108,7 @@ async function run(workers, k) {
 			receiversConnected: u1.connected,
 			packetsPerSecond: Math.round(packets / wallS),
 			cpuSecondsPerMillionPackets: Math.round((cpuS / (packets / 1e6)) * 100) / 100,
+			userCpuSecondsPerMillionPackets: Math.round((userS / (packets / 1e6)) * 100) / 100,
 			cpuCoresBusy: Math.round((cpuS / wallS) * 100) / 100,
 			// mediasoup's workers are other processes: the server's RSS says nothing of them.
 			memoryPerConsumerKiB: (process.env.FORWARD_MODULE ?? 'ferrosoup') === 'ferrosoup' ? Math.round((u1.rss - before.rss) / k / 1024) : 'n/a',
@@ -178,11 +185,20 @@ async function main() {
 			}
 		}
 	}
+	// The SFU's own work without sockets: one engine fed the same publisher in virtual time.
+	const engines = [];
+	if (FLOOR) {
+		for (const k of KS) {
+			const e = JSON.parse(await binding.nativeEngineForward(JSON.stringify({ viewers: k, videoKbps: KBPS, browserSizes: PACKETIZE.includes('browser') })));
+			engines.push(e);
+			console.error(`  engine K=${k}, no sockets: ${(e.engineNsPerDatagram / 1000).toFixed(2)} CPU-s/M (copy and seal: ${(e.sealNsPerDatagram / 1000).toFixed(2)})`);
+		}
+	}
 	const floorOf = (r) => floors.find((f) => f.k === r.k && f.listen === r.listen);
-	console.log('| module | K consumers | workers | sends | listen | packetized | receivers fed | forwarded packets/s | server CPU-s per M packets | × floor | server cores busy | packets/s per busy core | datagrams per send syscall | share by GSO (per message) | memory per consumer (KiB) |');
-	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+	console.log('| module | K consumers | workers | sends | listen | packetized | receivers fed | forwarded packets/s | server CPU-s per M packets | of which user space | × floor | server cores busy | packets/s per busy core | datagrams per send syscall | share by GSO (per message) | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const f of floors) {
-		console.log(`| floor | ${f.k} | 1 thread | sendmmsg | ${f.listen} | equal | ${f.receivers} | ${Math.round(f.datagramsPerSecond)} | ${f.cpuSecondsPerMillion.toFixed(2)} | 1.00 | ${(f.threadCpuSeconds / f.wallSeconds).toFixed(2)} | ${Math.round(f.datagramsPerSecond / Math.max(1e-9, f.threadCpuSeconds / f.wallSeconds))} | ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} | — | — |`);
+		console.log(`| floor | ${f.k} | 1 thread | sendmmsg | ${f.listen} | equal | ${f.receivers} | ${Math.round(f.datagramsPerSecond)} | ${f.cpuSecondsPerMillion.toFixed(2)} | — | 1.00 | ${(f.threadCpuSeconds / f.wallSeconds).toFixed(2)} | ${Math.round(f.datagramsPerSecond / Math.max(1e-9, f.threadCpuSeconds / f.wallSeconds))} | ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} | — | — |`);
 	}
 	for (const r of rows) {
 		const sends = r.module !== 'ferrosoup' ? 'sendto' : r.sendmmsg ? (r.gso ? 'sendmmsg + GSO' : 'sendmmsg') : 'sendto';
@@ -190,10 +206,18 @@ async function main() {
 		const ratio = f ? (r.cpuSecondsPerMillionPackets / f.cpuSecondsPerMillion).toFixed(2) : '—';
 		const perCore = r.cpuCoresBusy > 0 ? Math.round(r.packetsPerSecond / r.cpuCoresBusy) : '—';
 		const gso = r.gso ? `${Math.round(r.gsoShare * 100)}% (${r.datagramsPerGsoMessage})` : '—';
-		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.packetize} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${ratio} | ${r.cpuCoresBusy} | ${perCore} | ${r.datagramsPerSendSyscall} | ${gso} | ${r.memoryPerConsumerKiB} |`);
+		console.log(`| ${r.module} | ${r.k} | ${r.workers} | ${sends} | ${r.listen} | ${r.packetize} | ${r.receiversConnected} | ${r.packetsPerSecond} | ${r.cpuSecondsPerMillionPackets} | ${r.userCpuSecondsPerMillionPackets ?? '—'} | ${ratio} | ${r.cpuCoresBusy} | ${perCore} | ${r.datagramsPerSendSyscall} | ${gso} | ${r.memoryPerConsumerKiB} |`);
+	}
+	if (engines.length) {
+		console.log('');
+		console.log('| K viewers (plain SRTP, no sockets) | engine CPU-s per M datagrams | copy and seal per M datagrams | × copy and seal |');
+		console.log('|---|---|---|---|');
+		for (const e of engines) {
+			console.log(`| ${e.viewers} | ${(e.engineNsPerDatagram / 1000).toFixed(2)} | ${(e.sealNsPerDatagram / 1000).toFixed(2)} | ${(e.engineNsPerDatagram / e.sealNsPerDatagram).toFixed(2)} |`);
+		}
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
-	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows, floors }, null, 2));
+	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, rows, floors, engines }, null, 2));
 }
 
 main().catch((e) => {

@@ -102,6 +102,9 @@ const handlers = {
 		return {
 			connected: state.transports.filter((t) => t.dtlsState === 'connected').length,
 			cpuMs: (cpu.user + cpu.system) / 1000 + workerCpuMs,
+			// Of which in user space (the rest is the kernel's: sends, and on loopback the
+			// receivers' delivery, which runs in the sender's context).
+			userCpuMs: cpu.user / 1000 + usages.reduce((n, u) => n + u.ru_utime, 0),
 			rss: process.memoryUsage().rss,
 			rtpPacketsSent,
 			udpDatagramsSent: dumps.reduce((n, d) => n + (d.udpDatagramsSent ?? 0), 0),

@@ -6,6 +6,7 @@
 
 pub mod attack;
 pub mod driver;
+pub mod engine_bench;
 pub mod floor;
 pub mod media;
 pub mod peer;

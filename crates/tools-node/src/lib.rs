@@ -106,6 +106,26 @@ pub async fn native_floor(params_json: String) -> Result<String> {
     to_json(&r.map_err(Error::from_reason)?)
 }
 
+/// Benchmark tool: the forwarding work without sockets. One engine on a thread of its own fed
+/// the publisher's packets in virtual time (`warmUpMs` then `measuredMs` of media) for
+/// `viewers` plain SRTP viewers; its CPU time per datagram, and the floor's copy-and-seal per
+/// datagram on the same packets.
+#[napi]
+pub async fn native_engine_forward(params_json: String) -> Result<String> {
+    let v = parse(&params_json)?;
+    let d = PublishOptions::default();
+    let o = ferrosoup_testpeer::engine_bench::EngineBenchOptions {
+        viewers: v["viewers"].as_u64().unwrap_or(500).clamp(1, 10_000) as usize,
+        video_kbps: v["videoKbps"].as_u64().unwrap_or(u64::from(d.video_kbps)) as u32,
+        audio_pps: v["audioPps"].as_u64().map_or(d.audio_pps, |n| n.clamp(1, 100_000) as u32),
+        warm_up: ms(&v, "warmUpMs", 3000),
+        measured: ms(&v, "measuredMs", 10_000),
+        browser_sizes: v["browserSizes"].as_bool().unwrap_or(true),
+    };
+    let r = napi::tokio::task::spawn_blocking(move || ferrosoup_testpeer::engine_bench::run(&o)).await.map_err(|e| Error::from_reason(e.to_string()))?;
+    to_json(&r.map_err(Error::from_reason)?)
+}
+
 /// Benchmark tool: a hostile peer against a transport for `durationMs` (`kind`: `nack-flood`,
 /// `pli-flood`, `forged-srtp`, `sequence-gaps`, `twcc-gaps`, `dtls-flood`, `tcp-idle`,
 /// `garbage`; with `mediaSsrc`, `ssrc`, `extId`, `connections` as the kind needs). For TCP,

@@ -197,6 +197,20 @@ impl Keys {
     }
 }
 
+/// RFC 3711 §3.3.1: the packet index a sequence number most likely has, given the highest
+/// sequence number and rollover counter so far.
+fn estimate_index(roc: u32, highest: u16, seq: u16) -> u64 {
+    let roc = i64::from(roc);
+    let v = if highest < 32768 {
+        if i64::from(seq) - i64::from(highest) > 32768 { roc - 1 } else { roc }
+    } else if i64::from(highest) - 32768 > i64::from(seq) {
+        roc + 1
+    } else {
+        roc
+    };
+    ((v.max(0) as u64) << 16) | u64::from(seq)
+}
+
 /// A receiving stream: the highest sequence number and rollover counter seen, and which of the
 /// recent packet indexes arrived.
 #[derive(Clone)]
@@ -216,17 +230,8 @@ impl RecvState {
         (u64::from(self.roc) << 16) | u64::from(self.highest)
     }
 
-    /// RFC 3711 §3.3.1: the packet index a sequence number most likely has.
     fn estimate(&self, seq: u16) -> u64 {
-        let roc = self.roc as i64;
-        let v = if self.highest < 32768 {
-            if i64::from(seq) - i64::from(self.highest) > 32768 { roc - 1 } else { roc }
-        } else if i64::from(self.highest) - 32768 > i64::from(seq) {
-            roc + 1
-        } else {
-            roc
-        };
-        ((v.max(0) as u64) << 16) | u64::from(seq)
+        estimate_index(self.roc, self.highest, seq)
     }
 
     fn bit(&self, back: u64) -> bool {
@@ -267,6 +272,35 @@ impl RecvState {
             let back = top - index;
             self.window[(back / 64) as usize] |= 1 << (back % 64);
         }
+    }
+}
+
+/// Sending streams: per SSRC (sorted, for a binary search: a transport sends a few, or a
+/// couple per consumer) the rollover counter and highest sequence number sent. Looked up for
+/// every packet sent, so small and without hashing.
+#[derive(Default)]
+struct TxStreams {
+    /// (SSRC, rollover counter, highest sequence number).
+    streams: Vec<(u32, u32, u16)>,
+}
+
+impl TxStreams {
+    /// The packet index of `seq` sent on `ssrc` (RFC 3711 §3.3.1), remembered.
+    fn sent(&mut self, ssrc: u32, seq: u16) -> u64 {
+        let i = match self.streams.binary_search_by_key(&ssrc, |(s, _, _)| *s) {
+            Ok(i) => i,
+            Err(i) => {
+                self.streams.insert(i, (ssrc, 0, seq));
+                i
+            }
+        };
+        let (_, roc, highest) = &mut self.streams[i];
+        let index = estimate_index(*roc, *highest, seq);
+        if index > (u64::from(*roc) << 16 | u64::from(*highest)) {
+            *roc = (index >> 16) as u32;
+            *highest = seq;
+        }
+        index
     }
 }
 
@@ -335,7 +369,7 @@ pub struct SrtpSession {
     tx: Direction,
     rx: Direction,
     /// Sending: per SSRC the highest sequence number and rollover counter; the SRTCP index.
-    tx_rtp: HashMap<u32, RecvState>,
+    tx_rtp: TxStreams,
     tx_rtcp_index: HashMap<u32, u32>,
     rx_rtp: RecvStreams,
     rx_rtcp: RecvStreams,
@@ -353,7 +387,7 @@ impl SrtpSession {
             profile,
             tx: dir(local),
             rx: dir(remote),
-            tx_rtp: HashMap::new(),
+            tx_rtp: TxStreams::default(),
             tx_rtcp_index: HashMap::new(),
             rx_rtp: RecvStreams::default(),
             rx_rtcp: RecvStreams::default(),
@@ -396,12 +430,7 @@ impl SrtpSession {
         let hlen = rtp_header_len(p).ok_or(SrtpError::Malformed)?;
         let ssrc = ssrc_at(p, 8);
         let seq = u16::from_be_bytes([p[2], p[3]]);
-        let state = self.tx_rtp.entry(ssrc).or_insert_with(|| RecvState::new(seq, 0));
-        let index = state.estimate(seq);
-        if index > state.highest_index() {
-            state.roc = (index >> 16) as u32;
-            state.highest = seq;
-        }
+        let index = self.tx_rtp.sent(ssrc, seq);
         let roc = (index >> 16) as u32;
         let keys = &self.tx.rtp;
         match &keys.cipher {
