@@ -100,7 +100,7 @@ async function main() {
 		const burstMs = performance.now() - t0;
 		const { requestWait, requestService, holds } = await worker.dump();
 		if (process.env.REQUESTS_VERBOSE) {
-			if (holds) console.error(`    N=${n} holds: ${holds.count}, longest ${holds.maxUs} µs, ${holds.over1ms} over 1 ms; work: ${Object.entries(holds.work).map(([k, w]) => `${k} ${w.count} (longest ${w.maxUs} µs, ${w.over1ms} over 1 ms)`).join(', ')}`);
+			if (holds) console.error(`    N=${n} holds: ${holds.count}, longest ${holds.maxUs} µs, ${holds.over1ms} over 1 ms; work: ${Object.entries(holds.work).map(([k, w]) => `${k} ${w.count} (longest ${w.maxUs} µs${w.maxCpuUs ? ` / ${w.maxCpuUs} µs CPU` : ''}, ${w.over1ms} over 1 ms)`).join(', ')}`);
 			for (const [m, v] of Object.entries(requestService ?? {})) console.error(`    N=${n} ${m}: ${v.count} requests, ${(v.totalUs / v.count).toFixed(0)} µs each on average (CPU ${(v.cpuUs / v.count).toFixed(0)} µs), longest ${v.maxUs} µs`);
 		}
 		const ok = joins.filter((j) => j.status === 'fulfilled').length;

@@ -264,10 +264,10 @@ impl Runtime {
             if self.holds.held() >= LOOK_EVERY {
                 self.serve_requests();
             }
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), thread_cpu());
             self.engine.handle_input(Instant::now(), Input::Resume);
             self.drain();
-            self.holds.work("fan-out", started);
+            self.holds.work_cpu("fan-out", started, cpu);
         }
     }
 
@@ -528,8 +528,10 @@ struct Holds {
     count: u64,
     max_us: u64,
     over_1ms: u64,
-    /// Per kind of work ("flush", "timer", ...): how many, the longest (µs), how many over 1 ms.
-    kinds: std::collections::BTreeMap<&'static str, (u64, u64, u64)>,
+    /// Per kind of work ("flush", "timer", ...): how many, the longest (µs), how many over 1 ms,
+    /// and the most CPU time one took (µs; measured for the kinds that are few per second: a
+    /// long one that took little CPU was the thread waiting for a CPU).
+    kinds: std::collections::BTreeMap<&'static str, (u64, u64, u64, u64)>,
 }
 
 impl Holds {
@@ -560,13 +562,23 @@ impl Holds {
     }
 
     fn work(&mut self, kind: &'static str, started: Instant) {
-        let us = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        self.record(kind, started, None);
+    }
+
+    /// As `work`, with the thread's CPU time at the start.
+    fn work_cpu(&mut self, kind: &'static str, started: Instant, cpu: Duration) {
+        self.record(kind, started, Some(thread_cpu().saturating_sub(cpu)));
+    }
+
+    fn record(&mut self, kind: &'static str, started: Instant, cpu: Option<Duration>) {
+        let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
+        let wall = us(started.elapsed());
         let e = self.kinds.entry(kind).or_default();
-        *e = (e.0 + 1, e.1.max(us), e.2 + u64::from(us > 1000));
+        *e = (e.0 + 1, e.1.max(wall), e.2 + u64::from(wall > 1000), e.3.max(cpu.map_or(0, us)));
     }
 
     fn take_json(&mut self) -> Value {
-        let kinds = std::mem::take(&mut self.kinds).into_iter().map(|(k, (n, max, over))| (k.to_string(), json!({ "count": n, "maxUs": max, "over1ms": over }))).collect::<serde_json::Map<_, _>>();
+        let kinds = std::mem::take(&mut self.kinds).into_iter().map(|(k, (n, max, over, cpu))| (k.to_string(), json!({ "count": n, "maxUs": max, "over1ms": over, "maxCpuUs": cpu }))).collect::<serde_json::Map<_, _>>();
         let v = json!({ "count": self.count, "maxUs": self.max_us, "over1ms": self.over_1ms, "work": kinds });
         (self.count, self.max_us, self.over_1ms) = (0, 0, 0);
         v
@@ -769,9 +781,9 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
             _ = sleep => {
                 let mut r = rt.borrow_mut();
                 r.holds.begin();
-                let started = Instant::now();
+                let (started, cpu) = (Instant::now(), thread_cpu());
                 r.feed(Input::Timeout);
-                r.holds.work("timer", started);
+                r.holds.work_cpu("timer", started, cpu);
                 r.flush();
                 r.holds.look(true);
             }

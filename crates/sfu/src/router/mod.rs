@@ -36,8 +36,9 @@ use producer::{KeyFrameCacheConfig, KeyFrameRequest, NewProducer, Producer, Prod
 pub type RouterKey = Key<Router>;
 
 const TICK: Duration = Duration::from_millis(20);
-/// Most replayed packets one wake-up sends (~0.3 ms of the thread).
-const REPLAY_BUDGET: usize = 256;
+/// Most replayed packets one input (a packet, a wake-up, a connection...) sends: ~0.5 ms of the
+/// thread (a replayed packet with its timestamp rewritten costs a few µs).
+const REPLAY_BUDGET: usize = 128;
 /// How often simulcast consumers' layers and their transports' budgets are reconsidered.
 const LAYERS_INTERVAL: Duration = Duration::from_millis(100);
 const TWCC_INTERVAL: Duration = Duration::from_millis(100);
@@ -77,6 +78,9 @@ pub struct Router {
     consumer_ids: HashMap<ConsumerId, ConsumerKey>,
     /// Some consumer may be replaying (its next packet sets the next wake-up).
     replays_active: bool,
+    /// Replayed packets the current input may still send (refilled per packet, tick, connection
+    /// and feedback): what a burst of joins replays beyond it goes at the next wake-ups.
+    replay_budget: usize,
     pub observers: RtpObservers,
     pub data: DataRouter,
     /// Ids of producers and consumers removed since the engine last asked (so that it forgets
@@ -123,7 +127,7 @@ fn stream_states(p: &Producer, now: Instant) -> Vec<StreamState> {
 /// A packet to each of `keys` (consumers of `producer` on connected transports); whether one
 /// of them wants a key frame.
 #[allow(clippy::too_many_arguments)]
-fn fan_out(consumers: &mut Arena<Consumer>, keys: &[ConsumerKey], producer: &Producer, now: Instant, clock: &Clock, packet: &SharedPacket, is_key: bool, streams: &[StreamState], transports: &mut Arena<Transport>, out: &mut Outbox) -> bool {
+fn fan_out(consumers: &mut Arena<Consumer>, keys: &[ConsumerKey], producer: &Producer, now: Instant, clock: &Clock, packet: &SharedPacket, is_key: bool, streams: &[StreamState], transports: &mut Arena<Transport>, out: &mut Outbox, replay_budget: &mut usize) -> bool {
     let mut wants_key_frame = false;
     for &ck in keys {
         let Some(c) = consumers.get_mut(ck) else { continue };
@@ -131,7 +135,10 @@ fn fan_out(consumers: &mut Arena<Consumer>, keys: &[ConsumerKey], producer: &Pro
         if !tx.media.connected {
             continue;
         }
-        let sent = c.send_rtp(now, clock, packet, is_key, producer.ext(), streams, tx, out);
+        // A replaying consumer queues the packet and sends what of its replay is due, within
+        // the budget (the rest at the next wake-ups).
+        let sent = c.send_rtp(now, clock, packet, is_key, producer.ext(), streams, tx, out, *replay_budget);
+        *replay_budget -= sent.taken;
         wants_key_frame |= sent.wants_key_frame;
     }
     wants_key_frame
@@ -178,6 +185,7 @@ impl Router {
             consume_cache: Default::default(),
             fanout: None,
             fanout_keys: Vec::new(),
+            replay_budget: REPLAY_BUDGET,
         }
     }
 
@@ -740,6 +748,7 @@ impl Router {
     /// The transport connected (DTLS, or a pipe's remote known): its consumers start, video
     /// from a key frame.
     pub fn transport_connected(&mut self, now: Instant, clock: &Clock, tk: TransportKey, transports: &mut Arena<Transport>, out: &mut Outbox) {
+        self.replay_budget = REPLAY_BUDGET;
         let Some(t) = transports.get_mut(tk) else { return };
         t.media.connected = true;
         for ck in t.media.consumers.clone() {
@@ -779,7 +788,7 @@ impl Router {
         let idx = c.source_layer().unwrap_or(0);
         match p.cached(idx, now) {
             Some(cached) => {
-                c.start_replay(now, clock, cached, p.ext(), t, out);
+                self.replay_budget -= c.start_replay(now, clock, cached, p.ext(), t, out, self.replay_budget).taken;
                 self.replays_active = true;
             }
             None => self.request_key_frame(now, clock, pk, transports, out),
@@ -804,7 +813,7 @@ impl Router {
         let idx = c.source_layer().unwrap_or(0);
         let Some(cached) = p.cached(idx, now) else { return false };
         let Some(t) = transports.get_mut(c.transport()) else { return false };
-        c.start_replay(now, clock, cached, p.ext(), t, out);
+        self.replay_budget -= c.start_replay(now, clock, cached, p.ext(), t, out, self.replay_budget).taken;
         self.replays_active = true;
         true
     }
@@ -838,6 +847,7 @@ impl Router {
 
     /// Decrypted RTP received on transport `tk`: to its producer, then to each consumer.
     pub fn on_rtp(&mut self, now: Instant, clock: &Clock, tk: TransportKey, data: &[u8], transports: &mut Arena<Transport>, out: &mut Outbox) {
+        self.replay_budget = REPLAY_BUDGET;
         let Some(t) = transports.get_mut(tk) else { return };
         let Some(packet) = rtp::parse(data) else {
             t.media.drops.malformed += 1;
@@ -888,7 +898,7 @@ impl Router {
         }
         if producer.consumers.len() <= FANOUT_CHUNK {
             let streams = stream_states(producer, now);
-            let wants_key_frame = fan_out(&mut self.consumers, &producer.consumers, producer, now, clock, &inc.packet, inc.is_key, &streams, transports, out);
+            let wants_key_frame = fan_out(&mut self.consumers, &producer.consumers, producer, now, clock, &inc.packet, inc.is_key, &streams, transports, out, &mut self.replay_budget);
             self.fanned_out(now, clock, pk, wants_key_frame, transports, out);
             return;
         }
@@ -912,7 +922,8 @@ impl Router {
         let Some(producer) = self.producers.get(f.pk) else { return false };
         let streams = stream_states(producer, now);
         let end = (f.next + FANOUT_CHUNK).min(self.fanout_keys.len());
-        f.wants_key_frame |= fan_out(&mut self.consumers, &self.fanout_keys[f.next..end], producer, now, clock, &f.packet, f.is_key, &streams, transports, out);
+        self.replay_budget = REPLAY_BUDGET;
+        f.wants_key_frame |= fan_out(&mut self.consumers, &self.fanout_keys[f.next..end], producer, now, clock, &f.packet, f.is_key, &streams, transports, out, &mut self.replay_budget);
         f.next = end;
         if end < self.fanout_keys.len() {
             self.fanout = Some(f);
@@ -934,6 +945,7 @@ impl Router {
 
     /// Decrypted RTCP received on transport `tk`.
     pub fn on_rtcp(&mut self, now: Instant, clock: &Clock, tk: TransportKey, data: &[u8], transports: &mut Arena<Transport>, out: &mut Outbox) {
+        self.replay_budget = REPLAY_BUDGET;
         let Some(t) = transports.get_mut(tk) else { return };
         let Some(feedback) = rtcp::parse(data) else {
             t.media.drops.malformed += 1;
@@ -1008,14 +1020,14 @@ impl Router {
             // packets a wake-up, the rest at the next (~1 ms later), so no wake-up holds the
             // thread long.
             let mut still = false;
-            let mut budget = REPLAY_BUDGET;
+            self.replay_budget = REPLAY_BUDGET;
             for (_, c) in self.consumers.iter_mut() {
                 if !c.is_replaying() {
                     continue;
                 }
-                if budget > 0 {
+                if self.replay_budget > 0 {
                     let (Some(p), Some(t)) = (self.producers.get(c.producer()), transports.get_mut(c.transport())) else { continue };
-                    budget -= c.drain_replay(now, clock, p.ext(), t, out, budget).taken;
+                    self.replay_budget -= c.drain_replay(now, clock, p.ext(), t, out, self.replay_budget).taken;
                 }
                 still |= c.is_replaying();
             }

@@ -564,18 +564,30 @@ fn replays_to_many_viewers_at_once_are_spread_over_wake_ups() {
         n
     };
     assert_eq!(collect(&outputs(&mut r)), viewers, "the key frames");
-    // All 400 deltas are due: one wake-up sends at most REPLAY_BUDGET of them and asks to be
-    // woken again soon for the rest.
-    let t2 = t1 + Duration::from_millis(20);
-    r.tick(t2);
-    assert_eq!(collect(&outputs(&mut r)), super::REPLAY_BUDGET);
-    assert_eq!(r.poll_timeout(t2), Some(t2 + Duration::from_millis(1)));
-    r.tick(t2 + Duration::from_millis(1));
-    assert_eq!(collect(&outputs(&mut r)), 4 * viewers - super::REPLAY_BUDGET);
-    // Each viewer got the whole replay, in order.
+    // All 400 deltas are due when a live packet comes: its fan-out sends at most REPLAY_BUDGET
+    // replayed packets (the live one queues behind each viewer's replay)...
+    let mut t = t1 + Duration::from_millis(20);
+    r.on_rtp(t, "send", &vp8(6, false, 6));
+    let mut left = 5 * viewers;
+    let n = collect(&outputs(&mut r));
+    assert_eq!(n, super::REPLAY_BUDGET);
+    left -= n;
+    // ...and each wake-up as many, woken again a millisecond later for the rest.
+    t += Duration::from_millis(1);
+    while left > 0 {
+        r.tick(t);
+        let n = collect(&outputs(&mut r));
+        assert_eq!(n, left.min(super::REPLAY_BUDGET));
+        left -= n;
+        if left > 0 {
+            assert_eq!(r.poll_timeout(t), Some(t + Duration::from_millis(1)));
+        }
+        t += Duration::from_millis(1);
+    }
+    // Each viewer got the whole replay, then the live packet, in order.
     assert_eq!(got.len(), viewers);
     for (t, seqs) in &got {
-        assert_eq!(seqs.len(), 5, "{t}");
+        assert_eq!(seqs.len(), 6, "{t}");
         assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{t}: {seqs:?}");
     }
 }

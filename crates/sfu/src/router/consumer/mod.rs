@@ -553,6 +553,7 @@ impl Consumer {
         streams: &[StreamState],
         tx: &mut O,
         out: &mut Outbox,
+        replay_limit: usize,
     ) -> Sent {
         if self.layers.target().is_none() {
             self.update_layers(streams, out);
@@ -565,7 +566,7 @@ impl Consumer {
         }
         if self.replay.is_active() {
             self.replay.queue_live(now, packet.clone(), is_key);
-            return self.drain_replay(now, clock, producer_ext, tx, out, usize::MAX);
+            return self.drain_replay(now, clock, producer_ext, tx, out, replay_limit);
         }
         let mut sent = Sent::default();
         if self.forward(now, clock, packet, is_key, producer_ext, tx, out) {
@@ -623,14 +624,16 @@ impl Consumer {
         Some(self.replay.may_start(now))
     }
 
-    /// Starts from a cached key frame (and what followed it), now.
-    pub fn start_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, cached: Vec<(Instant, SharedPacket)>, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> Sent {
+    /// Starts from a cached key frame (and what followed it): at most `limit` packets now, the
+    /// rest as `drain_replay` is called.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_replay<O: MediaOut>(&mut self, now: Instant, clock: &Clock, cached: Vec<(Instant, SharedPacket)>, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox, limit: usize) -> Sent {
         self.replay.start(now, cached);
         self.require_sync();
         if self.trace.has(TraceType::KeyFrame) {
             self.trace(out, clock, now, TraceType::KeyFrame, "out", json!({ "fromCache": true }));
         }
-        self.drain_replay(now, clock, producer_ext, tx, out, usize::MAX)
+        self.drain_replay(now, clock, producer_ext, tx, out, limit)
     }
 
     /// Rewrites and sends one packet; `false` if it is not forwarded.

@@ -77,7 +77,7 @@ fn pkt(seq: u16, ts: u32, key: bool) -> SharedPacket {
 fn send(c: &mut Consumer, p: &SharedPacket, sink: &mut Sink) -> Option<Packet> {
     let key = rtp::is_key_frame(VideoCodec::Vp8, &p.payload);
     let mut out = Outbox::default();
-    c.send_rtp(Instant::now(), &clock(), p, key, &ExtIds::default(), &[], sink, &mut out);
+    c.send_rtp(Instant::now(), &clock(), p, key, &ExtIds::default(), &[], sink, &mut out, usize::MAX);
     sink.take().pop()
 }
 
@@ -193,10 +193,10 @@ fn a_replay_starts_from_the_cache_and_live_packets_queue_behind_it() {
     let mut out = Outbox::default();
     let t0 = Instant::now();
     let cached = vec![(t0, pkt(100, 9000, true)), (t0 + Duration::from_millis(40), pkt(101, 12600, false))];
-    let s = c.start_replay(t0, &clock(), cached, &ExtIds::default(), &mut sink, &mut out);
+    let s = c.start_replay(t0, &clock(), cached, &ExtIds::default(), &mut sink, &mut out, usize::MAX);
     assert_eq!(s.packets, 1, "the key frame at once");
     // A live delta frame waits behind the replay.
-    let s = c.send_rtp(t0, &clock(), &pkt(102, 16200, false), false, &ExtIds::default(), &[], &mut sink, &mut out);
+    let s = c.send_rtp(t0, &clock(), &pkt(102, 16200, false), false, &ExtIds::default(), &[], &mut sink, &mut out, usize::MAX);
     assert_eq!(s.packets, 0);
     assert_eq!(c.next_replay_due(), Some(t0 + Duration::from_millis(10)));
     c.drain_replay(t0 + Duration::from_millis(10), &clock(), &ExtIds::default(), &mut sink, &mut out, usize::MAX);
