@@ -73,7 +73,7 @@ test('createWorker() settings are validated like mediasoup\'s', async () => {
 test('dump(), getResourceUsage(), updateSettings()', async () => {
 	const worker = await ferrosoup.createWorker();
 	const router = await worker.createRouter();
-	const { requestWait, requestService, holds, ...dump } = await worker.dump();
+	const { requestWait, requestAnswer, requestService, holds, ...dump } = await worker.dump();
 	// ferrosoup: how long the requests since the last dump waited for the worker thread (the
 	// createRouter and this dump), and the worker's time per kind of request handled (the dump
 	// itself is counted in the next one).
@@ -84,6 +84,9 @@ test('dump(), getResourceUsage(), updateSettings()', async () => {
 	assert.ok(created.totalUs <= created.maxUs && created.cpuUs >= 0, JSON.stringify(created));
 	assert.deepStrictEqual(Object.keys((await worker.dump()).requestService), ['WORKER_DUMP']);
 	assert.ok(requestWait.p50Us <= requestWait.p99Us && requestWait.p99Us <= requestWait.maxUs);
+	// ... and until their answers left for the app (the createRouter's; this dump's is not out yet).
+	assert.equal(requestAnswer.count, 1);
+	assert.ok(requestAnswer.p50Us <= requestAnswer.p99Us && requestAnswer.p99Us <= requestAnswer.maxUs, JSON.stringify(requestAnswer));
 	assert.equal((await worker.dump()).requestWait.latest, 1, 'counted afresh after each dump');
 	// ferrosoup: the stretches the thread worked without a look at requests, and the longest
 	// piece of work by kind (here: answering and flushing).

@@ -98,14 +98,16 @@ async function main() {
 		loop.disable();
 		const sched1 = schedstat(worker.pid);
 		const burstMs = performance.now() - t0;
-		const { requestWait, requestService, holds } = await worker.dump();
+		const { requestWait, requestAnswer, requestService, holds } = await worker.dump();
 		if (process.env.REQUESTS_VERBOSE) {
 			if (holds) console.error(`    N=${n} holds: ${holds.count}, longest ${holds.maxUs} µs, ${holds.over1ms} over 1 ms; work: ${Object.entries(holds.work).map(([k, w]) => `${k} ${w.count} (longest ${w.maxUs} µs${w.maxCpuUs ? ` / ${w.maxCpuUs} µs CPU` : ''}, ${w.over1ms} over 1 ms)`).join(', ')}`);
 			for (const [m, v] of Object.entries(requestService ?? {})) console.error(`    N=${n} ${m}: ${v.count} requests, ${(v.totalUs / v.count).toFixed(0)} µs each on average (CPU ${(v.cpuUs / v.count).toFixed(0)} µs), longest ${v.maxUs} µs`);
 		}
 		const ok = joins.filter((j) => j.status === 'fulfilled').length;
 		const r = summarize(rtt);
-		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
+		rows.push({ n, joined: ok, workerWaitP50Us: requestWait.p50Us, workerWaitP99Us: requestWait.p99Us, workerWaitMaxUs: requestWait.maxUs, requests: requestWait.latest,
+			// Arrival at the worker to the answer leaving it.
+			answerP50Us: requestAnswer?.p50Us, answerP99Us: requestAnswer?.p99Us, answerMaxUs: requestAnswer?.maxUs, rttP50Ms: r.p50, rttP99Ms: r.p99, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6,
 			// The worker thread's time on a CPU and waiting for one (runnable, another thread
 			// running), as shares of the burst: on 2 cores shared with the load generator, waits
 			// for a CPU count in the request waits above.
@@ -114,11 +116,11 @@ async function main() {
 	}
 	const f = (x) => (x == null ? '–' : Number(x).toFixed(2));
 	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? "one WebRtcServer" : "a port each"}; load peer process at ${SAME_PRIORITY ? "the same priority" : "nice 10"}`);
-	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms | worker on CPU | waiting for a CPU |');
-	console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | arrival to answer p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms | worker on CPU | waiting for a CPU |');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(0)}%`);
 	for (const r of rows) {
-		console.log(`| ${r.n} | ${r.joined} | ${f(r.workerWaitP50Us / 1000)} | ${f(r.workerWaitP99Us / 1000)} | ${f(r.workerWaitMaxUs / 1000)} | ${f(r.rttP50Ms)} | ${f(r.rttP99Ms)} | ${f(r.loopP99Ms)} | ${f(r.loopMaxMs)} | ${pct(r.busyShare)} | ${pct(r.runDelayShare)} |`);
+		console.log(`| ${r.n} | ${r.joined} | ${f(r.workerWaitP50Us / 1000)} | ${f(r.workerWaitP99Us / 1000)} | ${f(r.workerWaitMaxUs / 1000)} | ${f(r.answerP50Us / 1000)} | ${f(r.answerP99Us / 1000)} | ${f(r.answerMaxUs / 1000)} | ${f(r.rttP50Ms)} | ${f(r.rttP99Ms)} | ${f(r.loopP99Ms)} | ${f(r.loopMaxMs)} | ${pct(r.busyShare)} | ${pct(r.runDelayShare)} |`);
 	}
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
 	fs.writeFileSync(OUT, JSON.stringify({ k: K, busy, rows }, null, 2));

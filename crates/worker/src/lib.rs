@@ -188,6 +188,10 @@ struct Runtime {
     events_shed: u64,
     /// How long the latest requests waited between the app and the engine.
     request_waits: RequestWaits,
+    /// When each request awaiting its answer was queued, and how long the latest took from
+    /// there to their answer going to the app.
+    answering: HashMap<u32, Instant>,
+    answer_times: RequestWaits,
     /// How long the worker spent on each kind of request since the last dump.
     request_service: std::collections::BTreeMap<&'static str, (u64, u64, u64, u64)>,
     /// How long the thread went without looking at requests, and what held it longest.
@@ -222,6 +226,8 @@ impl Runtime {
                 pipe_dropped: 0,
                 events_shed: 0,
                 request_waits: RequestWaits::default(),
+                answering: HashMap::new(),
+                answer_times: RequestWaits::default(),
                 request_service: Default::default(),
                 holds: Holds::new(),
                 control,
@@ -336,6 +342,11 @@ impl Runtime {
 
     fn tell_app(&mut self) {
         for o in self.to_app.drain(..) {
+            if let Outgoing::Response { id, .. } = &o {
+                if let Some(queued) = self.answering.remove(id) {
+                    self.answer_times.record(queued.elapsed());
+                }
+            }
             if !(self.sink)(o) {
                 self.events_shed += 1;
             }
@@ -427,6 +438,10 @@ impl Runtime {
                 break;
             }
         }
+        // Answers leave now, not after the rest of the turn's datagrams and sends.
+        if !self.to_app.is_empty() {
+            self.tell_app();
+        }
     }
 
     /// One message from the app; `false` when no other should follow in this turn.
@@ -435,6 +450,9 @@ impl Runtime {
             Control::Request(req, queued) => {
                 let closed = self.sockets.closed;
                 self.request_waits.record(queued.elapsed());
+                if req.wants_reply() {
+                    self.answering.insert(req.id, queued);
+                }
                 let (method, started, cpu) = (req.method, Instant::now(), thread_cpu());
                 self.handle_request(req);
                 let us = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
@@ -466,6 +484,8 @@ impl Runtime {
             "eventsShed": self.events_shed,
             // ferrosoup: how long requests waited for the worker thread since the last dump (µs).
             "requestWait": self.request_waits.take_json(),
+            // ferrosoup: ... and from there to their answer leaving for the app.
+            "requestAnswer": self.answer_times.take_json(),
             // ferrosoup: per method, how many requests and the worker's time on them since the last
             // dump (µs: elapsed in total and at most, and the thread's CPU time in total).
             // ferrosoup: the longest stretches without a look at requests since the last dump.
