@@ -17,7 +17,12 @@ use crate::rtp::rtcp::TwccFeedback;
 
 /// Sent packets remembered by transport-wide sequence number (12 bytes each, allocated on the
 /// first send: ~5 s at 200 packets/s, far more than feedback takes to come back).
-const HISTORY: usize = 1024;
+/// Sent packets remembered for feedback, by transport-wide number modulo the history's size:
+/// it starts small and doubles (up to the most) while it would forget packets younger than
+/// `HISTORY_KEEP_US`, so a viewer at a few hundred kbit/s holds 3 KiB, not 12.
+const HISTORY_MIN: usize = 256;
+const HISTORY_MAX: usize = 1024;
+const HISTORY_KEEP_US: u32 = 2_000_000;
 /// Send-time burst that forms one group.
 const BURST_US: i64 = 5_000;
 const TRENDLINE_WINDOW: usize = 20;
@@ -242,14 +247,30 @@ impl Congestion {
     /// the probe it belongs to).
     pub fn on_sent(&mut self, seq: u16, now: Instant, size: usize, probe: u16) {
         if self.history.is_empty() {
-            self.history = vec![SentPacket::default(); HISTORY];
+            self.history = vec![SentPacket::default(); HISTORY_MIN];
         }
         let at = self.us(now) as u32;
-        self.history[usize::from(seq) % HISTORY] = SentPacket { seq, at, size: size.clamp(1, usize::from(u16::MAX)) as u16, probe };
+        let old = self.history[usize::from(seq) % self.history.len()];
+        if old.size > 0 && old.seq != seq && at.wrapping_sub(old.at) < HISTORY_KEEP_US && self.history.len() < HISTORY_MAX {
+            self.grow_history();
+        }
+        let len = self.history.len();
+        self.history[usize::from(seq) % len] = SentPacket { seq, at, size: size.clamp(1, usize::from(u16::MAX)) as u16, probe };
+    }
+
+    /// Twice the room; what is held keeps its number (distinct slots stay distinct).
+    fn grow_history(&mut self) {
+        let mut bigger = vec![SentPacket::default(); self.history.len() * 2];
+        for p in self.history.iter().filter(|p| p.size > 0) {
+            let len = bigger.len();
+            bigger[usize::from(p.seq) % len] = *p;
+        }
+        self.history = bigger;
     }
 
     fn sent(&self, seq: u16) -> Option<SentPacket> {
-        self.history.get(usize::from(seq) % HISTORY).copied().filter(|p| p.size > 0 && p.seq == seq)
+        let len = self.history.len().max(1);
+        self.history.get(usize::from(seq) % len).copied().filter(|p| p.size > 0 && p.seq == seq)
     }
 
     /// The full send time (µs since the epoch) of a packet sent at most ~35 minutes before `now_us`.
@@ -274,7 +295,8 @@ impl Congestion {
         for (i, arrival) in fb.arrivals.iter().enumerate() {
             let Some(sent) = self.sent(fb.base.wrapping_add(i as u16)) else { continue };
             // Each packet is reported once: forget it.
-            self.history[usize::from(sent.seq) % HISTORY].size = 0;
+            let len = self.history.len();
+            self.history[usize::from(sent.seq) % len].size = 0;
             self.reported += 1;
             match arrival {
                 Some(a) => received.push((Self::sent_at(now_us, &sent), *a, u32::from(sent.size), sent.probe)),

@@ -144,9 +144,36 @@ fn bounds_and_garbage_feedback() {
 }
 
 #[test]
-fn the_send_history_stays_small() {
+fn the_send_history_stays_small_and_grows_with_the_packet_rate() {
     assert_eq!(std::mem::size_of::<SentPacket>(), 12);
-    assert_eq!(HISTORY * std::mem::size_of::<SentPacket>(), 12 * 1024);
+    // A viewer at ~100 packets/s: 256 numbers hold 2.5 s, the history never grows (3 KiB).
+    let t0 = Instant::now();
+    let mut c = Congestion::new(DEFAULT_INITIAL);
+    for i in 0..3000u32 {
+        c.on_sent(i as u16, t0 + Duration::from_millis(u64::from(i) * 10), 1000, 0);
+    }
+    assert_eq!(c.history.len(), HISTORY_MIN);
+    // At 1,000 packets/s it doubles until 2 s fit or it is at its most; packets sent in the
+    // last second are still known when their feedback comes.
+    let mut c = Congestion::new(DEFAULT_INITIAL);
+    let at = |i: u32| t0 + Duration::from_millis(u64::from(i));
+    for i in 0..5000u32 {
+        c.on_sent(i as u16, at(i), 1000, 0);
+    }
+    assert_eq!(c.history.len(), HISTORY_MAX);
+    assert!((4000..5000u16).all(|seq| c.sent(seq).is_some()), "the last second's numbers are known");
+    let arrivals = (0..900).map(|k| Some(i64::from(k) * 1000)).collect();
+    c.on_feedback(at(5000), &TwccFeedback { base: 4100, arrivals });
+    assert!((4100..5000u16).all(|seq| c.sent(seq).is_none()), "reported once, then forgotten");
+    // Numbers that wrap keep their slots across a growth.
+    let mut c = Congestion::new(DEFAULT_INITIAL);
+    for i in 0..600u32 {
+        c.on_sent(65_300u16.wrapping_add(i as u16), at(i), 1000, 0);
+    }
+    assert!(c.history.len() >= 512);
+    for i in 100..600u32 {
+        assert!(c.sent(65_300u16.wrapping_add(i as u16)).is_some(), "{i}");
+    }
 }
 
 #[test]
