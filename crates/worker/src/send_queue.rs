@@ -27,6 +27,9 @@ pub struct SendQueue {
     scratch: Scratch,
     /// The buffers of datagrams sent, for the engine to reuse (see `take_spent`).
     spent: Vec<Vec<u8>>,
+    /// Sort keys and where each datagram goes, kept from turn to turn.
+    keys: Vec<u128>,
+    dest: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -135,8 +138,7 @@ impl SendQueue {
             self.items = items;
             return;
         }
-        // Stable: each socket's datagrams to each destination keep their order.
-        items.sort_by(|(a, to_a, _), (b, to_b, _)| (Rc::as_ptr(a) as usize, to_a).cmp(&(Rc::as_ptr(b) as usize, to_b)));
+        self.group(&mut items);
         let mut start = 0;
         while start < items.len() {
             let sock = &items[start].0;
@@ -147,6 +149,40 @@ impl SendQueue {
         self.spent.extend(items.drain(..).map(|(_, _, d)| d));
         // Keep the allocation for the next turn.
         self.items = items;
+    }
+
+    /// Orders `items` by socket and destination, each one's datagrams in queue order. IPv4
+    /// destinations (all but rare cases) sort as one integer each (socket, address, port,
+    /// position): the comparison sort of the items themselves was ~3 % of the worker.
+    fn group(&mut self, items: &mut [(Rc<UdpSocket>, SocketAddr, Vec<u8>)]) {
+        const LOW_48: u64 = (1 << 48) - 1;
+        let keyed = items.len() < u32::MAX as usize
+            && items.iter().all(|(s, to, _)| to.is_ipv4() && Rc::as_ptr(s) as usize as u64 <= LOW_48);
+        if !keyed {
+            items.sort_by(|(a, to_a, _), (b, to_b, _)| (Rc::as_ptr(a) as usize, to_a).cmp(&(Rc::as_ptr(b) as usize, to_b)));
+            return;
+        }
+        let (keys, dest) = (&mut self.keys, &mut self.dest);
+        keys.clear();
+        keys.extend(items.iter().enumerate().map(|(i, (s, to, _))| {
+            let SocketAddr::V4(v4) = to else { unreachable!("checked above") };
+            let sock = u128::from(Rc::as_ptr(s) as usize as u64);
+            (sock << 80) | (u128::from(v4.ip().to_bits()) << 48) | (u128::from(v4.port()) << 32) | i as u128
+        }));
+        keys.sort_unstable();
+        // Each datagram's place in the order, then swaps that put each where it goes.
+        dest.clear();
+        dest.resize(items.len(), 0);
+        for (place, k) in keys.iter().enumerate() {
+            dest[(*k as u32) as usize] = place as u32;
+        }
+        for i in 0..items.len() {
+            while dest[i] as usize != i {
+                let j = dest[i] as usize;
+                items.swap(i, j);
+                dest.swap(i, j);
+            }
+        }
     }
 
     /// The buffers of the datagrams sent since the last call.
@@ -265,6 +301,41 @@ mod tests {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         s.set_nonblocking(true).unwrap();
         Rc::new(UdpSocket::from_std(s).unwrap())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn grouping_keeps_queue_order_per_socket_and_destination() {
+        let socks = [udp(), udp(), udp()];
+        let to = |i: u32| -> SocketAddr { format!("127.0.{}.{}:{}", i % 3, i % 5, 4000 + i % 7).parse().unwrap() };
+        let mut items: Vec<(Rc<UdpSocket>, SocketAddr, Vec<u8>)> = Vec::new();
+        let mut x = 12345u32;
+        for n in 0..3000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            items.push((socks[(x >> 16) as usize % 3].clone(), to(x >> 8), n.to_be_bytes().to_vec()));
+        }
+        let mut expected = items.clone();
+        expected.sort_by(|(a, to_a, _), (b, to_b, _)| (Rc::as_ptr(a) as usize, to_a).cmp(&(Rc::as_ptr(b) as usize, to_b)));
+        let mut q = SendQueue::default();
+        q.group(&mut items);
+        let seen = |v: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)]| v.iter().map(|(s, to, d)| (Rc::as_ptr(s) as usize, *to, d.clone())).collect::<Vec<_>>();
+        assert_eq!(seen(&items), seen(&expected));
+        // With an IPv6 destination among them (the plain sort): each socket and destination's
+        // datagrams together, in queue order.
+        items.push((socks[0].clone(), "[::1]:5000".parse().unwrap(), 3000u32.to_be_bytes().to_vec()));
+        items.sort_by_key(|(_, _, d)| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) * 7919 % 3001);
+        q.group(&mut items);
+        let mut groups: Vec<(usize, SocketAddr)> = Vec::new();
+        let mut last: std::collections::HashMap<(usize, SocketAddr), u32> = Default::default();
+        for (sock, to, d) in &items {
+            let g = (Rc::as_ptr(sock) as usize, *to);
+            if groups.last() != Some(&g) {
+                assert!(!groups.contains(&g), "{g:?} in two places");
+                groups.push(g);
+            }
+            let place = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) * 7919 % 3001;
+            assert!(last.insert(g, place).is_none_or(|before| before < place), "order kept within {g:?}");
+        }
+        assert!(groups.iter().any(|(_, to)| to.is_ipv6()));
     }
 
     #[tokio::test(flavor = "current_thread")]

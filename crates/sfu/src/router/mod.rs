@@ -53,13 +53,13 @@ impl MediaOut for Transport {
         self.media.pending_twcc = Some(seq);
         seq
     }
-    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool {
+    fn send_rtp(&mut self, now: Instant, clock: &Clock, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool {
         // Sends with a transport-wide number are remembered for the viewer's feedback.
         let twcc = self.media.pending_twcc.take().map(|seq| (seq, data.len()));
         let sent = Transport::send_consumer_rtp(self, now, data, consumer, out);
         if let Some((seq, len)) = twcc {
             let probe = self.media.probing;
-            self.media.congestion.on_sent(seq, now, len, probe);
+            self.media.congestion.on_sent_at(seq, now, clock.micros(now), len, probe);
         }
         sent
     }
@@ -129,6 +129,7 @@ fn stream_states(p: &Producer, now: Instant) -> Vec<StreamState> {
 #[allow(clippy::too_many_arguments)]
 fn fan_out(consumers: &mut Arena<Consumer>, keys: &[ConsumerKey], producer: &Producer, now: Instant, clock: &Clock, packet: &SharedPacket, is_key: bool, streams: &[StreamState], transports: &mut Arena<Transport>, out: &mut Outbox, replay_budget: &mut usize) -> bool {
     let mut wants_key_frame = false;
+    let clock = &clock.at(now);
     for &ck in keys {
         let Some(c) = consumers.get_mut(ck) else { continue };
         let Some(tx) = transports.get_mut(c.transport()) else { continue };
@@ -1139,7 +1140,7 @@ impl Router {
                 let twcc = t.next_twcc_seq();
                 t.media.probator_seq = t.media.probator_seq.wrapping_add(1);
                 let Some(bytes) = c.probation_packet(now, clock, p.ext(), twcc, t.media.probator_seq) else { break };
-                MediaOut::send_rtp(t, now, bytes, &id, out);
+                MediaOut::send_rtp(t, now, clock, bytes, &id, out);
             }
             t.media.probing = 0;
         }

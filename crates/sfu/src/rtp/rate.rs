@@ -10,22 +10,32 @@ const SLOT: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug)]
 pub struct RateCalculator {
     slots: [u64; SLOTS],
-    /// Start of the slot at `head`.
+    /// Start of the slot at `head`, and its end (compared per packet: cheaper than a
+    /// duration).
     head_start: Option<Instant>,
+    head_end: Option<Instant>,
     head: usize,
     pub total_bytes: u64,
 }
 
 impl Default for RateCalculator {
     fn default() -> Self {
-        RateCalculator { slots: [0; SLOTS], head_start: None, head: 0, total_bytes: 0 }
+        RateCalculator { slots: [0; SLOTS], head_start: None, head_end: None, head: 0, total_bytes: 0 }
     }
 }
 
 impl RateCalculator {
+    fn start_head(&mut self, at: Instant) {
+        self.head_start = Some(at);
+        self.head_end = at.checked_add(SLOT);
+    }
+
     fn advance(&mut self, now: Instant) {
+        if self.head_end.is_some_and(|end| now < end) {
+            return; // the common case, per packet: still in the head slot
+        }
         let Some(start) = self.head_start else {
-            self.head_start = Some(now);
+            self.start_head(now);
             return;
         };
         let elapsed = now.saturating_duration_since(start);
@@ -34,7 +44,7 @@ impl RateCalculator {
         }
         if elapsed >= WINDOW + SLOT {
             self.slots = [0; SLOTS];
-            self.head_start = Some(now);
+            self.start_head(now);
             return;
         }
         let steps = (elapsed.as_nanos() as u64 / SLOT.as_nanos() as u64) as usize;
@@ -42,7 +52,7 @@ impl RateCalculator {
             self.head = (self.head + 1) % SLOTS;
             self.slots[self.head] = 0;
         }
-        self.head_start = Some(start + SLOT * steps as u32);
+        self.start_head(start + SLOT * steps as u32);
     }
 
     pub fn update(&mut self, bytes: usize, now: Instant) {

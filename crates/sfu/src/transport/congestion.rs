@@ -178,6 +178,8 @@ struct ProbeRun {
 /// The estimator of one transport.
 pub struct Congestion {
     epoch: Option<Instant>,
+    /// The epoch on the engine's clock (µs since it started), once `on_sent_at` needed it.
+    epoch_on_clock: Option<i64>,
     history: Vec<SentPacket>,
     group: Option<Group>,
     prev_group: Option<Group>,
@@ -206,6 +208,7 @@ impl Congestion {
     pub fn new(initial: u64) -> Self {
         Congestion {
             epoch: None,
+            epoch_on_clock: None,
             history: Vec::new(),
             group: None,
             prev_group: None,
@@ -246,10 +249,28 @@ impl Congestion {
     /// A packet with transport-wide sequence number `seq` went out (`probe`: 0, or the id of
     /// the probe it belongs to).
     pub fn on_sent(&mut self, seq: u16, now: Instant, size: usize, probe: u16) {
+        let at = self.us(now);
+        self.record_sent(seq, at, size, probe);
+    }
+
+    /// `on_sent` with `now` also read off the engine's clock (`clock_us`, µs since the engine
+    /// started, worked out once for a whole fan-out): no duration computed per packet.
+    pub fn on_sent_at(&mut self, seq: u16, now: Instant, clock_us: u64, size: usize, probe: u16) {
+        let epoch = match self.epoch_on_clock {
+            Some(e) => e,
+            None => {
+                let e = clock_us as i64 - self.us(now);
+                *self.epoch_on_clock.insert(e)
+            }
+        };
+        self.record_sent(seq, clock_us as i64 - epoch, size, probe);
+    }
+
+    fn record_sent(&mut self, seq: u16, at: i64, size: usize, probe: u16) {
         if self.history.is_empty() {
             self.history = vec![SentPacket::default(); HISTORY_MIN];
         }
-        let at = self.us(now) as u32;
+        let at = at as u32;
         let old = self.history[usize::from(seq) % self.history.len()];
         if old.size > 0 && old.seq != seq && at.wrapping_sub(old.at) < HISTORY_KEEP_US && self.history.len() < HISTORY_MAX {
             self.grow_history();

@@ -43,7 +43,7 @@ pub trait MediaOut {
     /// The next transport-wide sequence number of this transport.
     fn next_twcc_seq(&mut self) -> u16;
     /// Protects and sends an RTP packet of `consumer`; `false` if it could not go out.
-    fn send_rtp(&mut self, now: Instant, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool;
+    fn send_rtp(&mut self, now: Instant, clock: &Clock, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -771,9 +771,9 @@ impl Consumer {
         self.rate.update(bytes.len(), now);
         if self.is_video() || self.rtx.is_some() {
             let kept = Kept { packet: SharedPacket::clone(p), timestamp: ts, marker, vp8: vp8_offsets };
-            self.buffer.insert(out_seq, now, kept, bytes.len());
+            self.buffer.insert(out_seq, clock.millis(now), kept);
         }
-        tx.send_rtp(now, bytes, &self.id, out);
+        tx.send_rtp(now, clock, bytes, &self.id, out);
         true
     }
 
@@ -823,9 +823,9 @@ impl Consumer {
         self.last_ts = Some((p.header.timestamp, now));
         if let Some((_, buffer)) = self.pipe[i].rtx.as_mut() {
             let kept = Kept { packet: SharedPacket::clone(p), timestamp: p.header.timestamp, marker: p.header.marker, vp8: None };
-            buffer.insert(p.header.sequence_number, now, kept, bytes.len());
+            buffer.insert(p.header.sequence_number, clock.millis(now), kept);
         }
-        tx.send_rtp(now, bytes, &self.id, out);
+        tx.send_rtp(now, clock, bytes, &self.id, out);
         true
     }
 
@@ -891,12 +891,12 @@ impl Consumer {
                 // A pipe buffer per stream; answered on that stream's RTX SSRC.
                 let Some(s) = self.pipe.iter_mut().find(|s| s.to == media_ssrc) else { return sent };
                 let Some((rtx_ssrc, buffer)) = s.rtx.as_mut() else { return sent };
-                let Some(kept) = buffer.take_for_resend(seq, now, interval) else { continue };
+                let Some(kept) = buffer.take_for_resend(seq, clock.millis(now), interval) else { continue };
                 let pt = kept.packet.header.payload_type;
                 let Some((_, rtx_pt)) = self.rtx_pts.iter().find(|(apt, _)| *apt == pt) else { continue };
                 (kept, s.to, Some((*rtx_ssrc, *rtx_pt, &mut s.rtx_seq)))
             } else {
-                let Some(kept) = self.buffer.take_for_resend(seq, now, interval) else { continue };
+                let Some(kept) = self.buffer.take_for_resend(seq, clock.millis(now), interval) else { continue };
                 (kept, self.ssrc, self.rtx.map(|(rtx_ssrc, rtx_pt)| (rtx_ssrc, rtx_pt, &mut self.rtx_seq)))
             };
             // Header, extensions and the RTX number: within a few dozen bytes of the payload.
@@ -930,7 +930,7 @@ impl Consumer {
             }
             self.retransmitted += 1;
             sent += 1;
-            tx.send_rtp(now, packet, &self.id, out);
+            tx.send_rtp(now, clock, packet, &self.id, out);
         }
         sent
     }

@@ -1,123 +1,118 @@
-//! What a consumer sent recently, by output sequence number, for answering NACKs: O(1) lookup
-//! in a queue indexed by the sequence number, packets older than `MAX_AGE` freed (so a consumer
-//! holds ~2 s of its stream and its memory follows the stream's packet rate), and each packet
-//! resent at most once per round trip however often it is asked for. What is kept per packet is
-//! the caller's (a consumer keeps a reference to the producer's packet and what it wrote into
-//! it, not a copy: all consumers of a producer share one copy of each packet).
+//! What a consumer sent recently, by output sequence number, for answering NACKs: O(1) insert
+//! and lookup in a ring indexed by the number, sized to hold ~2 s of the stream (its memory
+//! follows the stream's packet rate), and each packet resent at most once per round trip however
+//! often it is asked for. What is kept per packet is the caller's (a consumer keeps a reference
+//! to the producer's packet and what it wrote into it, not a copy: all consumers of a producer
+//! share one copy of each packet).
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Most numbers held: more than a couple of seconds of a high-rate video stream.
 const SLOTS: usize = 2048;
+/// Room a buffer starts with (~2 s of a 300 kbit/s stream); it doubles as the stream needs.
+const MIN_SLOTS: usize = 64;
 /// Packets older than this are not resent (the receiver gave up on them).
 pub const MAX_AGE: Duration = Duration::from_secs(2);
-/// Times are kept as milliseconds since the buffer's epoch in a `u32`; past this the buffer
-/// starts over with a new epoch (once every ~24 days).
-const EPOCH_SPAN_MS: u32 = u32::MAX / 2;
-const NEVER: u32 = u32::MAX;
+const MAX_AGE_MS: u32 = MAX_AGE.as_millis() as u32;
 
+/// Times are milliseconds (the caller's clock) cut to 32 bits: only differences of a few
+/// seconds are taken, wrapping.
 struct Entry<T> {
     seq: u16,
+    resent: bool,
     sent_ms: u32,
     resent_ms: u32,
-    len: u32,
     item: T,
 }
 
+/// A ring indexed by the number itself (`seq` modulo its length): keeping a packet writes one
+/// slot and drops what that slot held, so a send touches one place (a queue with eviction from
+/// its other end touched two, per consumer per packet, and most of the time the forwarding
+/// path spent here was those cache misses). The ring doubles (up to `SLOTS`) while it would
+/// overwrite a packet younger than `MAX_AGE`, so it holds 2-4 s of the stream, and what is
+/// older than `MAX_AGE` is never resent.
 pub struct RtxBuffer<T> {
-    /// Entry `i` holds number `oldest + i` (or nothing: never sent, or freed).
-    entries: VecDeque<Option<Entry<T>>>,
-    oldest: u16,
-    epoch: Option<Instant>,
-    bytes: usize,
+    slots: Vec<Option<Entry<T>>>,
+    newest: Option<u16>,
 }
 
 impl<T> Default for RtxBuffer<T> {
     fn default() -> Self {
-        RtxBuffer { entries: VecDeque::new(), oldest: 0, epoch: None, bytes: 0 }
+        RtxBuffer { slots: Vec::new(), newest: None }
     }
 }
 
 impl<T> RtxBuffer<T> {
-    fn ms(&mut self, now: Instant) -> u32 {
-        let epoch = *self.epoch.get_or_insert(now);
-        let d = now.saturating_duration_since(epoch);
-        let ms = d.as_secs().saturating_mul(1000) + u64::from(d.subsec_millis());
-        if ms >= u64::from(EPOCH_SPAN_MS) {
-            self.clear();
-            self.epoch = Some(now);
-            return 0;
-        }
-        ms as u32
+    fn slot(&self, seq: u16) -> usize {
+        usize::from(seq) & (self.slots.len() - 1)
     }
 
-    /// Keeps what was sent as number `seq` (`len` bytes; numbers go forward, a jump back or
-    /// beyond the ring starts over), freeing what has grown too old.
-    pub fn insert(&mut self, seq: u16, now: Instant, item: T, len: usize) {
-        let sent_ms = self.ms(now);
-        if !self.entries.is_empty() {
-            let newest = self.oldest.wrapping_add(self.entries.len() as u16 - 1);
+    /// Keeps what was sent as number `seq` at `now_ms` (numbers go forward; a jump back or
+    /// beyond the ring starts over).
+    pub fn insert(&mut self, seq: u16, now_ms: u64, item: T) {
+        let now = now_ms as u32;
+        if let Some(newest) = self.newest {
             let ahead = seq.wrapping_sub(newest);
             if ahead == 0 || usize::from(ahead) >= SLOTS {
                 self.clear();
-            } else {
-                for _ in 1..ahead {
-                    self.entries.push_back(None);
-                }
             }
         }
-        if self.entries.is_empty() {
-            self.oldest = seq;
+        if self.slots.is_empty() {
+            self.slots.resize_with(MIN_SLOTS, || None);
         }
-        self.bytes += len;
-        self.entries.push_back(Some(Entry { seq, sent_ms, resent_ms: NEVER, len: len as u32, item }));
-        self.evict(sent_ms);
+        let mut i = self.slot(seq);
+        while self.slots.len() < SLOTS && self.slots[i].as_ref().is_some_and(|e| e.seq != seq && now.wrapping_sub(e.sent_ms) < MAX_AGE_MS) {
+            self.grow();
+            i = self.slot(seq);
+        }
+        self.slots[i] = Some(Entry { seq, resent: false, sent_ms: now, resent_ms: 0, item });
+        self.newest = Some(seq);
     }
 
-    /// Frees numbers from the oldest end: beyond the ring's size, never sent, or older than
-    /// `MAX_AGE` (the newest stays).
-    fn evict(&mut self, now_ms: u32) {
-        let max_age = MAX_AGE.as_millis() as u32;
-        while self.entries.len() > 1 {
-            let stale = match self.entries.front() {
-                Some(Some(e)) => self.entries.len() > SLOTS || now_ms.saturating_sub(e.sent_ms) > max_age,
-                _ => true,
-            };
-            if !stale {
-                break;
-            }
-            if let Some(Some(e)) = self.entries.pop_front() {
-                self.bytes -= e.len as usize;
-            }
-            self.oldest = self.oldest.wrapping_add(1);
+    /// Twice the room; what is held keeps its number (distinct slots stay distinct).
+    fn grow(&mut self) {
+        let mut bigger: Vec<Option<Entry<T>>> = Vec::new();
+        bigger.resize_with(self.slots.len() * 2, || None);
+        let mask = bigger.len() - 1;
+        for e in self.slots.drain(..).flatten() {
+            let i = usize::from(e.seq) & mask;
+            bigger[i] = Some(e);
         }
+        self.slots = bigger;
     }
 
-    /// Bytes of packets held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
+    /// Packets held (some may be older than `MAX_AGE`, waiting for their slot to be reused).
+    pub fn held(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
     }
 
     /// What was sent as `seq` if it may be resent now: still held, not too old, and not resent
     /// within `min_interval` (one round trip). Marks it resent.
-    pub fn take_for_resend(&mut self, seq: u16, now: Instant, min_interval: Duration) -> Option<&T> {
-        let now_ms = self.ms(now);
-        let i = usize::from(seq.wrapping_sub(self.oldest));
-        let e = self.entries.get_mut(i)?.as_mut()?;
-        if e.seq != seq || now_ms.saturating_sub(e.sent_ms) > MAX_AGE.as_millis() as u32 {
+    pub fn take_for_resend(&mut self, seq: u16, now_ms: u64, min_interval: Duration) -> Option<&T> {
+        if self.slots.is_empty() {
             return None;
         }
-        if e.resent_ms != NEVER && now_ms.saturating_sub(e.resent_ms) < min_interval.as_millis() as u32 {
+        let now = now_ms as u32;
+        let i = self.slot(seq);
+        let e = self.slots[i].as_mut()?;
+        if e.seq != seq || now.wrapping_sub(e.sent_ms) > MAX_AGE_MS {
             return None;
         }
-        e.resent_ms = now_ms;
+        if e.resent && now.wrapping_sub(e.resent_ms) < min_interval.as_millis() as u32 {
+            return None;
+        }
+        e.resent = true;
+        e.resent_ms = now;
         Some(&e.item)
     }
 
     pub fn clear(&mut self) {
-        self.entries.clear();
-        self.bytes = 0;
+        self.slots.iter_mut().for_each(|s| *s = None);
+        self.newest = None;
     }
 }
 
@@ -180,43 +175,61 @@ mod tests {
 
     #[test]
     fn resends_once_per_round_trip_and_forgets_old_packets() {
-        let t0 = Instant::now();
         let rtt = Duration::from_millis(50);
+        let t0 = 5_000u64;
         let mut b = RtxBuffer::<Vec<u8>>::default();
         for seq in 65_530u16..=65_535 {
-            b.insert(seq, t0, vec![seq as u8], 1);
+            b.insert(seq, t0, vec![seq as u8]);
         }
-        b.insert(0, t0, vec![0], 1);
+        b.insert(0, t0, vec![0]);
         assert_eq!(b.take_for_resend(65_535, t0, rtt), Some(&vec![255u8]));
-        assert_eq!(b.take_for_resend(65_535, t0 + Duration::from_millis(10), rtt), None, "not again within the RTT");
-        assert!(b.take_for_resend(65_535, t0 + Duration::from_millis(60), rtt).is_some());
+        assert_eq!(b.take_for_resend(65_535, t0 + 10, rtt), None, "not again within the RTT");
+        assert!(b.take_for_resend(65_535, t0 + 60, rtt).is_some());
         assert!(b.take_for_resend(0, t0, rtt).is_some(), "across the wrap");
         assert_eq!(b.take_for_resend(7, t0, rtt), None, "never sent");
+        assert_eq!(b.take_for_resend(65_529, t0, rtt), None, "never sent (its slot is empty)");
         // A slot reused by a later number does not answer for the old one.
-        b.insert(65_530u16.wrapping_add(SLOTS as u16), t0, vec![9], 1);
+        b.insert(65_530u16.wrapping_add(SLOTS as u16), t0, vec![9]);
         assert_eq!(b.take_for_resend(65_530, t0, rtt), None);
-        assert_eq!(b.take_for_resend(65_531, t0 + MAX_AGE + Duration::from_millis(1), rtt), None, "too old");
+        assert_eq!(b.take_for_resend(65_530u16.wrapping_add(SLOTS as u16), t0, rtt), Some(&vec![9u8]));
+        assert_eq!(b.take_for_resend(65_531, t0 + MAX_AGE.as_millis() as u64 + 1, rtt), None, "too old");
     }
 
     #[test]
-    fn holds_about_max_age_of_the_stream_not_a_full_ring() {
-        // 150 packets/s of 1,200 bytes for 20 s: about 2 s (300 packets) stay held.
-        let t0 = Instant::now();
-        let mut b = RtxBuffer::<Vec<u8>>::default();
-        let mut seq = 60_000u16;
-        for i in 0..3000u32 {
-            b.insert(seq, t0 + Duration::from_micros(u64::from(i) * 6667), vec![0; 1200], 1200);
-            seq = seq.wrapping_add(1);
+    fn holds_between_max_age_and_twice_that_of_the_stream() {
+        for (per_second, capacity) in [(50u64, 128usize), (150, 512), (400, 1024)] {
+            // `per_second` packets a second for 20 s.
+            let gap_us = 1_000_000 / per_second;
+            let mut b = RtxBuffer::<u16>::default();
+            let mut seq = 60_000u16;
+            let mut now_ms = 0;
+            for i in 0..20 * per_second {
+                now_ms = 1_000 + i * gap_us / 1000;
+                b.insert(seq, now_ms, seq);
+                seq = seq.wrapping_add(1);
+            }
+            assert_eq!(b.capacity(), capacity, "at {per_second} packets/s");
+            let two_seconds = (2 * per_second) as u16;
+            // The last 2 s answer; what is older does not, held or not.
+            assert!(b.take_for_resend(seq.wrapping_sub(1), now_ms, Duration::ZERO).is_some());
+            assert!(b.take_for_resend(seq.wrapping_sub(two_seconds - 2), now_ms, Duration::ZERO).is_some());
+            assert!(b.take_for_resend(seq.wrapping_sub(two_seconds + 5), now_ms, Duration::ZERO).is_none());
+            assert!(b.held() <= capacity);
         }
-        let held = b.bytes() / 1200;
-        assert!((295..=305).contains(&held), "{held} packets held");
-        // What is held still answers; what was freed does not.
-        let now = t0 + Duration::from_micros(2999 * 6667);
-        assert!(b.take_for_resend(seq.wrapping_sub(1), now, Duration::ZERO).is_some());
-        assert!(b.take_for_resend(seq.wrapping_sub(400), now, Duration::ZERO).is_none());
-        // A jump far ahead starts over.
-        b.insert(seq.wrapping_add(10_000), now, vec![0; 100], 100);
-        assert_eq!(b.bytes(), 100);
-        assert!(b.take_for_resend(seq.wrapping_sub(1), now, Duration::ZERO).is_none());
+        // Faster than the largest ring holds: the ring stops growing, the newest answer.
+        let mut b = RtxBuffer::<u16>::default();
+        for i in 0..10_000u16 {
+            b.insert(i, 1_000 + u64::from(i) / 4, i);
+        }
+        assert_eq!(b.capacity(), SLOTS);
+        assert!(b.take_for_resend(9_999, 3_500, Duration::ZERO).is_some());
+        assert!(b.take_for_resend(9_999 - SLOTS as u16, 3_500, Duration::ZERO).is_none());
+        // A jump far ahead, or back, starts over.
+        b.insert(30_000, 3_500, 1);
+        assert_eq!(b.held(), 1);
+        assert!(b.take_for_resend(9_998, 3_500, Duration::ZERO).is_none());
+        b.insert(29_000, 3_500, 2);
+        assert_eq!(b.held(), 1);
+        assert_eq!(b.take_for_resend(29_000, 3_500, Duration::ZERO), Some(&2));
     }
 }

@@ -17,7 +17,7 @@ impl MediaOut for Sink {
         self.twcc = self.twcc.wrapping_add(1);
         s
     }
-    fn send_rtp(&mut self, _now: Instant, data: Vec<u8>, _consumer: &crate::api::ConsumerId, _out: &mut Outbox) -> bool {
+    fn send_rtp(&mut self, _now: Instant, _clock: &Clock, data: Vec<u8>, _consumer: &crate::api::ConsumerId, _out: &mut Outbox) -> bool {
         self.sent.push(data);
         true
     }
