@@ -116,7 +116,7 @@ fn thread_cpu() -> Duration {
 
 pub fn run(o: &EngineBenchOptions) -> Result<EngineBenchResult, String> {
     let start = Instant::now();
-    let config = EngineConfig { settings: Settings::default(), certificate: crate::certificate(), seed: [3; 32], worker: 1 };
+    let config = EngineConfig { settings: Settings::default(), certificate: crate::certificate(), seed: [3; 32], worker: 1, video_padding: 16 };
     let mut b = Bench { e: Engine::new(config, start, SystemTime::now()), now: start, deadline: None, next_socket: 0, next_id: 0, spent: Vec::new(), datagrams: 0 };
     let codecs = json!([
         { "kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2 },

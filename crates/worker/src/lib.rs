@@ -142,7 +142,8 @@ pub fn spawn(settings: Settings, sink: Sink, test_hooks: bool) -> Result<WorkerH
                 };
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
                 let local = tokio::task::LocalSet::new();
-                let config = EngineConfig { settings: settings.clone(), certificate: cert, seed: seed(), worker: number };
+                let video_padding = if send_queue::gso() { 16 } else { 0 };
+                let config = EngineConfig { settings: settings.clone(), certificate: cert, seed: seed(), worker: number, video_padding };
                 let runtime = Runtime::new(config, sink.clone(), test_hooks, control_rx);
                 local.block_on(&rt, run(runtime, pipe_rx));
                 Ok::<(), std::io::Error>(())

@@ -51,7 +51,7 @@ fn batching() -> bool {
 static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
 
 /// `FERROSOUP_GSO=0` never segments (for A/B benchmarks).
-fn gso() -> bool {
+pub(crate) fn gso() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     batching() && *ON.get_or_init(|| std::env::var("FERROSOUP_GSO").map_or(true, |v| v != "0")) && !GSO_REFUSED.load(Ordering::Relaxed)
 }

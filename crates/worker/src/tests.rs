@@ -137,7 +137,7 @@ async fn queues_towards_slow_readers_are_bounded() {
             let cert = LocalCertificate::generate().unwrap();
             let sink: Sink = Arc::new(|_| true);
             let (_requests, requests_rx) = mpsc::unbounded_channel();
-            let rt = Runtime::new(EngineConfig { settings: Settings::default(), certificate: cert, seed: [1; 32], worker: 999 }, sink, false, requests_rx);
+            let rt = Runtime::new(EngineConfig { settings: Settings::default(), certificate: cert, seed: [1; 32], worker: 999, video_padding: 0 }, sink, false, requests_rx);
             let (control, _c) = mpsc::unbounded_channel();
             let (pipe, _p) = mpsc::channel(PIPE_QUEUE);
             registry().lock().unwrap().insert(998, Inbound { control, pipe });

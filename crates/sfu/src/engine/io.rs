@@ -100,12 +100,20 @@ pub struct Outbox {
     /// Datagram buffers the runtime gave back after sending them, for the next packets written
     /// (a forwarded packet is one buffer per viewer: not one allocation each).
     spare: Vec<Vec<u8>>,
+    /// See `EngineConfig::video_padding`.
+    pub video_padding: u8,
 }
 
 /// Most buffers kept for reuse (~1.5 KiB each).
 const SPARE_BUFFERS: usize = 1024;
 
 impl Outbox {
+    /// An outbox whose consumers pad video to a multiple of `multiple` bytes (see
+    /// `EngineConfig::video_padding`).
+    pub fn padding_video(multiple: u8) -> Self {
+        Outbox { video_padding: multiple, ..Outbox::default() }
+    }
+
     /// An empty buffer, reused if one is spare.
     pub fn buffer(&mut self) -> Vec<u8> {
         self.spare.pop().unwrap_or_default()

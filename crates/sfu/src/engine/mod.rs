@@ -52,6 +52,10 @@ pub struct EngineConfig {
     pub seed: [u8; 32],
     /// This worker's number (where other workers' pipes send to).
     pub worker: u32,
+    /// Video packets to viewers padded (RTP padding) to a multiple of this many bytes, 0 for
+    /// none: the runtime sends a viewer's consecutive datagrams of one size as one message
+    /// (UDP segmentation offload), and a browser's packets of a frame differ by a byte or so.
+    pub video_padding: u8,
 }
 
 /// What a request's handler id names.
@@ -140,7 +144,7 @@ impl Engine {
             next_token: 1,
             timers: Timers::default(),
             touched: Vec::new(),
-            out: Outbox::default(),
+            out: Outbox::padding_video(config.video_padding),
             now,
             rtp_sent_closed: 0,
             dump_extra: Value::Null,

@@ -14,7 +14,7 @@ impl E {
     fn new() -> Self {
         let now = Instant::now();
         let cert = LocalCertificate::generate().unwrap();
-        let e = Engine::new(EngineConfig { settings: Settings::default(), certificate: cert, seed: [5; 32], worker: 1 }, now, SystemTime::now());
+        let e = Engine::new(EngineConfig { settings: Settings::default(), certificate: cert, seed: [5; 32], worker: 1, video_padding: 0 }, now, SystemTime::now());
         E { e, now, next_socket: 0, outputs: Vec::new() }
     }
 

@@ -12,7 +12,7 @@ pub mod write;
 
 pub use codec::{is_key_frame, VideoCodec};
 pub use ext::*;
-pub use write::{write, write_into, AsRtx, ExtPlan, TAG_ROOM};
+pub use write::{pad_to, write, write_into, AsRtx, ExtPlan, TAG_ROOM};
 
 /// A producer's packet as consumers, the key frame cache and retransmission buffers hold it:
 /// one copy however many keep it. Not atomic: an engine stays on its worker's thread, and each

@@ -123,7 +123,7 @@ impl World {
         let i = self.engines.len();
         let cert = ferrosoup_sfu::net::certificate::LocalCertificate::generate().unwrap();
         let engine = Engine::new(
-            EngineConfig { settings: Settings::default(), certificate: cert, seed: [i as u8 + 1; 32], worker: i as u32 + 1 },
+            EngineConfig { settings: Settings::default(), certificate: cert, seed: [i as u8 + 1; 32], worker: i as u32 + 1, video_padding: 0 },
             self.now,
             SystemTime::now(),
         );

@@ -759,6 +759,9 @@ impl Consumer {
         if marker != p.header.marker {
             bytes[1] = (bytes[1] & 0x7f) | if marker { 0x80 } else { 0 };
         }
+        if out.video_padding > 0 && self.is_video() {
+            rtp::pad_to(&mut bytes, out.video_padding);
+        }
         if out_seq == self.seq.max_output() {
             self.last_ts = Some((ts, now));
             self.last_marker = marker;

@@ -253,3 +253,32 @@ fn pipe_consumers_answer_nacks_per_stream_on_its_rtx_stream() {
     assert_eq!(c.out_ssrcs(), vec![100, 200, 101, 201]);
     let _ = out.pop().map(|o| matches!(o, Output::Event(_)));
 }
+
+#[test]
+fn video_is_padded_to_the_outbox_multiple_and_reads_back_the_same() {
+    let (mut v, mut a) = (consumer(MediaKind::Video, false), consumer(MediaKind::Audio, false));
+    let mut sink = Sink::default();
+    let mut out = Outbox::padding_video(16);
+    let now = Instant::now();
+    // Payloads of 3 to 40 bytes: every remainder modulo 16.
+    for (i, len) in (3..=40usize).enumerate() {
+        let mut payload = vec![0x10, if i == 0 { 0x00 } else { 0x01 }, 0x9d];
+        payload.resize(len, i as u8);
+        let p = SharedPacket::new(Packet {
+            header: Header { version: 2, payload_type: 101, sequence_number: 100 + i as u16, timestamp: 3000 * i as u32, ssrc: 777, ..Default::default() },
+            payload: Bytes::from(payload.clone()),
+        });
+        let key = rtp::is_key_frame(VideoCodec::Vp8, &p.payload);
+        for c in [&mut v, &mut a] {
+            assert_eq!(c.send_rtp(now, &clock(), &p, key, &ExtIds::default(), &[], &mut sink, &mut out, usize::MAX).packets, 1);
+        }
+        let (video, audio) = (sink.sent.remove(0), sink.sent.remove(0));
+        assert_eq!(video.len() % 16, 0, "video at {} bytes", video.len());
+        let parsed = rtp::parse(&video).unwrap();
+        assert_eq!(&parsed.payload[..], &payload[..], "the payload reads back without the padding");
+        assert_eq!(parsed.header.sequence_number, 1001 + i as u16);
+        // Audio is not padded: its length is the header, extensions and payload.
+        assert_eq!(audio[0] & 0x20, 0);
+        assert_eq!(rtp::parse(&audio).unwrap().payload.len(), len);
+    }
+}
