@@ -20,6 +20,13 @@ test('createWorker() with defaults', async () => {
 	assert.ok(fs.existsSync(`/proc/${process.pid}/task/${worker.pid}`), `${worker.pid} is a thread of this process`);
 	assert.notEqual(worker.pid, process.pid);
 	assert.notEqual(worker.pid, other.pid);
+	// Its priority is the worker thread's alone (as a mediasoup worker process's would be).
+	const os = require('node:os');
+	const own = os.getPriority(process.pid);
+	os.setPriority(other.pid, Math.min(19, own + 3));
+	assert.equal(os.getPriority(other.pid), Math.min(19, own + 3));
+	assert.equal(os.getPriority(process.pid), own, "the Node thread's is unchanged");
+	assert.equal(os.getPriority(worker.pid), own);
 	other.close();
 	assert.equal(worker.closed, false);
 	assert.equal(worker.died, false);

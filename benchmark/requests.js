@@ -12,6 +12,7 @@
  *   node benchmark/requests.js --k 200 --n 50 --out /tmp/requests.json
  *   node benchmark/requests.js --server            # joining viewers on one WebRtcServer
  *   node benchmark/requests.js --same-priority     # the load peer process at the server's priority
+ *   node benchmark/requests.js --worker-nice -5    # the worker thread at nice -5 (needs privilege)
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,6 +31,7 @@ const OUT = arg('out', path.join(__dirname, 'results', 'requests.json'));
 const UDP = { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] };
 const SERVER = process.argv.includes('--server');
 const SAME_PRIORITY = process.argv.includes('--same-priority');
+const WORKER_NICE = arg('worker-nice', null);
 const SSRC = 5150;
 
 /** The kernel's scheduler figures for a thread of this process (Linux): ns on a CPU, ns waiting. */
@@ -44,6 +46,8 @@ function schedstat(tid) {
 
 async function main() {
 	const worker = await ferrosoup.createWorker({ rtcMinPort: 20000, rtcMaxPort: 29999 });
+	// As with a mediasoup worker's process: the worker thread's priority against the Node thread.
+	if (WORKER_NICE != null) require('node:os').setPriority(worker.pid, Number(WORKER_NICE));
 	const router = await worker.createRouter({ mediaCodecs: [
 		{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
 		{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
@@ -115,7 +119,7 @@ async function main() {
 			runDelayShare: sched0 && sched1 ? (sched1.delayNs - sched0.delayNs) / 1e6 / burstMs : null });
 	}
 	const f = (x) => (x == null ? '–' : Number(x).toFixed(2));
-	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? "one WebRtcServer" : "a port each"}; load peer process at ${SAME_PRIORITY ? "the same priority" : "nice 10"}`);
+	console.log(`forwarding to ${K} receivers: worker ${(busy * 100).toFixed(0)}% of a core before the joins; joining on ${SERVER ? "one WebRtcServer" : "a port each"}; load peer process at ${SAME_PRIORITY ? "the same priority" : "nice 10"}${WORKER_NICE != null ? `; worker thread at nice ${WORKER_NICE}` : ''}`);
 	console.log('| N joining | joined | worker wait p50 ms | p99 ms | max ms | arrival to answer p50 ms | p99 ms | max ms | JS round trip p50 ms | p99 ms | event loop p99 ms | max ms | worker on CPU | waiting for a CPU |');
 	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	const pct = (x) => (x == null ? '–' : `${(x * 100).toFixed(0)}%`);
