@@ -15,6 +15,14 @@
  *   node benchmark/forward.js --k 500 --workers 1 --gso on,off --packetize equal,browser
  *       # UDP segmentation offload on/off; the publisher's frames split equally or as libwebrtc
  *       # does (packet sizes differing by a byte: fewer runs of one size for GSO to carry)
+ *   node benchmark/forward.js --k 500 --workers 1 --rps   # root: receivers' kernel work elsewhere
+ *
+ * --rps: over loopback the receivers' kernel receive path (socket lookup, segmentation, queueing,
+ * wake-ups) runs in softirq on the sending CPU and is charged to the sender; a network leaves it
+ * to the viewers' hosts. With --rps, loopback's receive processing is steered to CPU 1 (RPS,
+ * /sys/class/net/lo/queues/rx-0/rps_cpus, restored after), the server and the floor's sending
+ * thread run on CPU 0 only, the publisher and receivers on CPU 1: both then count the send path
+ * alone. (Needs root and 2 CPUs.)
  *
  * The floor (issue 23): for each K and listen mode, the same publisher's packets sealed in place
  * (AES-128-GCM, ring) and sent with sendmmsg to K local receivers with no SFU logic, from a socket
@@ -46,8 +54,10 @@ const MODULES = arg('modules', 'ferrosoup').split(',');
 const LISTEN = arg('listen', 'transport').split(',');
 const FLOOR = arg('floor', 'on') !== 'off';
 const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
+const RPS = process.argv.includes('--rps');
+const RPS_FILE = '/sys/class/net/lo/queues/rx-0/rps_cpus';
 
-const server = () => forkServer(path.join(__dirname, 'lib', 'forward-server.js'));
+const server = () => forkServer(path.join(__dirname, 'lib', 'forward-server.js'), { cpus: RPS ? 0 : undefined });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -121,7 +131,7 @@ async function run(workers, k) {
 /** Each case in its own process: its native publisher and receivers end with it. */
 function runIsolated(w, k, sendmmsg, module, listen, gso = 'on', packetize = 'browser') {
 	const { execFileSync } = require('node:child_process');
-	const out = execFileSync(process.execPath, [__filename, '--one', `${w},${k}`, '--seconds', String(SECONDS), '--kbps', String(KBPS)], {
+	const out = execFileSync(process.execPath, [__filename, '--one', `${w},${k}`, '--seconds', String(SECONDS), '--kbps', String(KBPS), ...(RPS ? ['--rps'] : [])], {
 		stdio: ['ignore', 'pipe', 'inherit'],
 		env: { ...process.env, FERROSOUP_SENDMMSG: sendmmsg === 'off' ? '0' : '1', FERROSOUP_GSO: gso === 'off' ? '0' : '1', FORWARD_MODULE: module, FORWARD_LISTEN: listen, FORWARD_PACKETIZE: packetize },
 		timeout: 300000,
@@ -139,8 +149,24 @@ function installed(module) {
 	}
 }
 
+/** --rps: runs the rest of the benchmark under `taskset -c 1` with loopback's receive path on CPU 1. */
+function steerReceives() {
+	const { spawnSync } = require('node:child_process');
+	if (process.env.FORWARD_RPS_PINNED) return false;
+	const was = fs.readFileSync(RPS_FILE, 'utf8').trim();
+	fs.writeFileSync(RPS_FILE, '2');
+	try {
+		const r = spawnSync('taskset', ['-c', '1', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, FORWARD_RPS_PINNED: '1' } });
+		process.exitCode = r.status ?? 1;
+	} finally {
+		fs.writeFileSync(RPS_FILE, was);
+	}
+	return true;
+}
+
 async function main() {
 	const one = arg('one');
+	if (RPS && !one && steerReceives()) return;
 	if (one) {
 		const [w, k] = one.split(',').map(Number);
 		process.stdout.write(JSON.stringify(await run(w, k)));
@@ -179,7 +205,7 @@ async function main() {
 		for (const k of KS) {
 			for (const listen of LISTEN) {
 				const oneSocket = listen === 'server';
-				const f = JSON.parse(await binding.nativeFloor(JSON.stringify({ receivers: k, videoKbps: KBPS, durationMs: SECONDS * 1000, oneSocket })));
+				const f = JSON.parse(await binding.nativeFloor(JSON.stringify({ receivers: k, videoKbps: KBPS, durationMs: SECONDS * 1000, oneSocket, senderCpu: RPS ? 0 : undefined })));
 				floors.push({ k, listen: oneSocket ? 'WebRtcServer' : 'per transport', ...f });
 				console.error(`  floor K=${k} ${oneSocket ? 'one socket' : 'socket per receiver'}: ${f.cpuSecondsPerMillion.toFixed(2)} CPU-s/M, ${(f.datagrams / Math.max(1, f.syscalls)).toFixed(2)} datagrams/syscall`);
 			}
@@ -195,6 +221,7 @@ async function main() {
 		}
 	}
 	const floorOf = (r) => floors.find((f) => f.k === r.k && f.listen === r.listen);
+	if (RPS) console.log('Receivers\' kernel receive path on CPU 1 (RPS), server and floor sender on CPU 0: CPU figures count the send path only.');
 	console.log('| module | K consumers | workers | sends | listen | packetized | receivers fed | forwarded packets/s | server CPU-s per M packets | of which user space | × floor | server cores busy | packets/s per busy core | datagrams per send syscall | share by GSO (per message) | memory per consumer (KiB) |');
 	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const f of floors) {

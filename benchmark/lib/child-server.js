@@ -6,8 +6,14 @@
  */
 const { fork } = require('node:child_process');
 
-function forkServer(script) {
+/** `cpus` (a taskset list, e.g. '0'): the server's threads on those CPUs only. */
+function forkServer(script, { cpus } = {}) {
 	const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+	if (cpus != null) {
+		// Its main thread now: threads it starts later inherit the affinity.
+		const r = require('node:child_process').spawnSync('taskset', ['-a', '-p', '-c', String(cpus), String(child.pid)]);
+		if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr}`);
+	}
 	let next = 0;
 	const pending = new Map();
 	child.on('message', (m) => {

@@ -27,6 +27,40 @@ pub struct FloorOptions {
     /// One socket for every receiver (as a WebRtcServer has): a turn's datagrams to all of
     /// them leave in one `sendmmsg` (up to 1,024 each) instead of one per receiver.
     pub one_socket: bool,
+    /// The sending thread on this CPU only for the run (benchmarks that steer the receivers'
+    /// kernel work to another CPU).
+    pub sender_cpu: Option<usize>,
+}
+
+/// Keeps the calling thread on `cpu` until dropped (then as it was).
+struct Pinned(Option<libc::cpu_set_t>);
+
+impl Pinned {
+    fn to(cpu: Option<usize>) -> Pinned {
+        let Some(cpu) = cpu else { return Pinned(None) };
+        // SAFETY: sched_{get,set}affinity on this thread with a zeroed set of the right size.
+        unsafe {
+            let mut was: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut was) != 0 {
+                return Pinned(None);
+            }
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) != 0 {
+                return Pinned(None);
+            }
+            Pinned(Some(was))
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(was) = self.0.as_ref() {
+            // SAFETY: as above.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), was) };
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -102,6 +136,7 @@ pub fn run(o: FloorOptions) -> Result<FloorResult, String> {
         let stop = stop.clone();
         std::thread::spawn(move || drain(sinks, stop))
     };
+    let _pinned = Pinned::to(o.sender_cpu);
     let start = Instant::now();
     let video = VideoConfig { ssrc: 1, payload_type: 96, kbps: o.video_kbps, fps: 30, key_interval: 30, browser_sizes: o.browser_sizes };
     let audio = AudioConfig { ssrc: 2, payload_type: 111, packets_per_second: o.audio_pps, limit: 0 };

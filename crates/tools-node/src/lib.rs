@@ -101,6 +101,7 @@ pub async fn native_floor(params_json: String) -> Result<String> {
         duration: ms(&v, "durationMs", 5000),
         one_socket: v["oneSocket"].as_bool().unwrap_or(false),
         browser_sizes: v["browserSizes"].as_bool().unwrap_or(false),
+        sender_cpu: v["senderCpu"].as_u64().map(|c| c as usize),
     };
     let r = napi::tokio::task::spawn_blocking(move || ferrosoup_testpeer::floor::run(o)).await.map_err(|e| Error::from_reason(e.to_string()))?;
     to_json(&r.map_err(Error::from_reason)?)
