@@ -155,6 +155,9 @@ pub struct Consumer {
     cname: String,
     /// Router payload types this consumer accepts, and media → RTX payload types.
     payload_types: Vec<u8>,
+    /// The same as a bitmap (payload types are 7 bits): checked per packet without a look
+    /// at the list's heap memory.
+    accepts: [u64; 2],
     rtx_pts: Vec<(u8, u8)>,
     /// Waiting for the next (key) frame to (re)start.
     sync_required: bool,
@@ -207,6 +210,7 @@ impl Consumer {
         let empty = Vec::new();
         let codecs = p["codecs"].as_array().unwrap_or(&empty);
         let media = codecs.iter().find(|c| !crate::ortc::is_rtx_codec(c));
+        let payload_types: Vec<u8> = codecs.iter().filter(|c| !crate::ortc::is_rtx_codec(c)).filter_map(|c| c["payloadType"].as_u64().map(|v| v as u8)).collect();
         let media_pt = media.and_then(|c| c["payloadType"].as_u64()).unwrap_or(0) as u8;
         let rtx_pts: Vec<(u8, u8)> = codecs
             .iter()
@@ -244,11 +248,11 @@ impl Consumer {
             ext,
             mid: p["mid"].as_str().map(String::from),
             clock_rate: media.and_then(|c| c["clockRate"].as_u64()).unwrap_or(90000) as u32,
-            payload_types: codecs
-                .iter()
-                .filter(|c| !crate::ortc::is_rtx_codec(c))
-                .filter_map(|c| c["payloadType"].as_u64().map(|v| v as u8))
-                .collect(),
+            payload_types: payload_types.clone(),
+            accepts: payload_types.iter().filter(|pt| **pt < 128).fold([0u64; 2], |mut m, pt| {
+                m[usize::from(*pt >> 6)] |= 1 << (pt & 63);
+                m
+            }),
             rtx_pts,
             ssrc,
             rtx,
@@ -639,7 +643,8 @@ impl Consumer {
     /// Rewrites and sends one packet; `false` if it is not forwarded.
     #[allow(clippy::too_many_arguments)]
     fn forward<O: MediaOut>(&mut self, now: Instant, clock: &Clock, p: &SharedPacket, is_key: bool, producer_ext: &ExtIds, tx: &mut O, out: &mut Outbox) -> bool {
-        if !self.active() || !self.payload_types.contains(&p.header.payload_type) {
+        let pt = p.header.payload_type & 0x7f;
+        if !self.active() || self.accepts[usize::from(pt >> 6)] & (1 << (pt & 63)) == 0 {
             return false;
         }
         if self.is_pipe() {
