@@ -16,6 +16,9 @@
  *       # UDP segmentation offload on/off; the publisher's frames split equally or as libwebrtc
  *       # does (packet sizes differing by a byte: fewer runs of one size for GSO to carry)
  *   node benchmark/forward.js --k 500 --workers 1 --rps   # root: receivers' kernel work elsewhere
+ *   node benchmark/forward.js --k 500 --workers 1 --listen transport,server --repeat 5
+ *       # each case 5 times, each run right after a floor run of its own: medians and ranges
+ *       # of both and of the pairs' ratios (this machine's figures move by ±30 % over an hour)
  *
  * --rps: over loopback the receivers' kernel receive path (socket lookup, segmentation, queueing,
  * wake-ups) runs in softirq on the sending CPU and is charged to the sender; a network leaves it
@@ -55,6 +58,7 @@ const LISTEN = arg('listen', 'transport').split(',');
 const FLOOR = arg('floor', 'on') !== 'off';
 const OUT = arg('out', path.join(__dirname, 'results', 'forward.json'));
 const RPS = process.argv.includes('--rps');
+const REPEAT = Math.max(1, Number(arg('repeat', '1')));
 const RPS_FILE = '/sys/class/net/lo/queues/rx-0/rps_cpus';
 
 const server = () => forkServer(path.join(__dirname, 'lib', 'forward-server.js'), { cpus: RPS ? 0 : undefined });
@@ -164,6 +168,47 @@ function steerReceives() {
 	return true;
 }
 
+/** Median and range of `xs`, as text. */
+function spread(xs, digits = 2) {
+	const s = [...xs].sort((a, b) => a - b);
+	const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+	return `${mid.toFixed(digits)} (${s[0].toFixed(digits)}-${s[s.length - 1].toFixed(digits)})`;
+}
+
+/** --repeat: per K and listen mode, REPEAT pairs of (floor, ferrosoup) runs back to back. */
+async function repeated() {
+	const pairs = [];
+	for (const k of KS) {
+		for (const listen of LISTEN) {
+			for (let i = 0; i < REPEAT; i++) {
+				const oneSocket = listen === 'server';
+				const f = JSON.parse(await binding.nativeFloor(JSON.stringify({ receivers: k, videoKbps: KBPS, durationMs: SECONDS * 1000, oneSocket, senderCpu: RPS ? 0 : undefined })));
+				let r;
+				try {
+					r = runIsolated(WORKERS[0], k, SENDMMSG[0], 'ferrosoup', listen, GSO[0], PACKETIZE[0]);
+				} catch (error) {
+					console.error(`  K=${k} ${listen} run ${i + 1}: failed (${error.message.split('\n')[0]})`);
+					continue;
+				}
+				pairs.push({ k, listen: r.listen, floor: f, run: r });
+				console.error(`  K=${k} ${r.listen} run ${i + 1}: floor ${f.cpuSecondsPerMillion.toFixed(2)}, ferrosoup ${r.cpuSecondsPerMillionPackets} CPU-s/M`);
+			}
+		}
+	}
+	if (RPS) console.log('Receivers\' kernel receive path on CPU 1 (RPS), server and floor sender on CPU 0: CPU figures count the send path only.');
+	console.log(`Each ferrosoup run right after a floor run; medians (ranges) over ${REPEAT} pairs.`);
+	console.log('| K consumers | listen | runs | floor CPU-s per M | ferrosoup CPU-s per M | of which user space | × floor (per pair) | packets/s per busy core | memory per consumer (KiB) |');
+	console.log('|---|---|---|---|---|---|---|---|---|');
+	for (const k of KS) {
+		for (const listen of new Set(pairs.filter((p) => p.k === k).map((p) => p.listen))) {
+			const ps = pairs.filter((p) => p.k === k && p.listen === listen);
+			console.log(`| ${k} | ${listen} | ${ps.length} | ${spread(ps.map((p) => p.floor.cpuSecondsPerMillion))} | ${spread(ps.map((p) => p.run.cpuSecondsPerMillionPackets))} | ${spread(ps.map((p) => p.run.userCpuSecondsPerMillionPackets ?? 0))} | ${spread(ps.map((p) => p.run.cpuSecondsPerMillionPackets / p.floor.cpuSecondsPerMillion))} | ${spread(ps.map((p) => p.run.packetsPerSecond / Math.max(1e-9, p.run.cpuCoresBusy) / 1000), 0)} k | ${spread(ps.map((p) => p.run.memoryPerConsumerKiB), 0)} |`);
+		}
+	}
+	fs.mkdirSync(path.dirname(OUT), { recursive: true });
+	fs.writeFileSync(OUT, JSON.stringify({ date: new Date().toISOString(), kbps: KBPS, seconds: SECONDS, repeat: REPEAT, pairs }, null, 2));
+}
+
 async function main() {
 	const one = arg('one');
 	if (RPS && !one && steerReceives()) return;
@@ -172,6 +217,7 @@ async function main() {
 		process.stdout.write(JSON.stringify(await run(w, k)));
 		process.exit(0);
 	}
+	if (REPEAT > 1) return repeated();
 	const rows = [];
 	for (const module of MODULES) {
 		if (!installed(module)) {
