@@ -84,6 +84,9 @@ test('producer.send() → consumers\' rtp events, rewritten into their own SSRC 
 		assert.ok(got[i].every((p) => p.readUInt32BE(8) === ssrc));
 		const seqs = got[i].map((p) => p.readUInt16BE(2));
 		for (let k = 1; k < seqs.length; k++) assert.equal(seqs[k], (seqs[k - 1] + 1) & 0xffff);
+		// As mediasoup's: no RTP padding (UDP transports pad video for segmented sends).
+		assert.ok(got[i].some((p) => p.length % 16 !== 0), 'sizes padding would change');
+		assert.ok(got[i].every((p) => (p[0] & 0x20) === 0), 'no padding');
 	});
 	const [inStats] = await input.getStats();
 	assert.ok(inStats.bytesReceived > 0);

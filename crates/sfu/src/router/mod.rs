@@ -53,6 +53,9 @@ impl MediaOut for Transport {
         self.media.pending_twcc = Some(seq);
         seq
     }
+    fn pads_video(&self) -> bool {
+        matches!(self.link, crate::transport::Link::WebRtc(_) | crate::transport::Link::Plain(_))
+    }
     fn send_rtp(&mut self, now: Instant, clock: &Clock, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool {
         // Sends with a transport-wide number are remembered for the viewer's feedback.
         let twcc = self.media.pending_twcc.take().map(|seq| (seq, data.len()));

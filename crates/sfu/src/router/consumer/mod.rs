@@ -44,6 +44,11 @@ pub trait MediaOut {
     fn next_twcc_seq(&mut self) -> u16;
     /// Protects and sends an RTP packet of `consumer`; `false` if it could not go out.
     fn send_rtp(&mut self, now: Instant, clock: &Clock, data: Vec<u8>, consumer: &ConsumerId, out: &mut Outbox) -> bool;
+    /// Whether video sent here may be padded for segmented sends (`Outbox::video_padding`):
+    /// UDP transports; not a DirectTransport, whose app gets the packets as mediasoup's would.
+    fn pads_video(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -764,7 +769,7 @@ impl Consumer {
         if marker != p.header.marker {
             bytes[1] = (bytes[1] & 0x7f) | if marker { 0x80 } else { 0 };
         }
-        if out.video_padding > 0 && self.is_video() {
+        if out.video_padding > 0 && self.is_video() && tx.pads_video() {
             rtp::pad_to(&mut bytes, out.video_padding);
         }
         if out_seq == self.seq.max_output() {
