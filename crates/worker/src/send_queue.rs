@@ -47,13 +47,25 @@ fn batching() -> bool {
     *ON.get_or_init(|| std::env::var("FERROSOUP_SENDMMSG").map_or(true, |v| v != "0"))
 }
 
-/// Off after the kernel refused a segmented message once (no UDP GSO there).
+/// Off after the kernel refused a segmented message as unsupported (no UDP GSO there).
 static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this kernel has UDP segmentation offload (the `UDP_SEGMENT` socket option, Linux
+/// 4.18): asked once, so a message refused later is that message's problem, not the feature's.
+fn gso_supported() -> bool {
+    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *YES.get_or_init(|| {
+        let Ok(s) = std::net::UdpSocket::bind("127.0.0.1:0") else { return false };
+        let size: libc::c_int = 1200;
+        // SAFETY: a valid socket and an int option of the right size.
+        unsafe { libc::setsockopt(std::os::fd::AsRawFd::as_raw_fd(&s), libc::SOL_UDP, UDP_SEGMENT, (&size as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t) == 0 }
+    })
+}
 
 /// `FERROSOUP_GSO=0` never segments (for A/B benchmarks).
 pub(crate) fn gso() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    batching() && *ON.get_or_init(|| std::env::var("FERROSOUP_GSO").map_or(true, |v| v != "0")) && !GSO_REFUSED.load(Ordering::Relaxed)
+    batching() && *ON.get_or_init(|| std::env::var("FERROSOUP_GSO").map_or(true, |v| v != "0")) && gso_supported() && !GSO_REFUSED.load(Ordering::Relaxed)
 }
 
 /// Most messages one sendmmsg(2) carries: the kernel takes up to 1,024 (UIO_MAXIOV), but a
@@ -69,6 +81,10 @@ const UDP_SEGMENT: libc::c_int = 103;
 /// Most segments in one message (the kernel's UDP_MAX_SEGMENTS), and most bytes.
 const MAX_SEGMENTS: usize = 64;
 const MAX_GSO_BYTES: usize = 65_000;
+/// Largest datagram segmented: the kernel refuses a segment longer than the path's MTU allows
+/// (1,472 bytes of UDP over IPv4 at 1,500, 1,452 over IPv6); longer ones (an ingest sending
+/// 1,472-byte packets, plus our extensions) go one to a message, and may be fragmented.
+const MAX_SEGMENT: usize = 1_452;
 
 /// One message: datagrams `start..end` of a socket's batch, cut into `segment`-byte datagrams
 /// when there are several.
@@ -88,7 +104,7 @@ fn messages(batch: &[(Rc<UdpSocket>, SocketAddr, Vec<u8>)], segmented: bool, out
         let (to, size) = (batch[i].1, batch[i].2.len());
         let mut end = i + 1;
         let mut total = size;
-        if segmented && size > 0 && size <= usize::from(u16::MAX) {
+        if segmented && size > 0 && size <= MAX_SEGMENT {
             while end < batch.len() && end - i < MAX_SEGMENTS {
                 let (next_to, next) = (batch[end].1, batch[end].2.len());
                 if next_to != to || next == 0 || next > size || total + next > MAX_GSO_BYTES {
@@ -287,14 +303,23 @@ impl SendQueue {
                 return;
             }
             let m = plan[off];
-            if m.end - m.start > 1 && matches!(err.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::ENOPROTOOPT | libc::EOPNOTSUPP)) {
-                // No segmentation offload here: never again; this message's datagrams one by one.
-                GSO_REFUSED.store(true, Ordering::Relaxed);
+            if m.end - m.start > 1 && matches!(err.raw_os_error(), Some(libc::EIO | libc::EINVAL | libc::EMSGSIZE | libc::ENOPROTOOPT | libc::EOPNOTSUPP)) {
+                // This message's datagrams one by one. Not supported at all: never again; else
+                // (a segment over this path's MTU, a route the offload cannot take, a socket
+                // without checksums) only this message.
+                if matches!(err.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EOPNOTSUPP)) {
+                    GSO_REFUSED.store(true, Ordering::Relaxed);
+                }
                 for (_, to, d) in &batch[m.start..m.end] {
                     self.syscalls += 1;
-                    match sock.try_send_to(d, *to) {
-                        Ok(_) => self.datagrams += 1,
-                        Err(_) => self.failures += 1,
+                    // The socket directly, as sendmmsg (the runtime's readiness is not asked).
+                    let to = socket2::SockAddr::from(*to);
+                    // SAFETY: a live buffer and address for the call's duration.
+                    let sent = unsafe { libc::sendto(fd, d.as_ptr().cast(), d.len(), libc::MSG_DONTWAIT, to.as_ptr().cast(), to.len()) };
+                    if sent >= 0 {
+                        self.datagrams += 1;
+                    } else {
+                        self.failures += 1;
                     }
                 }
             } else {
@@ -398,6 +423,49 @@ mod tests {
         q.flush(&mut || {});
         assert_eq!(q.failures, 1);
         assert_eq!(seq(&recv_all(&x), from(&a)), vec![9]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn datagrams_longer_than_a_path_allows_are_not_segmented() {
+        let a = udp();
+        let to: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let runs = |size: usize| {
+            let batch: Vec<_> = (0..4).map(|_| (a.clone(), to, vec![0u8; size])).collect();
+            let mut plan = Vec::new();
+            messages(&batch, true, &mut plan);
+            plan.iter().map(|m| m.end - m.start).collect::<Vec<_>>()
+        };
+        assert_eq!(runs(MAX_SEGMENT), vec![4]);
+        assert_eq!(runs(MAX_SEGMENT + 1), vec![1, 1, 1, 1]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_message_the_kernel_refuses_to_segment_goes_one_datagram_at_a_time() {
+        if !gso() {
+            return;
+        }
+        // A socket without UDP checksums cannot segment (EINVAL): its datagrams still arrive,
+        // in order, and segmentation stays on for everything else.
+        let a = udp();
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket and an int option of the right size.
+        let r = unsafe { libc::setsockopt(std::os::fd::AsRawFd::as_raw_fd(&*a), libc::SOL_SOCKET, libc::SO_NO_CHECK, (&one as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t) };
+        assert_eq!(r, 0);
+        let x = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        x.set_nonblocking(true).unwrap();
+        let mut q = SendQueue::default();
+        for i in 0..5u8 {
+            q.push(&a, x.local_addr().unwrap(), vec![i; 100]);
+        }
+        q.flush(&mut || {});
+        assert_eq!((q.datagrams, q.failures, q.gso_messages), (5, 0, 0));
+        let mut got = Vec::new();
+        let mut buf = [0u8; 200];
+        while let Ok(n) = x.recv(&mut buf) {
+            got.push((n, buf[0]));
+        }
+        assert_eq!(got, (0..5u8).map(|i| (100, i)).collect::<Vec<_>>());
+        assert!(gso(), "still on");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -140,23 +140,7 @@ fn socket2_for(info: &ListenInfo, ty: socket2::Type) -> io::Result<socket2::Sock
         s.set_recv_buffer_size(n)?;
     }
     s.set_nonblocking(true)?;
-    if ty == socket2::Type::DGRAM && info.ip.is_ipv4() {
-        dont_fragment(&s);
-    }
     Ok(s)
-}
-
-/// UDP over IPv4 with the don't-fragment bit, ignoring path MTU discovery (as QUIC stacks set
-/// it): our datagrams are sized below any MTU, and the kernel gives a datagram that may be
-/// fragmented a hashed IP id (a shared table, per packet: ~1 % of the forwarding thread),
-/// one that may not an id of 0. Best effort.
-fn dont_fragment(s: &socket2::Socket) {
-    use std::os::fd::AsRawFd;
-    let probe: libc::c_int = libc::IP_PMTUDISC_PROBE;
-    // SAFETY: a valid socket and an int option of the right size.
-    unsafe {
-        libc::setsockopt(s.as_raw_fd(), libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, (&probe as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t);
-    }
 }
 
 /// A bound socket before its tasks start.
@@ -198,20 +182,4 @@ pub fn bind_all(specs: &[BindSpec]) -> Result<Vec<(Opened, Protocol, SocketAddr)
 /// What the engine hears about a socket it got.
 pub fn bound(id: SocketId, protocol: Protocol, local: SocketAddr) -> BoundSocket {
     BoundSocket { id, protocol, local }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn udp_sockets_send_with_dont_fragment() {
-        let info = ListenInfo::from_value(&serde_json::json!({ "protocol": "udp", "ip": "127.0.0.1" })).unwrap();
-        let s = socket2_for(&info, socket2::Type::DGRAM).unwrap();
-        let mut v: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: a valid socket, an int and its size.
-        let r = unsafe { libc::getsockopt(std::os::fd::AsRawFd::as_raw_fd(&s), libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, (&mut v as *mut libc::c_int).cast(), &mut len) };
-        assert_eq!((r, v), (0, libc::IP_PMTUDISC_PROBE));
-    }
 }
