@@ -40,7 +40,7 @@ impl RateCalculator {
         };
         let elapsed = now.saturating_duration_since(start);
         if elapsed < SLOT {
-            return; // the common case, per packet: still in the head slot
+            return; // a clock that went back
         }
         if elapsed >= WINDOW + SLOT {
             self.slots = [0; SLOTS];

@@ -1,5 +1,5 @@
 //! What a consumer sent recently, by output sequence number, for answering NACKs: O(1) insert
-//! and lookup in a ring indexed by the number, sized to hold ~2 s of the stream (its memory
+//! and lookup in a ring indexed by the number, sized to hold 2-4 s of the stream (its memory
 //! follows the stream's packet rate), and each packet resent at most once per round trip however
 //! often it is asked for. What is kept per packet is the caller's (a consumer keeps a reference
 //! to the producer's packet and what it wrote into it, not a copy: all consumers of a producer
@@ -26,9 +26,9 @@ struct Entry<T> {
 }
 
 /// A ring indexed by the number itself (`seq` modulo its length): keeping a packet writes one
-/// slot and drops what that slot held, so a send touches one place (a queue with eviction from
-/// its other end touched two, per consumer per packet, and most of the time the forwarding
-/// path spent here was those cache misses). The ring doubles (up to `SLOTS`) while it would
+/// slot and drops what that slot held, with no eviction pass from the other end and no time
+/// arithmetic beyond a subtraction (the slot's cache miss, per consumer per packet, remains the
+/// cost). The ring doubles (up to `SLOTS`) while it would
 /// overwrite a packet younger than `MAX_AGE`, so it holds 2-4 s of the stream, and what is
 /// older than `MAX_AGE` is never resent.
 pub struct RtxBuffer<T> {

@@ -185,3 +185,19 @@ fn send_times_come_back_whole_across_the_32_bit_wrap() {
     assert_eq!(Congestion::sent_at(now_us, &sent), (1i64 << 32) - 500);
     assert_eq!(Congestion::sent_at(1_000_000, &SentPacket { at: 999_000, ..sent }), 999_000);
 }
+
+#[test]
+fn sends_recorded_with_the_engine_clock_keep_the_same_times() {
+    // The fan-out's path (µs on the engine's clock) and the plain one (an Instant) agree, to the
+    // µs, whenever the estimator's first send came.
+    let base = Instant::now();
+    let clock = crate::clock::Clock::new(base, std::time::SystemTime::now());
+    let (mut plain, mut stamped) = (Congestion::new(1_000_000), Congestion::new(1_000_000));
+    for i in 0..300u16 {
+        let now = base + Duration::from_micros(1_234_567 + u64::from(i) * 3_333);
+        plain.on_sent(i, now, 1000, 0);
+        stamped.on_sent_at(i, now, clock.at(now).micros(now), 1000, 0);
+        let (a, b) = (plain.sent(i).unwrap().at, stamped.sent(i).unwrap().at);
+        assert!(a.abs_diff(b) <= 1, "{i}: {a} vs {b}");
+    }
+}
