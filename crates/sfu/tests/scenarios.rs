@@ -387,3 +387,43 @@ fn one_webrtc_server_socket_carries_every_peer_of_a_room() {
     w.run_for(Duration::from_secs(1));
     speed.report(&w);
 }
+
+/// DTLS handshakes run as jobs off the engine's thread and come back late (40 ms, as from a
+/// busy pool): publisher and viewers connect, the viewers play from the cache, and a transport
+/// closed while its handshake is away takes the late job without effect.
+#[test]
+fn handshakes_off_the_engines_thread_connect_peers_that_then_play() {
+    let mut w = World::new();
+    w.handshake_delay = Some(Duration::from_millis(40));
+    let e = w.add_engine();
+    let r = room(&mut w, e, "r1", json!({ "maxDurationMs": 10000 }));
+    let pubp = publisher(&mut w, &r, 60);
+    let viewers: Vec<(usize, u32)> = ["v1", "v2", "v3"].iter().map(|n| {
+        let (p, c) = viewer(&mut w, &r, n, "cam");
+        (p, ssrc_of(&c))
+    }).collect();
+    assert!(
+        w.run_until_cond(Duration::from_secs(5), |w| viewers.iter().all(|(p, ssrc)| first_key_frame(w, *p, *ssrc).is_some())),
+        "every viewer plays"
+    );
+    assert!(w.peers[pubp].connected_at.is_some());
+    // Each handshake went out at least once (the client's flights may have joined one job).
+    assert!(w.handshakes_run >= 4, "{} handshake jobs", w.handshakes_run);
+    let connected = w.events(e, "v1-t", "dtlsstatechange");
+    assert_eq!(connected.iter().map(|d| d["dtlsState"].as_str().unwrap().to_string()).collect::<Vec<_>>(), ["connecting", "connected"]);
+    // A viewer whose transport closes while its handshake is away.
+    let (late, _) = viewer(&mut w, &r, "v4", "cam");
+    let before = w.handshakes_run;
+    assert!(w.run_until_cond(Duration::from_secs(2), |w| w.handshakes_pending() > 0), "the newcomer's handshake went out");
+    w.request(e, "router.closeTransport", "r1", json!({ "transportId": "v4-t" })).unwrap();
+    w.run_for(Duration::from_millis(500));
+    assert!(w.handshakes_run > before, "the late job came back");
+    assert!(w.peers[late].connected_at.is_none());
+    assert!(w.events(e, "v4-t", "dtlsstatechange").iter().all(|d| d["dtlsState"] != "connected"));
+    // The others play on.
+    let (v1, ssrc1) = viewers[0];
+    let n = w.peers[v1].rtp.iter().filter(|(_, d)| rtp::parse(d).is_some_and(|p| p.header.ssrc == ssrc1)).count();
+    w.run_for(Duration::from_millis(500));
+    let m = w.peers[v1].rtp.iter().filter(|(_, d)| rtp::parse(d).is_some_and(|p| p.header.ssrc == ssrc1)).count();
+    assert!(m > n + 10, "{n} then {m} packets");
+}

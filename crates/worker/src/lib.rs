@@ -3,6 +3,7 @@
 //! messages, timeouts) and performs outputs (sends, replies, events, binds). A panic anywhere
 //! ends only this worker: it reports `Died`.
 
+pub mod handshakes;
 pub mod send_queue;
 pub mod sockets;
 
@@ -209,12 +210,17 @@ struct Runtime {
     wake: Rc<Notify>,
     /// A panic caught in a socket task: the event loop re-raises it so the worker dies.
     poisoned: Option<String>,
+    /// DTLS handshake work back from the pool (`handshakes`), and where the pool sends it.
+    handshakes_back: handshakes::Back,
+    handshakes_done: mpsc::UnboundedReceiver<ferrosoup_sfu::engine::HandshakeWork>,
     me: Weak<RefCell<Runtime>>,
 }
 
 impl Runtime {
     fn new(config: EngineConfig, sink: Sink, test_hooks: bool, control: mpsc::UnboundedReceiver<Control>) -> Rc<RefCell<Self>> {
-        let engine = Engine::new(config, Instant::now(), SystemTime::now());
+        let mut engine = Engine::new(config, Instant::now(), SystemTime::now());
+        engine.set_handshake_offload(true);
+        let (handshakes_back, handshakes_done) = mpsc::unbounded_channel();
         Rc::new_cyclic(|me| {
             RefCell::new(Runtime {
                 engine,
@@ -237,6 +243,8 @@ impl Runtime {
                 deadline: None,
                 wake: Rc::new(Notify::new()),
                 poisoned: None,
+                handshakes_back,
+                handshakes_done,
                 me: me.clone(),
             })
         })
@@ -297,6 +305,12 @@ impl Runtime {
                     self.engine.handle_input(Instant::now(), Input::Bound { token, result });
                 }
                 Output::CloseSocket(id) => self.sockets.close(id),
+                Output::Handshake(work) => {
+                    if let Err(mut work) = handshakes::submit(work, &self.handshakes_back) {
+                        work.run();
+                        self.engine.handle_input(Instant::now(), Input::HandshakeDone(work));
+                    }
+                }
                 Output::Timeout(t) => {
                     if t != self.deadline {
                         let sooner = match (t, self.deadline) {
@@ -780,17 +794,32 @@ async fn run(rt: Rc<RefCell<Runtime>>, mut pipe: mpsc::Receiver<PipeMessage>) {
                 // a closed transport's ports are free for it.
                 tokio::task::yield_now().await;
             }
+            work = std::future::poll_fn(|cx| rt.borrow_mut().handshakes_done.poll_recv(cx)) => {
+                // DTLS handshakes back from the pool: flights out, transports connected.
+                let mut r = rt.borrow_mut();
+                r.holds.begin();
+                let (mut work, mut n) = (work, 0);
+                while let Some(w) = work {
+                    r.feed(Input::HandshakeDone(w));
+                    r.fan_out();
+                    n += 1;
+                    work = if n < 16 { r.handshakes_done.try_recv().ok() } else { None };
+                }
+                r.flush();
+                r.holds.look(true);
+            }
             msg = pipe.recv() => {
                 // Media from in-memory pipes comes a packet per message: take what is queued
                 // (up to a bound) before flushing, so sends batch per socket.
                 let mut r = rt.borrow_mut();
                 r.holds.begin();
-                let mut msg = msg;
-                for _ in 0..64 {
-                    let Some(m) = msg else { break };
+                let (mut msg, mut n) = (msg, 0);
+                while let Some(m) = msg {
                     r.feed(Input::Pipe(m));
                     r.fan_out();
-                    msg = pipe.try_recv().ok();
+                    n += 1;
+                    // Not one more than taken: a message received is a message fed.
+                    msg = if n < 64 { pipe.try_recv().ok() } else { None };
                 }
                 r.flush();
                 r.holds.look(true);

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::api::{ApiError, Reply, Request};
 use crate::log::LogLine;
+use crate::net::dtls::HandshakeJob;
 use crate::net::{Protocol, SocketId, Transmit};
+use crate::transport::TransportKey;
 use crate::transport::listen::ListenInfo;
 
 #[derive(Debug)]
@@ -30,6 +32,8 @@ pub enum Input<'a> {
     Timeout,
     /// Go on with a packet's fan-out (while `Engine::has_more()`).
     Resume,
+    /// An `Output::Handshake` after its `run()`.
+    HandshakeDone(HandshakeWork),
 }
 
 #[derive(Debug, PartialEq)]
@@ -46,8 +50,26 @@ pub enum Output {
     Bind { token: BindToken, sockets: Vec<BindSpec> },
     /// The socket is no longer used (its transport closed): close it.
     CloseSocket(SocketId),
+    /// DTLS handshake work: `run()` it (on any thread), then give it back as
+    /// `Input::HandshakeDone`. Only with `Engine::set_handshake_offload`.
+    Handshake(HandshakeWork),
     /// Nothing more to do until this time (`None`: until the next input).
     Timeout(Option<Instant>),
+}
+
+/// A transport's DTLS handshake reads, off the engine's thread while they run.
+#[derive(Debug, PartialEq)]
+pub struct HandshakeWork {
+    pub(crate) transport: TransportKey,
+    /// Boxed: outputs stay small (the DTLS endpoint is kilobytes).
+    pub(crate) job: Box<HandshakeJob>,
+}
+
+impl HandshakeWork {
+    /// Does the work (ECDHE, signatures): a fraction of a millisecond.
+    pub fn run(&mut self) {
+        self.job.run();
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@ use crate::api::{ApiError, ApiResult, JsonObject, TransportId};
 use crate::clock::Clock;
 use crate::engine::io::Outbox;
 use crate::net::certificate::LocalCertificate;
-use crate::net::dtls::{DtlsState, DtlsTransport, Fingerprint, Role};
+use crate::net::dtls::{DtlsState, DtlsTransport, Fingerprint, HandshakeJob, Role};
 use crate::net::ice::{demux, Demux, IceEvent, IceServer, IceState, StunOutcome};
 use crate::net::rng::Rng;
 use crate::net::srtp::{SrtpError, SrtpSession};
@@ -96,6 +96,8 @@ pub struct WebRtcTransport {
     cert: Arc<LocalCertificate>,
     ice: IceServer,
     dtls: DtlsTransport,
+    /// DTLS handshake reads go out as jobs for another thread.
+    offload_handshakes: bool,
     dtls_deadline: Option<Instant>,
     srtp: Option<SrtpSession>,
     /// Local DTLS role: `auto` until `connect()` (or ICE connects first, then `server`).
@@ -144,6 +146,7 @@ impl WebRtcTransport {
         WebRtcTransport {
             id,
             dtls: DtlsTransport::new(cert.clone()),
+            offload_handshakes: false,
             cert,
             ice,
             dtls_deadline: None,
@@ -164,6 +167,26 @@ impl WebRtcTransport {
             rtcp_packets_received: 0,
             closed: false,
         }
+    }
+
+    /// DTLS handshake reads as jobs for another thread (`take_handshake_job`).
+    pub fn set_handshake_offload(&mut self, on: bool) {
+        self.offload_handshakes = on;
+        self.dtls.set_offload(on);
+    }
+
+    /// DTLS handshake work to run elsewhere, then give back to `handshake_done`.
+    pub fn take_handshake_job(&mut self) -> Option<HandshakeJob> {
+        self.dtls.take_job()
+    }
+
+    /// A handshake job back from its thread: its flights go out, its state changes are told.
+    pub fn handshake_done(&mut self, now: Instant, job: HandshakeJob, out: &mut Outbox) {
+        if self.closed {
+            return;
+        }
+        self.dtls.handshake_done(now, job);
+        self.process_events(now, out);
     }
 
     pub fn sockets(&self) -> &[LocalSocket] {
@@ -481,7 +504,7 @@ impl WebRtcTransport {
             Some(_) => {
                 // connect() settled a different role than the one started: start over.
                 let fps = self.remote_fingerprints.clone();
-                self.dtls = DtlsTransport::new(self.cert.clone());
+                self.dtls = DtlsTransport::with_offload(self.cert.clone(), self.offload_handshakes);
                 if let Some(fps) = fps {
                     self.dtls.set_remote_fingerprints(now, fps);
                 }

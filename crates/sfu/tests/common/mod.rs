@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 use ferrosoup_sfu::api::{ApiError, Request, Settings};
-use ferrosoup_sfu::engine::{BoundSocket, Event, Input, Output, PipeMessage};
+use ferrosoup_sfu::engine::{BoundSocket, Event, HandshakeWork, Input, Output, PipeMessage};
 use ferrosoup_sfu::net::rng::Rng;
 use ferrosoup_sfu::net::{Protocol, SocketId};
 use ferrosoup_sfu::{Engine, EngineConfig};
@@ -90,6 +90,13 @@ pub struct World {
     link_state: HashMap<SocketAddr, LinkState>,
     rng: Rng,
     pipes: VecDeque<(usize, PipeMessage)>,
+    /// Engines added from now on run DTLS handshakes as jobs, which come back after this long
+    /// (as from a busy thread pool).
+    pub handshake_delay: Option<Duration>,
+    /// Handshake jobs out: engine, when they come back, the work.
+    handshakes: Vec<(usize, Instant, HandshakeWork)>,
+    /// Handshake jobs run so far.
+    pub handshakes_run: usize,
 }
 
 const TICK: Duration = Duration::from_millis(5);
@@ -111,7 +118,15 @@ impl World {
             link_state: HashMap::new(),
             rng: Rng::from_seed([42; 32]),
             pipes: VecDeque::new(),
+            handshake_delay: None,
+            handshakes: Vec::new(),
+            handshakes_run: 0,
         }
+    }
+
+    /// Handshake jobs out, not yet back.
+    pub fn handshakes_pending(&self) -> usize {
+        self.handshakes.len()
     }
 
     /// Virtual time since the start.
@@ -122,11 +137,12 @@ impl World {
     pub fn add_engine(&mut self) -> usize {
         let i = self.engines.len();
         let cert = ferrosoup_sfu::net::certificate::LocalCertificate::generate().unwrap();
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             EngineConfig { settings: Settings::default(), certificate: cert, seed: [i as u8 + 1; 32], worker: i as u32 + 1, video_padding: 0 },
             self.now,
             SystemTime::now(),
         );
+        engine.set_handshake_offload(self.handshake_delay.is_some());
         self.engines.push(EngineNode {
             engine,
             ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8 + 1)),
@@ -191,6 +207,10 @@ impl World {
                     if let Some(addr) = node.sockets.remove(&id) {
                         node.by_addr.remove(&addr);
                     }
+                }
+                Output::Handshake(work) => {
+                    let due = self.now + self.handshake_delay.unwrap_or_default();
+                    self.handshakes.push((e, due, work));
                 }
                 Output::Timeout(t) => {
                     self.engines[e].timeout = t;
@@ -338,7 +358,8 @@ impl World {
                 .flatten()
                 .min();
             let next_tick = self.peers.iter().any(|p| p.on_tick.is_some()).then(|| self.now + TICK);
-            let Some(next) = [next_dg, next_engine, next_peer, next_tick].into_iter().flatten().min() else { break };
+            let next_handshake = self.handshakes.iter().map(|(_, due, _)| *due).min();
+            let Some(next) = [next_dg, next_engine, next_peer, next_tick, next_handshake].into_iter().flatten().min() else { break };
             if next > end {
                 break;
             }
@@ -350,6 +371,15 @@ impl World {
                 self.in_flight.pop();
                 let (from, to, data) = self.datagrams.remove(&id).unwrap();
                 self.deliver(from, to, data);
+            }
+            let now = self.now;
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.handshakes).into_iter().partition(|(_, t, _)| *t <= now);
+            self.handshakes = later;
+            for (e, _, mut work) in due {
+                work.run();
+                self.handshakes_run += 1;
+                self.engines[e].engine.handle_input(self.now, Input::HandshakeDone(work));
+                self.drain(e);
             }
             for e in 0..self.engines.len() {
                 if self.engines[e].timeout.is_some_and(|t| t <= self.now) {
