@@ -61,7 +61,7 @@ pub enum Output {
 #[derive(Debug, PartialEq)]
 pub struct HandshakeWork {
     pub(crate) transport: TransportKey,
-    /// Boxed: outputs stay small (the DTLS endpoint is kilobytes).
+    /// Boxed: outputs stay small (the DTLS endpoint is large).
     pub(crate) job: Box<HandshakeJob>,
 }
 

@@ -266,7 +266,7 @@ impl Engine {
                 let r = w.handle_datagram(now, tuple, data, &mut self.out);
                 let connected = w.take_newly_connected();
                 if let Some(job) = w.take_handshake_job() {
-                    self.out.push(Output::Handshake(HandshakeWork { transport: tk, job: Box::new(job) }));
+                    self.out.push(Output::Handshake(HandshakeWork { transport: tk, job }));
                 }
                 self.touch(TimerKey::Transport(tk));
                 if via_server && r.is_none() {
@@ -313,10 +313,10 @@ impl Engine {
         let Some(t) = self.transports.get_mut(tk) else { return };
         let rk = t.router;
         let Link::WebRtc(w) = &mut t.link else { return };
-        w.handshake_done(now, *work.job, &mut self.out);
+        w.handshake_done(now, work.job, &mut self.out);
         let connected = w.take_newly_connected();
         if let Some(job) = w.take_handshake_job() {
-            self.out.push(Output::Handshake(HandshakeWork { transport: tk, job: Box::new(job) }));
+            self.out.push(Output::Handshake(HandshakeWork { transport: tk, job }));
         }
         let mut packets = Vec::new();
         while let Some(p) = w.poll_sctp() {

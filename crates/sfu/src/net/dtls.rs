@@ -156,8 +156,9 @@ pub struct DtlsTransport {
     offload: bool,
     /// Names this handshake's jobs: one from a transport started over is stale.
     epoch: u64,
-    /// A job with the endpoint, not yet taken by the engine (more datagrams join it).
-    job: Option<HandshakeJob>,
+    /// A job with the endpoint, not yet taken by the engine (more datagrams join it). Boxed:
+    /// the endpoint is large, and a transport keeps this field all its life.
+    job: Option<Box<HandshakeJob>>,
     /// The endpoint is away in a job; datagrams arriving meanwhile.
     away: bool,
     waiting: VecDeque<BytesMut>,
@@ -376,7 +377,7 @@ impl DtlsTransport {
         // known yet), what comes is cheap and read in place.
         if self.offload && self.state == DtlsState::Connecting && !self.awaiting_verification {
             if let Some(endpoint) = self.endpoint.take() {
-                self.job = Some(HandshakeJob { epoch: self.epoch, endpoint, now, input: vec![BytesMut::from(data)], outcomes: Vec::new(), transmits: Vec::new(), broken: false });
+                self.job = Some(Box::new(HandshakeJob { epoch: self.epoch, endpoint, now, input: vec![BytesMut::from(data)], outcomes: Vec::new(), transmits: Vec::new(), broken: false }));
             }
             return;
         }
@@ -389,7 +390,7 @@ impl DtlsTransport {
     }
 
     /// A job to run elsewhere (taken once; the endpoint is away until `handshake_done`).
-    pub fn take_job(&mut self) -> Option<HandshakeJob> {
+    pub fn take_job(&mut self) -> Option<Box<HandshakeJob>> {
         let job = self.job.take()?;
         self.away = true;
         Some(job)
@@ -397,7 +398,7 @@ impl DtlsTransport {
 
     /// A job back from its thread: its sends and events, as if read here, then the datagrams
     /// that came meanwhile. A job of an earlier handshake (started over, closed) is dropped.
-    pub fn handshake_done(&mut self, now: Instant, job: HandshakeJob) {
+    pub fn handshake_done(&mut self, now: Instant, job: Box<HandshakeJob>) {
         if job.epoch != self.epoch || !self.away {
             return;
         }
@@ -412,6 +413,7 @@ impl DtlsTransport {
             self.set_state(DtlsState::Failed);
             return;
         }
+        let job = *job;
         self.endpoint = Some(job.endpoint);
         self.outbox.extend(job.transmits);
         for outcome in job.outcomes {

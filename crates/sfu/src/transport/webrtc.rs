@@ -176,12 +176,12 @@ impl WebRtcTransport {
     }
 
     /// DTLS handshake work to run elsewhere, then give back to `handshake_done`.
-    pub fn take_handshake_job(&mut self) -> Option<HandshakeJob> {
+    pub fn take_handshake_job(&mut self) -> Option<Box<HandshakeJob>> {
         self.dtls.take_job()
     }
 
     /// A handshake job back from its thread: its flights go out, its state changes are told.
-    pub fn handshake_done(&mut self, now: Instant, job: HandshakeJob, out: &mut Outbox) {
+    pub fn handshake_done(&mut self, now: Instant, job: Box<HandshakeJob>, out: &mut Outbox) {
         if self.closed {
             return;
         }
